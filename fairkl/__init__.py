@@ -1,0 +1,16 @@
+"""fairkl: fair kernel ridge regression with HSIC/CKA penalties, on Keras (JAX backend).
+
+Layers, from the bottom up: :mod:`fairkl.kernels` and :mod:`fairkl.dependence`
+(primitives) → :mod:`fairkl.solvers` → :mod:`fairkl.models`.
+Importing fairkl selects the Keras JAX backend if none was chosen.
+"""
+
+from fairkl._backend import ensure_jax_backend
+
+ensure_jax_backend()
+
+from fairkl import datasets, dependence, kernels, solvers  # noqa: E402
+from fairkl.models import FairKernelRidge, MuPath  # noqa: E402
+
+__all__ = ["FairKernelRidge", "MuPath", "datasets", "dependence", "kernels", "solvers"]
+__version__ = "0.1.0"
