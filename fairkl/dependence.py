@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from fairkl._ops import eps, mean
 from fairkl.kernels import center_kernel, median_heuristic, rbf_kernel
 
 
@@ -65,17 +66,11 @@ def hsic(K, L, unbiased: bool = False):
 def _normalise(hkl, hkk, hll, scale):
     # Constant kernels give hkk or hll at rounding level: define CKA = 0 there
     # (and keep the gradient finite by never dividing by the tiny value).
-    tiny = (64.0 * _eps_of(hkl) * scale) ** 2
+    tiny = (64.0 * eps(hkl.dtype) * scale) ** 2
     prod = hkk * hll
     ok = (hkk > tiny) & (hll > tiny)
     safe = ops.where(ok, prod, ops.ones_like(prod))
     return ops.where(ok, hkl / ops.sqrt(safe), ops.zeros_like(hkl))
-
-
-def _eps_of(x) -> float:
-    import numpy as np
-
-    return float(np.finfo(str(x.dtype).split(".")[-1]).eps)
 
 
 def cka(K, L, debiased: bool = False):
@@ -96,7 +91,7 @@ def cka(K, L, debiased: bool = False):
     hkl = hsic(K, L, unbiased=debiased)
     hkk = hsic(K, K, unbiased=debiased)
     hll = hsic(L, L, unbiased=debiased)
-    scale = ops.maximum(ops.mean(ops.abs(ops.diagonal(K))), ops.mean(ops.abs(ops.diagonal(L))))
+    scale = ops.maximum(mean(ops.abs(ops.diagonal(K))), mean(ops.abs(ops.diagonal(L))))
     return _normalise(hkl, hkk, hll, scale)
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from fairkl._ops import eps, mean
+
 #: Largest number of rows used by :func:`median_heuristic`; above it a
 #: deterministic, evenly strided subsample keeps the cost at O(m^2).
 MEDIAN_MAX_ROWS = 1000
@@ -92,9 +94,9 @@ def center_kernel(K):
     -------
     tensor of shape (n, n)
     """
-    row = ops.mean(K, axis=1, keepdims=True)
-    col = ops.mean(K, axis=0, keepdims=True)
-    return K - row - col + ops.mean(K)
+    row = mean(K, axis=1, keepdims=True)
+    col = mean(K, axis=0, keepdims=True)
+    return K - row - col + mean(K)
 
 
 def median_heuristic(A):
@@ -124,7 +126,7 @@ def median_heuristic(A):
     m = d2.shape[0]
     # Squared distances below this are rounding noise of the expansion.
     scale = ops.max(ops.sum(A * A, axis=1))
-    tiny = 64.0 * float(_eps(A.dtype)) * scale
+    tiny = 64.0 * eps(A.dtype) * scale
     k = ops.sum(ops.cast(d2 <= tiny, "int32"))
     lo = k + (m - k - 1) // 2
     hi = k + (m - k) // 2
@@ -132,9 +134,3 @@ def median_heuristic(A):
     hi = ops.minimum(hi, m - 1)
     med2 = 0.5 * (ops.take(d2, lo) + ops.take(d2, hi))
     return ops.where(k < m, ops.sqrt(ops.maximum(med2, 0.0)), ops.ones_like(med2))
-
-
-def _eps(dtype) -> float:
-    import numpy as np
-
-    return float(np.finfo(str(dtype).split(".")[-1]).eps)

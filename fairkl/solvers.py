@@ -39,6 +39,8 @@ from typing import NamedTuple
 import jax
 from keras import ops
 
+from fairkl._ops import eps as _eps
+from fairkl._ops import mean
 from fairkl.dependence import _normalise
 from fairkl.kernels import center_kernel, linear_kernel, median_heuristic, rbf_kernel
 
@@ -48,12 +50,6 @@ from fairkl.kernels import center_kernel, linear_kernel, median_heuristic, rbf_k
 
 #: Number of times :func:`cholesky_jitter` multiplies the jitter by 10.
 JITTER_TRIES = 12
-
-
-def _eps(dtype) -> float:
-    import numpy as np
-
-    return float(np.finfo(str(dtype).split(".")[-1]).eps)
 
 
 def cholesky_jitter(A):
@@ -76,7 +72,7 @@ def cholesky_jitter(A):
     """
     n = A.shape[0]
     eye = ops.eye(n, dtype=A.dtype)
-    base = _eps(A.dtype) * ops.maximum(ops.mean(ops.abs(ops.diagonal(A))), 1e-30)
+    base = _eps(A.dtype) * ops.maximum(mean(ops.abs(ops.diagonal(A))), 1e-30)
 
     def factor(j):
         return ops.cholesky(A + j * eye)
@@ -388,7 +384,7 @@ def hsic_path_program(X, y, q, sigma, lam, mus, sigma_q, tol, kernel_q="rbf", ra
     """Compiled μ-path: returns ``(alphas, residual, jitter)`` (see :func:`fkl_hsic_path`)."""
     K = rbf_kernel(X, sigma=sigma)
     G, residual = pivoted_cholesky(sensitive_kernel(q, sigma_q, kernel_q), rank, tol)
-    B = G - ops.mean(G, axis=0, keepdims=True)  # H G, so that HLH ~ B B^T
+    B = G - mean(G, axis=0, keepdims=True)  # H G, so that HLH ~ B B^T
     alphas, jitter = fkl_hsic_path(K, B, y, lam, mus)
     return alphas, residual, jitter
 

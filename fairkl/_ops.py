@@ -1,0 +1,26 @@
+"""Small numerical helpers shared by every layer."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from keras import ops
+
+
+def mean(x, axis=None, keepdims: bool = False):
+    """Mean that keeps float64 precision.
+
+    ``keras.ops.mean`` (Keras 3.15, JAX backend) accumulates float64 input in
+    float32 (relative error ~1e-7), which would break float64 accuracy; a sum
+    divided by the count does not.
+    """
+    count = x.size if axis is None else math.prod(
+        x.shape[a] for a in ((axis,) if isinstance(axis, int) else axis)
+    )
+    return ops.sum(x, axis=axis, keepdims=keepdims) / count
+
+
+def eps(dtype) -> float:
+    """Machine epsilon of a float dtype given as a string, NumPy or JAX dtype."""
+    return float(np.finfo(str(dtype).split(".")[-1]).eps)
