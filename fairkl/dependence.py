@@ -29,7 +29,7 @@ from __future__ import annotations
 from keras import ops
 
 from fairkl._ops import eps, mean
-from fairkl.kernels import center_kernel, median_heuristic, rbf_kernel
+from fairkl.kernels import center_kernel, centered_rbf_kernel, median_heuristic, rbf_kernel
 
 
 def hsic(K, L, unbiased: bool = False):
@@ -63,14 +63,31 @@ def hsic(K, L, unbiased: bool = False):
     return (term1 + term2 - term3) / (n * (n - 3))
 
 
-def _normalise(hkl, hkk, hll, scale):
-    # Constant kernels give hkk or hll at rounding level: define CKA = 0 there
-    # (and keep the gradient finite by never dividing by the tiny value).
-    tiny = (64.0 * eps(hkl.dtype) * scale) ** 2
-    prod = hkk * hll
+def _normalise(hkl, hkk, hll, tiny):
+    # A constant variable gives hkk or hll at or below `tiny`: define CKA = 0
+    # there, and keep the gradient finite by never dividing by the tiny value.
     ok = (hkk > tiny) & (hll > tiny)
-    safe = ops.where(ok, prod, ops.ones_like(prod))
-    return ops.where(ok, hkl / ops.sqrt(safe), ops.zeros_like(hkl))
+    one = ops.ones_like(hkk)
+    denom = ops.sqrt(ops.where(ok, hkk, one)) * ops.sqrt(ops.where(ok, hll, one))
+    return ops.where(ok, hkl / denom, ops.zeros_like(hkl))
+
+
+def centered_tiny(dtype) -> float:
+    """Threshold below which the HSIC of a centred kernel counts as zero.
+
+    For kernels from :func:`~fairkl.kernels.centered_rbf_kernel` a constant
+    variable gives exactly 0, so only underflow needs a margin.
+    """
+    import numpy as np
+
+    return 1e4 * float(np.finfo(str(dtype).split(".")[-1]).tiny)
+
+
+def cka_centered(Kc, Lc):
+    """Biased CKA of two already-centred kernel matrices (see :func:`cka`)."""
+    n = Kc.shape[0]
+    h = lambda A, B: ops.sum(A * B) / (n * n)  # noqa: E731
+    return _normalise(h(Kc, Lc), h(Kc, Kc), h(Lc, Lc), centered_tiny(Kc.dtype))
 
 
 def cka(K, L, debiased: bool = False):
@@ -91,8 +108,9 @@ def cka(K, L, debiased: bool = False):
     hkl = hsic(K, L, unbiased=debiased)
     hkk = hsic(K, K, unbiased=debiased)
     hll = hsic(L, L, unbiased=debiased)
+    # Rounding level of a constant kernel after centring.
     scale = ops.maximum(mean(ops.abs(ops.diagonal(K))), mean(ops.abs(ops.diagonal(L))))
-    return _normalise(hkl, hkk, hll, scale)
+    return _normalise(hkl, hkk, hll, (64.0 * eps(K.dtype) * scale) ** 2)
 
 
 def cka_rbf(a, b, sigma_a=None, sigma_b=None, debiased: bool = False):
@@ -119,7 +137,9 @@ def cka_rbf(a, b, sigma_a=None, sigma_b=None, debiased: bool = False):
     b = _as_2d(b)
     sa = median_heuristic(a) if sigma_a is None else sigma_a
     sb = median_heuristic(b) if sigma_b is None else sigma_b
-    return cka(rbf_kernel(a, sigma=sa), rbf_kernel(b, sigma=sb), debiased=debiased)
+    if debiased:
+        return cka(rbf_kernel(a, sigma=sa), rbf_kernel(b, sigma=sb), debiased=True)
+    return cka_centered(centered_rbf_kernel(a, sa), centered_rbf_kernel(b, sb))
 
 
 def _as_2d(x):

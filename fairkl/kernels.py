@@ -35,11 +35,16 @@ def squared_distances(A, B=None):
     Returns
     -------
     tensor of shape (n, m)
-        Clipped at zero (the expansion :math:`\lVert a\rVert^2 + \lVert b\rVert^2
+        Exact differences for one feature; otherwise clipped at zero (the expansion :math:`\lVert a\rVert^2 + \lVert b\rVert^2
         - 2 a^\top b` can round slightly below it).
     """
     if B is None:
         B = A
+    if A.shape[1] == 1:
+        # One feature: exact differences, cheaper than the expansion and free
+        # of its cancellation (identical values give exactly 0).
+        diff = A - ops.transpose(B)
+        return diff * diff
     a2 = ops.sum(A * A, axis=1)[:, None]
     b2 = ops.sum(B * B, axis=1)[None, :]
     return ops.maximum(a2 + b2 - 2.0 * ops.matmul(A, ops.transpose(B)), 0.0)
@@ -99,6 +104,27 @@ def center_kernel(K):
     return K - row - col + mean(K)
 
 
+def centered_rbf_kernel(A, sigma=1.0):
+    r"""Centred RBF kernel :math:`HKH`, computed accurately for small distances.
+
+    Since :math:`H\mathbf{1} = 0`, :math:`HKH = H(K - 11^\top)H`, and
+    :math:`K - 1 = \operatorname{expm1}(-d^2 / 2\sigma^2)` keeps full relative
+    precision when the points are close compared with :math:`\sigma` (where
+    ``center_kernel(rbf_kernel(A))`` loses every digit to cancellation,
+    notably in float32). Constant inputs give exactly 0 for one feature.
+
+    Parameters
+    ----------
+    A : tensor of shape (n, d)
+    sigma : float or scalar tensor
+
+    Returns
+    -------
+    tensor of shape (n, n)
+    """
+    return center_kernel(ops.expm1(-squared_distances(A) / (2.0 * sigma * sigma)))
+
+
 def median_heuristic(A):
     r"""Median of the non-zero pairwise Euclidean distances between the rows of ``A``.
 
@@ -112,7 +138,8 @@ def median_heuristic(A):
     Parameters
     ----------
     A : tensor of shape (n, d)
-        At most ``MEDIAN_MAX_ROWS`` evenly strided rows are used.
+        At most ``MEDIAN_MAX_ROWS`` evenly strided rows are used. The
+        distances are computed in float64 for any input dtype.
 
     Returns
     -------
@@ -122,6 +149,11 @@ def median_heuristic(A):
     n = A.shape[0]
     if n > MEDIAN_MAX_ROWS:
         A = A[:: -(-n // MEDIAN_MAX_ROWS)]
+    # Computed in float64 whatever the input dtype: in float32 the rounding of
+    # the distance expansion hides small distances among the zeros, and the
+    # bandwidth (hence the whole fit) would differ by ~0.5% between precisions.
+    out_dtype = A.dtype
+    A = ops.cast(A, "float64")
     d2 = ops.sort(ops.reshape(squared_distances(A), (-1,)))
     m = d2.shape[0]
     # Squared distances below this are rounding noise of the expansion.
@@ -133,4 +165,5 @@ def median_heuristic(A):
     lo = ops.minimum(lo, m - 1)
     hi = ops.minimum(hi, m - 1)
     med2 = 0.5 * (ops.take(d2, lo) + ops.take(d2, hi))
-    return ops.where(k < m, ops.sqrt(ops.maximum(med2, 0.0)), ops.ones_like(med2))
+    med = ops.where(k < m, ops.sqrt(ops.maximum(med2, 0.0)), ops.ones_like(med2))
+    return ops.cast(med, out_dtype)

@@ -27,7 +27,7 @@ KERNELS_Q = ("rbf", "linear")
 DTYPES = ("float32", "float64")
 
 #: Default stopping tolerance on the decrement (see :func:`fairkl.solvers.cka_descent`).
-DEFAULT_TOL = {"float32": 1e-6, "float64": 1e-10}
+DEFAULT_TOL = 1e-10
 #: Relative trace left out by the low-rank factor of the μ-path.
 PATH_TOL = {"float32": 1e-7, "float64": 1e-13}
 #: Rows predicted per compiled call (bounds the memory of k(X_new, X_fit)).
@@ -73,10 +73,14 @@ class FairKernelRidge(keras.Model):
         in the units of ``y``. ``None``: median heuristic on the training
         targets, fixed before optimisation.
     tol : float or None
-        Stopping tolerance of the iterative solver; ``None`` picks 1e-6
-        (float32) or 1e-10 (float64).
+        Stopping tolerance of the iterative solver on the decrement (about
+        twice the gap to a stationary value of the objective); ``None`` means 1e-10.
     dtype : {"float32", "float64"}, default "float32"
-        Compute precision.
+        Precision of the kernels, the closed-form solves and the predictions.
+        The iterative CKA solver always works in float64: its line search
+        compares objective values that agree to 7 digits, and in float32 the
+        smoother :math:`K(K+\lambda I)^{-1}` is not even positive for small
+        ``lam``, so float32 iterations stop at spurious points.
 
     Attributes
     ----------
@@ -253,7 +257,8 @@ class FairKernelRidge(keras.Model):
         Xt, yt = c(X), c(ys)
         auto_q = self.sigma_q is None and self.kernel_q == "rbf"
         sigma_q = 1.0 if self.sigma_q is None else self.sigma_q
-        penalised = self.mu > 0
+        # A constant q makes every dependence 0 by definition: the fit is the unpenalised one.
+        penalised = self.mu > 0 and not np.all(np.ptp(q, axis=0) == 0)
 
         if not penalised:
             alpha, jitter = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam))
@@ -265,14 +270,16 @@ class FairKernelRidge(keras.Model):
             )
             self.sigma_q_ = float(sq)
         else:
-            tol = self.tol if self.tol is not None else DEFAULT_TOL[self.compute_dtype_name]
+            # The iterative solver always runs in float64 (see the class notes).
+            c64 = lambda a: ops.convert_to_tensor(a, dtype="float64")  # noqa: E731
+            tol = self.tol if self.tol is not None else DEFAULT_TOL
             sigma_f = 1.0 if self.sigma_f is None else self.sigma_f / s
             res, sq, sf = solvers.fit_cka(
-                Xt, yt, c(q), c(self.sigma), c(self.lam), c(self.mu), c(sigma_q), c(sigma_f),
-                epochs, c(lr), c(tol),
+                c64(X), c64(ys), c64(q), c64(self.sigma), c64(self.lam), c64(self.mu), c64(sigma_q),
+                c64(sigma_f), epochs, c64(lr), c64(tol),
                 kernel_q=self.kernel_q, auto_sigma_q=auto_q, auto_sigma_f=self.sigma_f is None,
             )
-            alpha = res.alpha
+            alpha = np.asarray(res.alpha).astype(self.compute_dtype_name)
             self.sigma_q_, self.sigma_f_ = float(sq), float(sf) * s
             self.objective_, self.decrement_ = float(res.objective), float(res.decrement)
             self.n_iter_, self.converged_ = int(res.n_iter), bool(res.converged)
@@ -284,20 +291,29 @@ class FairKernelRidge(keras.Model):
                 f"mu={self.mu}); the kernel system is numerically singular. Increase lam or use "
                 f"dtype='float64'."
             )
-        if self.kernel_q == "linear" or self.penalty == "hsic" or not penalised:
-            self.objective_ = self._objective_value(Xt, yt, q, alpha)
-        if not self.converged_:
-            warnings.warn(
-                f"FairKernelRidge did not converge in epochs={epochs} steps (decrement "
-                f"{self.decrement_:.2e} > tol); the coefficients are the best found and "
-                f"converged_ is False. Increase epochs.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        if self.penalty == "hsic" or not penalised:
+            self.objective_ = self._objective_value(Xt, yt, q, alpha, penalised)
         self.alpha_ = alpha
         self.X_fit_ = np.asarray(Xt)
         self.y_scale_ = s
         self.n_features_in_ = X.shape[1]
+        if not self.converged_:
+            hint = "Increase epochs."
+            spread = float(np.std(self._predict_scaled(X)))
+            if spread < 0.02 and np.std(ys) > 0:
+                hint = (
+                    f"The predictions are collapsing towards a constant (their spread is "
+                    f"{spread:.1%} of y's): with this sigma_q and mu the objective has no "
+                    f"minimiser with non-constant predictions. Increase sigma_q (or leave it "
+                    f"to the median heuristic) or lower mu."
+                )
+            warnings.warn(
+                f"FairKernelRidge did not converge in epochs={epochs} steps (decrement "
+                f"{self.decrement_:.2e} > tol); the coefficients are the best found and "
+                f"converged_ is False. {hint}",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         if verbose:
             print(
                 f"FairKernelRidge: n={X.shape[0]} penalty={self.penalty} mu={self.mu} "
@@ -305,17 +321,17 @@ class FairKernelRidge(keras.Model):
             )
         return self
 
-    def _objective_value(self, Xt, yt, q, alpha) -> float:
+    def _objective_value(self, Xt, yt, q, alpha, penalised: bool) -> float:
         """J at ``alpha`` for the closed-form paths (the iterative path reports its own)."""
-        from fairkl.kernels import center_kernel, median_heuristic, rbf_kernel
+        from fairkl.kernels import median_heuristic, rbf_kernel
 
         K = rbf_kernel(Xt, sigma=self.sigma)
         a = self._cast(alpha)
         J = solvers.data_term(a, K, yt, self.lam)
-        if self.mu > 0 and self.penalty == "hsic":
+        if penalised and self.penalty == "hsic":
             qt = self._cast(q)
             sq = self.sigma_q_ if np.isfinite(self.sigma_q_) else float(median_heuristic(qt))
-            Lc = center_kernel(solvers.sensitive_kernel(qt, sq, self.kernel_q))
+            Lc = solvers.centered_sensitive_kernel(qt, sq, self.kernel_q)
             J = J + self.mu * solvers.hsic_penalty(ops.matmul(K, a), Lc)
         return float(J)
 

@@ -41,8 +41,8 @@ from keras import ops
 
 from fairkl._ops import eps as _eps
 from fairkl._ops import mean
-from fairkl.dependence import _normalise
-from fairkl.kernels import center_kernel, linear_kernel, median_heuristic, rbf_kernel
+from fairkl.dependence import cka_centered
+from fairkl.kernels import center_kernel, centered_rbf_kernel, linear_kernel, median_heuristic, rbf_kernel
 
 # --------------------------------------------------------------------------
 # Linear algebra
@@ -52,6 +52,7 @@ from fairkl.kernels import center_kernel, linear_kernel, median_heuristic, rbf_k
 JITTER_TRIES = 12
 
 
+@jax.jit
 def cholesky_jitter(A):
     r"""Cholesky factor of a symmetric positive (semi-)definite matrix, with jitter.
 
@@ -148,32 +149,29 @@ def sensitive_kernel(q, sigma_q, kernel_q: str):
 # Objective
 # --------------------------------------------------------------------------
 
+def centered_sensitive_kernel(q, sigma_q, kernel_q: str):
+    """:math:`HLH` for the kernel on ``q`` (accurate centring for the RBF kernel)."""
+    if kernel_q == "linear":
+        return center_kernel(linear_kernel(q))
+    return centered_rbf_kernel(q, sigma_q)
+
+
 class CKAPenalty(NamedTuple):
-    """What the CKA penalty needs of the sensitive attribute, computed once per fit."""
+    """What the CKA penalty needs, fixed before optimisation."""
 
     Lc: object  #: centred sensitive kernel HLH
-    hll: object  #: biased HSIC(L, L)
     sigma_f: object  #: RBF bandwidth on (standardised) predictions
 
 
-def make_cka_penalty(L, sigma_f) -> CKAPenalty:
-    """Precompute the centred sensitive kernel for :func:`cka_penalty`."""
-    n = L.shape[0]
-    Lc = center_kernel(L)
-    return CKAPenalty(Lc, ops.sum(Lc * Lc) / (n * n), sigma_f)
-
-
 def cka_penalty(f, pen: CKAPenalty):
-    r"""Biased CKA between an RBF kernel on ``f`` and the sensitive kernel.
+    r"""Biased CKA between an RBF kernel on ``f`` (bandwidth ``pen.sigma_f``) and ``pen.Lc``.
 
-    0 (with zero gradient) when ``f`` or ``q`` is constant.
+    The kernel on ``f`` is centred via ``expm1`` (see
+    :func:`~fairkl.kernels.centered_rbf_kernel`), so the penalty stays accurate
+    when predictions are nearly constant. 0, with zero gradient, when ``f`` is
+    exactly constant.
     """
-    n = f.shape[0]
-    Kf = rbf_kernel(f[:, None], sigma=pen.sigma_f)
-    hfl = ops.sum(Kf * pen.Lc) / (n * n)  # Lc is centred: tr(H Kf H Lc) = sum(Kf * Lc)
-    Kfc = center_kernel(Kf)
-    hff = ops.sum(Kfc * Kfc) / (n * n)
-    return _normalise(hfl, hff, pen.hll, 1.0)
+    return cka_centered(centered_rbf_kernel(f[:, None], pen.sigma_f), pen.Lc)
 
 
 def hsic_penalty(f, Lc):
@@ -277,82 +275,151 @@ class DescentResult(NamedTuple):
     converged: object
 
 
+#: Number of (step, gradient change) pairs kept by the L-BFGS solver.
+LBFGS_MEMORY = 8
+
+
 def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
-    r"""Minimise :math:`J` with the CKA penalty by preconditioned descent.
+    r"""Minimise :math:`J` with the CKA penalty: preconditioned L-BFGS in a well-scaled variable.
 
-    The step direction is the gradient preconditioned by the inverse Hessian
-    of the data term, :math:`P = \tfrac n2 (K(K+\lambda I))^{-1}`:
+    **Parametrisation.** Write :math:`\alpha = C^{-1}z` with
+    :math:`C = K + \lambda I`, so that :math:`f = K\alpha = Sz` with the smoother
+    :math:`S = KC^{-1} = I - \lambda C^{-1}` (eigenvalues in [0, 1)). Up to a
+    constant,
 
-    .. math:: d = P\nabla J = \alpha - \alpha_0 + \tfrac{n\mu}{2}(K + \lambda I)^{-1}\nabla_f D,
+    .. math:: J(z) = \tfrac1n (z - y)^\top S (z - y) + \mu D(Sz),
 
-    so that at :math:`\mu = 0` a unit step lands on the exact solution
-    :math:`\alpha_0 = (K+\lambda I)^{-1}y`, whatever the conditioning of
-    :math:`K`. The iteration starts at :math:`\alpha_0` (so the fit tends to the
-    :math:`\mu = 0` fit as :math:`\mu \to 0`), takes a first step of size
-    ``lr``, then Barzilai–Borwein steps in the metric :math:`P^{-1}`, each
-    accepted only if it passes an Armijo test (else halved). :math:`J` never
-    increases, so the iteration cannot diverge.
+    and every quantity in the loop is O(|y|) however ill-conditioned
+    :math:`K` is; the coefficients :math:`\alpha` (which can be huge) are
+    formed once at the end.
 
-    It stops when the decrement :math:`\nabla J^\top d \le` ``tol``
-    (converged; this is about twice the distance to a stationary value of
-    :math:`J`) or after ``epochs`` trial steps (not converged).
+    **Preconditioning.** The gradient is :math:`\nabla_z J = \tfrac2n S e` with
+    :math:`e = z - y + \tfrac{n\mu}2 \nabla_f D`, the gradient preconditioned
+    by the inverse Hessian of the data term; at :math:`\mu = 0` one unit step
+    along :math:`-e` lands on the exact solution. L-BFGS (memory
+    ``LBFGS_MEMORY``) uses that preconditioner as its initial inverse Hessian,
+    so it only has to learn the curvature of the penalty. Every product with
+    :math:`S` comes from stored vectors: two Cholesky solves per step.
 
-    ``epochs``, ``lr`` and ``tol`` are traced values: changing them does not
+    **Safeguards.** Start at :math:`z = y` (the exact :math:`\mu = 0` solution,
+    so the fit tends to the unpenalised fit as :math:`\mu \to 0`). The first
+    step has length ``lr`` along :math:`-e`, later ones start at 1. A step is
+    accepted only if it passes the Armijo test, else halved; a direction that
+    is not a descent direction resets the memory. :math:`J` never increases:
+    the iteration cannot diverge.
+
+    **Stopping.** When the decrement :math:`\nabla J^\top e = \tfrac2n e^\top S e`
+    (about twice the gap to a stationary value of :math:`J`) is at most
+    ``tol`` (converged), or after ``epochs`` trial steps (not converged).
+    ``epochs``, ``lr`` and ``tol`` are traced: changing them does not
     recompile.
     """
     n = K.shape[0]
+    m = LBFGS_MEMORY
     dtype = K.dtype
-    alpha0, chol, _ = krr_solve(K, y, lam)
-    penalty = partial(cka_penalty, pen=pen)
-    vg = jax.value_and_grad(penalty)
+    chol, jitter = cholesky_jitter(K + lam * ops.eye(n, dtype=dtype))
+    lam_eff = lam + jitter
+
+    def smooth(v):  # S v = K C^{-1} v, as v - lam C^{-1} v (no huge intermediates)
+        return v - lam_eff * cho_solve(chol, v)
+
+    vg = jax.value_and_grad(partial(cka_penalty, pen=pen))
     eps = _eps(dtype)
+    f0 = smooth(y)
+    data0 = ops.sum(y * (y - f0)) / n  # data term at the mu = 0 solution
 
-    def evaluate(alpha, f):
-        D, g_f = vg(f)
-        r = y - f
-        J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * D
-        d = alpha - alpha0 + (0.5 * n * mu) * cho_solve(chol, g_f)
-        Kd = ops.matmul(K, d)
-        # <grad J, d> = (2/n)(f + lam*alpha - y).Kd + mu * g_f.Kd  (>= 0)
-        dec = ops.sum(((2.0 / n) * (f + lam * alpha - y) + mu * g_f) * Kd)
-        return J, d, Kd, dec
+    def evaluate(z):
+        """J - data0, the preconditioned gradient e and S e."""
+        f = smooth(z)
+        D, g = vg(f)
+        J = ops.sum((z - y) * (f - f0)) / n + mu * D
+        e = z - y + (0.5 * n * mu) * g
+        return J, e, smooth(e)
 
-    f0 = ops.matmul(K, alpha0)
-    J0, d0, Kd0, dec0 = evaluate(alpha0, f0)
+    def two_loop(e, Se, mem):
+        """L-BFGS direction r ~ H grad (and S r), with H0 = gamma * (n/2) S^{-1}.
+
+        Vectors are kept in 'pre-S' form: grad = S u with u = (2/n) e; the
+        memory holds s (steps in z), Ss, w (changes of u) and Sw.
+        """
+        Sm, SSm, Wm, SWm, rho, count, gamma = mem
+        u, Su = (2.0 / n) * e, (2.0 / n) * Se
+        k = ops.minimum(count, m)
+
+        def back(j, carry):
+            u, Su, a = carry
+            i = (count - 1 - j) % m
+            valid = j < k
+            ai = ops.where(valid, rho[i] * ops.sum(SSm[i] * u), 0.0)
+            return u - ai * Wm[i], Su - ai * SWm[i], ops.slice_update(a, (i,), ai[None])
+
+        u, Su, a = ops.fori_loop(0, m, back, (u, Su, ops.zeros((m,), dtype=dtype)))
+        r, Sr = gamma * (0.5 * n) * u, gamma * (0.5 * n) * Su
+
+        def forward(j, carry):
+            r, Sr = carry
+            i = (count - k + j) % m
+            valid = j < k
+            b = rho[i] * ops.sum(Wm[i] * Sr)
+            c = ops.where(valid, a[i] - b, 0.0)
+            return r + c * Sm[i], Sr + c * SSm[i]
+
+        return ops.fori_loop(0, m, forward, (r, Sr))
+
+    def remember(mem, s, Ss, w, Sw):
+        Sm, SSm, Wm, SWm, rho, count, gamma = mem
+        curv = ops.sum(Ss * w)  # s^T (grad change)
+        wSw = ops.sum(w * Sw)
+        ok = (curv > eps * ops.sqrt(ops.sum(s * Ss) * wSw)) & (wSw > 0)
+        i = count % m
+        put = lambda M, v: ops.where(ok, ops.slice_update(M, (i, 0), v[None, :]), M)  # noqa: E731
+        return (
+            put(Sm, s), put(SSm, Ss), put(Wm, w), put(SWm, Sw),
+            ops.where(ok, ops.slice_update(rho, (i,), (1.0 / ops.where(ok, curv, 1.0))[None]), rho),
+            ops.where(ok, count + 1, count),
+            ops.where(ok, curv / ((0.5 * n) * ops.where(ok, wSw, 1.0)), gamma),
+        )
+
+    zeros_mn = ops.zeros((m, n), dtype=dtype)
     one = ops.ones((), dtype=dtype)
-    state0 = (0, alpha0, f0, J0, d0, Kd0, dec0, one * lr)
+    mem0 = (zeros_mn, zeros_mn, zeros_mn, zeros_mn, ops.zeros((m,), dtype=dtype), 0, one)
+    J0, e0, Se0 = evaluate(y)
+    # state: it, z, J, e, Se, direction r (step is -t r), S r, t, memory
+    state0 = (0, y, J0, e0, Se0, e0, Se0, one * lr, mem0)
 
-    def cond(it, alpha, f, J, d, Kd, dec, t):
-        return (it < epochs) & (dec > tol) & (t > 1e3 * eps)
+    def decrement(e, Se):
+        return (2.0 / n) * ops.sum(e * Se)
 
-    def body(it, alpha, f, J, d, Kd, dec, t):
-        a_new = alpha - t * d
-        f_new = f - t * Kd
-        J_new, d_new, Kd_new, dec_new = evaluate(a_new, f_new)
-        # Armijo test with slack for rounding in J.
-        accept = ops.isfinite(J_new) & (J_new <= J - 1e-4 * t * dec + 8.0 * eps * ops.abs(J))
-        # Barzilai-Borwein step in the metric P^{-1} = (2/n) K (K + lam I):
-        # t = <s, s>_P^{-1} / <s, y>_P^{-1}, s = -t d, y = d_new - d (both scale with P^{-1}).
-        Ks = -t * Kd
-        num = ops.sum(Ks * Ks) + lam * ops.sum(-t * d * Ks)
-        dKd = Kd_new - Kd
-        den = ops.sum(Ks * dKd) + lam * ops.sum(-t * d * dKd)
-        bb = ops.where(den > 0, num / ops.where(den > 0, den, 1.0), 1.0)
-        t_acc = ops.clip(bb, 1e-6, 1e3)
+    def cond(it, z, J, e, Se, r, Sr, t, mem):
+        return (it < epochs) & (decrement(e, Se) > tol) & (t > 1e3 * eps)
+
+    def body(it, z, J, e, Se, r, Sr, t, mem):
+        slope = (2.0 / n) * ops.sum(e * Sr)  # grad^T r > 0
+        z_new = z - t * r
+        J_new, e_new, Se_new = evaluate(z_new)
+        accept = ops.isfinite(J_new) & (J_new <= J - 1e-4 * t * slope + 8.0 * eps * (ops.abs(J) + data0))
+        mem_new = remember(mem, -t * r, -t * Sr, (2.0 / n) * (e_new - e), (2.0 / n) * (Se_new - Se))
+        r_new, Sr_new = two_loop(e_new, Se_new, mem_new)
+        descent = (2.0 / n) * ops.sum(e_new * Sr_new) > 0
+        # Not a descent direction (non-convexity): forget the memory, use -e.
+        mem_new = jax.tree_util.tree_map(lambda a, b: ops.where(descent, a, b), mem_new, mem0)
+        r_new, Sr_new = ops.where(descent, r_new, e_new), ops.where(descent, Sr_new, Se_new)
         pick = lambda a, b: ops.where(accept, a, b)  # noqa: E731
         return (
             it + 1,
-            pick(a_new, alpha),
-            pick(f_new, f),
+            pick(z_new, z),
             pick(J_new, J),
-            pick(d_new, d),
-            pick(Kd_new, Kd),
-            pick(dec_new, dec),
-            pick(t_acc, 0.5 * t),
+            pick(e_new, e),
+            pick(Se_new, Se),
+            pick(r_new, r),
+            pick(Sr_new, Sr),
+            pick(one, 0.5 * t),
+            jax.tree_util.tree_map(pick, mem_new, mem),
         )
 
-    it, alpha, _, J, _, _, dec, _ = ops.while_loop(cond, body, state0)
-    return DescentResult(alpha, J, dec, it, dec <= tol)
+    it, z, J, e, Se, _, _, _, _ = ops.while_loop(cond, body, state0)
+    dec = decrement(e, Se)
+    return DescentResult(cho_solve(chol, z), J + data0, dec, it, dec <= tol)
 
 
 # --------------------------------------------------------------------------
@@ -375,7 +442,7 @@ def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, kernel_q="rbf", auto_sigma_q=Fals
     """Compiled exact HSIC-penalised fit: returns ``(alpha, sigma_q)``."""
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     K = rbf_kernel(X, sigma=sigma)
-    Lc = center_kernel(sensitive_kernel(q, sigma_q, kernel_q))
+    Lc = centered_sensitive_kernel(q, sigma_q, kernel_q)
     return fkl_hsic_solve(K, Lc, y, lam, mu), sigma_q
 
 
@@ -401,7 +468,7 @@ def fit_cka(
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     sigma_f = _bandwidth(y[:, None], sigma_f, auto_sigma_f)
     K = rbf_kernel(X, sigma=sigma)
-    pen = make_cka_penalty(sensitive_kernel(q, sigma_q, kernel_q), sigma_f)
+    pen = CKAPenalty(centered_sensitive_kernel(q, sigma_q, kernel_q), sigma_f)
     return cka_descent(K, y, lam, mu, pen, epochs, lr, tol), sigma_q, sigma_f
 
 
