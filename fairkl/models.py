@@ -146,6 +146,8 @@ class FairKernelRidge(keras.Model):
         self.tol = v.check_positive(tol, "tol", allow_none=True)
         self.compute_dtype_name = dtype
         self._reset_fit()
+        # No Keras variables to create: the fitted state is saved by save_own_variables.
+        self.built = True
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:

@@ -298,8 +298,8 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
     by the inverse Hessian of the data term; at :math:`\mu = 0` one unit step
     along :math:`-e` lands on the exact solution. L-BFGS (memory
     ``LBFGS_MEMORY``) uses that preconditioner as its initial inverse Hessian,
-    so it only has to learn the curvature of the penalty. Every product with
-    :math:`S` comes from stored vectors: two Cholesky solves per step.
+    so it only has to learn the curvature of the penalty. :math:`S` is formed
+    once; a step costs two products with it plus the penalty's gradient.
 
     **Safeguards.** Start at :math:`z = y` (the exact :math:`\mu = 0` solution,
     so the fit tends to the unpenalised fit as :math:`\mu \to 0`). The first
@@ -317,11 +317,15 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
     n = K.shape[0]
     m = LBFGS_MEMORY
     dtype = K.dtype
-    chol, jitter = cholesky_jitter(K + lam * ops.eye(n, dtype=dtype))
-    lam_eff = lam + jitter
+    eye = ops.eye(n, dtype=dtype)
+    chol, jitter = cholesky_jitter(K + lam * eye)
+    # The smoother S = K C^{-1} = I - lam C^{-1}, formed once (O(n^3), like the
+    # factorisation) so that each step costs matrix-vector products only.
+    S = eye - (lam + jitter) * cho_solve(chol, eye)
+    S = 0.5 * (S + ops.transpose(S))
 
-    def smooth(v):  # S v = K C^{-1} v, as v - lam C^{-1} v (no huge intermediates)
-        return v - lam_eff * cho_solve(chol, v)
+    def smooth(v):
+        return ops.matmul(S, v)
 
     vg = jax.value_and_grad(partial(cka_penalty, pen=pen))
     eps = _eps(dtype)
@@ -346,25 +350,18 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
         u, Su = (2.0 / n) * e, (2.0 / n) * Se
         k = ops.minimum(count, m)
 
-        def back(j, carry):
-            u, Su, a = carry
+        # The memory is small and fixed: unrolled loops, no nested XLA loops.
+        a = [None] * m
+        for j in range(m):  # newest to oldest
             i = (count - 1 - j) % m
-            valid = j < k
-            ai = ops.where(valid, rho[i] * ops.sum(SSm[i] * u), 0.0)
-            return u - ai * Wm[i], Su - ai * SWm[i], ops.slice_update(a, (i,), ai[None])
-
-        u, Su, a = ops.fori_loop(0, m, back, (u, Su, ops.zeros((m,), dtype=dtype)))
+            a[j] = ops.where(j < k, rho[i] * ops.sum(SSm[i] * u), 0.0)
+            u, Su = u - a[j] * Wm[i], Su - a[j] * SWm[i]
         r, Sr = gamma * (0.5 * n) * u, gamma * (0.5 * n) * Su
-
-        def forward(j, carry):
-            r, Sr = carry
-            i = (count - k + j) % m
-            valid = j < k
-            b = rho[i] * ops.sum(Wm[i] * Sr)
-            c = ops.where(valid, a[i] - b, 0.0)
-            return r + c * Sm[i], Sr + c * SSm[i]
-
-        return ops.fori_loop(0, m, forward, (r, Sr))
+        for j in reversed(range(m)):  # oldest to newest
+            i = (count - 1 - j) % m
+            c = ops.where(j < k, a[j] - rho[i] * ops.sum(Wm[i] * Sr), 0.0)
+            r, Sr = r + c * Sm[i], Sr + c * SSm[i]
+        return r, Sr
 
     def remember(mem, s, Ss, w, Sw):
         Sm, SSm, Wm, SWm, rho, count, gamma = mem
