@@ -17,10 +17,12 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 from keras import ops
+from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
 from fairkl import solvers
+from fairkl._ops import eps as _eps
 
 PENALTIES = ("cka", "hsic")
 KERNELS_Q = ("rbf", "linear")
@@ -30,11 +32,13 @@ DTYPES = ("float32", "float64")
 DEFAULT_TOL = 1e-10
 #: Relative trace left out by the low-rank factor of the μ-path.
 PATH_TOL = {"float32": 1e-7, "float64": 1e-13}
+#: Warn when (condition number of K + lam I) * machine epsilon exceeds this.
+ILL_CONDITIONED = 1e-2
 #: Rows predicted per compiled call (bounds the memory of k(X_new, X_fit)).
 PREDICT_CHUNK = 2048
 
 _FITTED_FIELDS = ("alpha_", "X_fit_")
-_SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_")
+_SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
 
 
 @keras.saving.register_keras_serializable(package="fairkl")
@@ -101,6 +105,10 @@ class FairKernelRidge(keras.Model):
         :math:`J` at the solution.
     jitter_ : float
         Diagonal jitter the Cholesky factorisation needed (0 normally).
+    condition_ : float
+        Lower estimate of the condition number of :math:`K + \lambda I`; a
+        :class:`~scipy.linalg.LinAlgWarning` is issued when it times the
+        machine epsilon exceeds 1e-2 (e.g. ``lam=0``).
 
     Notes
     -----
@@ -179,6 +187,7 @@ class FairKernelRidge(keras.Model):
         self.objective_ = float("nan")
         self.decrement_ = float("nan")
         self.jitter_ = 0.0
+        self.condition_ = float("nan")
         self.n_iter_ = 0
         self.converged_ = True
 
@@ -263,38 +272,50 @@ class FairKernelRidge(keras.Model):
         penalised = self.mu > 0 and not np.all(np.ptp(q, axis=0) == 0)
 
         if not penalised:
-            alpha, jitter = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam))
-            self.jitter_ = float(jitter)
+            res = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam))
         elif self.penalty == "hsic":
-            alpha, sq = solvers.fit_hsic(
+            res = solvers.fit_hsic(
                 Xt, yt, c(q), c(self.sigma), c(self.lam), c(self.mu), c(sigma_q),
                 kernel_q=self.kernel_q, auto_sigma_q=auto_q,
             )
-            self.sigma_q_ = float(sq)
         else:
             # The iterative solver always runs in float64 (see the class notes).
             c64 = lambda a: ops.convert_to_tensor(a, dtype="float64")  # noqa: E731
             tol = self.tol if self.tol is not None else DEFAULT_TOL
             sigma_f = 1.0 if self.sigma_f is None else self.sigma_f / s
-            res, sq, sf = solvers.fit_cka(
+            res = solvers.fit_cka(
                 c64(X), c64(ys), c64(q), c64(self.sigma), c64(self.lam), c64(self.mu), c64(sigma_q),
                 c64(sigma_f), epochs, c64(lr), c64(tol),
                 kernel_q=self.kernel_q, auto_sigma_q=auto_q, auto_sigma_f=self.sigma_f is None,
             )
-            alpha = np.asarray(res.alpha).astype(self.compute_dtype_name)
-            self.sigma_q_, self.sigma_f_ = float(sq), float(sf) * s
-            self.objective_, self.decrement_ = float(res.objective), float(res.decrement)
-            self.n_iter_, self.converged_ = int(res.n_iter), bool(res.converged)
 
-        alpha = np.asarray(alpha)
+        alpha = np.asarray(res.alpha).astype(self.compute_dtype_name)
         if not np.all(np.isfinite(alpha)):
             raise FloatingPointError(
                 f"the solve produced non-finite coefficients (sigma={self.sigma}, lam={self.lam}, "
                 f"mu={self.mu}); the kernel system is numerically singular. Increase lam or use "
                 f"dtype='float64'."
             )
-        if self.penalty == "hsic" or not penalised:
-            self.objective_ = self._objective_value(Xt, yt, q, alpha, penalised)
+        self.objective_ = float(res.objective)
+        self.jitter_ = float(res.jitter)
+        self.condition_ = float(res.condition)
+        if penalised and self.kernel_q == "rbf":
+            self.sigma_q_ = float(res.sigma_q)
+        if penalised and self.penalty == "cka":
+            self.sigma_f_ = float(res.sigma_f) * s
+            self.decrement_, self.n_iter_ = float(res.decrement), int(res.n_iter)
+            self.converged_ = bool(res.converged)
+        # Predictions are formed in the compute dtype: judge the conditioning there.
+        precision = self.compute_dtype_name
+        if self.condition_ * _eps(precision) > ILL_CONDITIONED:
+            warnings.warn(
+                f"K + lam*I is ill-conditioned (condition number >= {self.condition_:.1e} in "
+                f"{precision}): the coefficients, and predictions away from the training points, "
+                f"may be inaccurate. Increase lam (now {self.lam})"
+                + (" or use dtype='float64'." if precision == "float32" else "."),
+                LinAlgWarning,
+                stacklevel=2,
+            )
         self.alpha_ = alpha
         self.X_fit_ = np.asarray(Xt)
         self.y_scale_ = s
@@ -322,20 +343,6 @@ class FairKernelRidge(keras.Model):
                 f"objective={self.objective_:.6g} n_iter={self.n_iter_} converged={self.converged_}"
             )
         return self
-
-    def _objective_value(self, Xt, yt, q, alpha, penalised: bool) -> float:
-        """J at ``alpha`` for the closed-form paths (the iterative path reports its own)."""
-        from fairkl.kernels import median_heuristic, rbf_kernel
-
-        K = rbf_kernel(Xt, sigma=self.sigma)
-        a = self._cast(alpha)
-        J = solvers.data_term(a, K, yt, self.lam)
-        if penalised and self.penalty == "hsic":
-            qt = self._cast(q)
-            sq = self.sigma_q_ if np.isfinite(self.sigma_q_) else float(median_heuristic(qt))
-            Lc = solvers.centered_sensitive_kernel(qt, sq, self.kernel_q)
-            J = J + self.mu * solvers.hsic_penalty(ops.matmul(K, a), Lc)
-        return float(J)
 
     # --------------------------------------------------------------- predict
     def _check_predict_X(self, X) -> np.ndarray:

@@ -212,6 +212,27 @@ def objective_and_grad(alpha, K, y, lam, mu, penalty):
 # Exact solvers
 # --------------------------------------------------------------------------
 
+def condition_estimate(A, chol, iters: int = 10):
+    r"""Estimate of the 2-norm condition number of an SPD matrix from its Cholesky factor.
+
+    ``iters`` steps of power iteration (largest eigenvalue) and of inverse
+    iteration with the factor (smallest eigenvalue), then Rayleigh quotients:
+    O(iters * n^2), negligible next to the factorisation. Accurate to a small
+    factor for the kernel matrices met here (tested against ``numpy.linalg.cond``).
+    """
+    n = A.shape[0]
+    # Deterministic start, not orthogonal to either end of the spectrum in practice.
+    x0 = ops.cast(ops.cos(ops.cast(ops.arange(n), A.dtype) * 1.3) + 1.5, A.dtype)
+
+    def unit(v):
+        return v / ops.sqrt(ops.sum(v * v))
+
+    top = ops.fori_loop(0, iters, lambda i, v: unit(ops.matmul(A, v)), unit(x0))
+    bottom = ops.fori_loop(0, iters, lambda i, v: unit(cho_solve(chol, v)), unit(x0))
+    rayleigh = lambda v: ops.sum(v * ops.matmul(A, v))  # noqa: E731
+    return rayleigh(top) / ops.maximum(rayleigh(bottom), ops.sqrt(ops.sum(top * top)) * 1e-300)
+
+
 def krr_solve(K, y, lam):
     r"""Kernel ridge regression :math:`\alpha = (K + \lambda I)^{-1} y` by Cholesky with jitter.
 
@@ -267,12 +288,18 @@ def fkl_hsic_path(K, B, y, lam, mus):
 # Iterative solver for the CKA penalty
 # --------------------------------------------------------------------------
 
-class DescentResult(NamedTuple):
-    alpha: object
-    objective: object
-    decrement: object  #: stationarity measure <grad J, d> at the returned point
-    n_iter: object
+class FitResult(NamedTuple):
+    """What every compiled fit program returns (scalars are 0-d tensors)."""
+
+    alpha: object  #: coefficients for the standardised targets
+    objective: object  #: J at alpha
+    decrement: object  #: stationarity measure of the iterative solver (0 for closed forms)
+    n_iter: object  #: trial steps of the iterative solver (0 for closed forms)
     converged: object
+    jitter: object  #: diagonal jitter the Cholesky factorisation of K + lam I needed
+    condition: object  #: estimate of the condition number of K + lam I (+ jitter)
+    sigma_q: object  #: bandwidth used on q
+    sigma_f: object  #: bandwidth used on the standardised predictions
 
 
 #: Number of (step, gradient change) pairs kept by the L-BFGS solver.
@@ -416,7 +443,10 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
 
     it, z, J, e, Se, _, _, _, _ = ops.while_loop(cond, body, state0)
     dec = decrement(e, Se)
-    return DescentResult(cho_solve(chol, z), J + data0, dec, it, dec <= tol)
+    return FitResult(
+        cho_solve(chol, z), J + data0, dec, it, dec <= tol, jitter, _ridge_condition(K, lam, chol, jitter),
+        ops.zeros_like(J), pen.sigma_f,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -427,20 +457,37 @@ def _bandwidth(values, given, auto: bool):
     return median_heuristic(values) if auto else given
 
 
-@partial(jax.jit, static_argnames=())
+def _closed_form(alpha, objective, condition, jitter, sigma_q):
+    zero = ops.zeros_like(objective)
+    return FitResult(alpha, objective, zero, 0, True, jitter, condition, sigma_q, zero)
+
+
+def _ridge_condition(K, lam, chol, jitter):
+    return condition_estimate(K + (lam + jitter) * ops.eye(K.shape[0], dtype=K.dtype), chol)
+
+
+@jax.jit
 def fit_krr(X, y, sigma, lam):
-    """Compiled KRR fit: returns ``(alpha, jitter)`` for standardised ``y``."""
-    alpha, _, jitter = krr_solve(rbf_kernel(X, sigma=sigma), y, lam)
-    return alpha, jitter
+    """Compiled kernel ridge regression (``mu = 0``) for standardised ``y``: a :class:`FitResult`."""
+    K = rbf_kernel(X, sigma=sigma)
+    alpha, chol, jitter = krr_solve(K, y, lam)
+    return _closed_form(alpha, data_term(alpha, K, y, lam), _ridge_condition(K, lam, chol, jitter), jitter, ops.zeros_like(sigma))
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q"))
 def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, kernel_q="rbf", auto_sigma_q=False):
-    """Compiled exact HSIC-penalised fit: returns ``(alpha, sigma_q)``."""
+    r"""Compiled exact HSIC-penalised fit: a :class:`FitResult`.
+
+    The Cholesky factor of :math:`K + \lambda I` is computed too, only to
+    estimate the conditioning of the problem (the solve itself is LU).
+    """
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     K = rbf_kernel(X, sigma=sigma)
     Lc = centered_sensitive_kernel(q, sigma_q, kernel_q)
-    return fkl_hsic_solve(K, Lc, y, lam, mu), sigma_q
+    alpha = fkl_hsic_solve(K, Lc, y, lam, mu)
+    chol, jitter = cholesky_jitter(K + lam * ops.eye(K.shape[0], dtype=K.dtype))
+    J = data_term(alpha, K, y, lam) + mu * hsic_penalty(ops.matmul(K, alpha), Lc)
+    return _closed_form(alpha, J, _ridge_condition(K, lam, chol, jitter), jitter, sigma_q)
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "rank"))
@@ -458,15 +505,12 @@ def fit_cka(
     X, y, q, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol,
     kernel_q="rbf", auto_sigma_q=False, auto_sigma_f=False,
 ):
-    """Compiled CKA-penalised fit: one program from inputs to coefficients.
-
-    Returns ``(DescentResult, sigma_q, sigma_f)``.
-    """
+    """Compiled CKA-penalised fit, one program from inputs to coefficients: a :class:`FitResult`."""
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     sigma_f = _bandwidth(y[:, None], sigma_f, auto_sigma_f)
     K = rbf_kernel(X, sigma=sigma)
     pen = CKAPenalty(centered_sensitive_kernel(q, sigma_q, kernel_q), sigma_f)
-    return cka_descent(K, y, lam, mu, pen, epochs, lr, tol), sigma_q, sigma_f
+    return cka_descent(K, y, lam, mu, pen, epochs, lr, tol)._replace(sigma_q=sigma_q)
 
 
 @jax.jit

@@ -5,6 +5,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_ridge import KernelRidge
 
@@ -114,7 +115,8 @@ def test_cka_solver_converges_on_the_seed_search_space(seed_data, sigma, lam, lr
     X, y, q, Xt, _, _ = seed_data
     for mu in (1.0, 20.0):
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
+            warnings.simplefilter("error", ConvergenceWarning)
+            warnings.simplefilter("ignore", LinAlgWarning)  # float32 at lam=1e-4: expected, tested elsewhere
             model = FairKernelRidge(sigma, lam, mu, sigma_q=sigma_q).fit(X, y, q=q, epochs=300, lr=lr)
         assert model.converged_
         assert np.all(np.isfinite(model.predict(Xt)))
@@ -155,6 +157,17 @@ def test_non_convergence_is_flagged_and_warned(seed_data):
         model = FairKernelRidge(1.0, 1e-2, 20.0).fit(X, y, q=q, epochs=2)
     assert model.converged_ is False
     assert np.all(np.isfinite(model.alpha_))
+
+
+@pytest.mark.parametrize("penalty,mu", [("cka", 0.0), ("hsic", 1.0), ("cka", 1.0)])
+def test_ill_conditioned_system_warns(seed_data, penalty, mu):
+    X, y, q, *_ = seed_data
+    with pytest.warns(LinAlgWarning, match="ill-conditioned .* Increase lam"):
+        model = FairKernelRidge(1.0, 0.0, mu, penalty=penalty, dtype="float64").fit(X, y, q=q)
+    assert model.condition_ > 1e14
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LinAlgWarning)
+        FairKernelRidge(1.0, 1e-4, mu, penalty=penalty, dtype="float64").fit(X, y, q=q)
 
 
 def test_refit_replaces_state(seed_data):

@@ -107,6 +107,20 @@ def test_cholesky_jitter_rescues_singular_matrix():
     assert float(jitter) == 0.0
 
 
+@pytest.mark.parametrize("sigma,lam", [(0.3, 1e-4), (1.0, 1e-2), (5.0, 1e-4), (1.0, 0.0)])
+def test_condition_estimate_matches_numpy(problem, sigma, lam):
+    X = problem["X"]
+    A = np_rbf(X, X, sigma) + lam * np.eye(len(X))
+    chol, jitter = solvers.cholesky_jitter(jnp.asarray(A))
+    A = A + float(jitter) * np.eye(len(X))
+    est = float(solvers.condition_estimate(jnp.asarray(A), chol))
+    true = np.linalg.cond(A)
+    if true < 1e12:  # beyond that numpy's own value is rounding-limited
+        assert est == pytest.approx(true, rel=0.1)
+    else:
+        assert est > 1e12
+
+
 def test_cho_solve_matches_numpy():
     rng = np.random.default_rng(1)
     G = rng.normal(size=(15, 15))
