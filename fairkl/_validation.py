@@ -80,6 +80,20 @@ def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
     return arr
 
 
+def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.ndarray:
+    """Square roots of validated non-negative weights (ones when ``None``)."""
+    if sample_weight is None:
+        return np.ones(n)
+    w = as_float_array(sample_weight, name)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},); got {w.shape}.")
+    if np.any(w < 0):
+        raise ValueError(f"{name} must be non-negative; got min {w.min()}.")
+    if not np.any(w > 0):
+        raise ValueError(f"{name} must have a positive sum.")
+    return np.sqrt(w)
+
+
 def check_positive(value, name: str, allow_zero: bool = False, allow_none: bool = False):
     """A finite real number > 0 (or >= 0)."""
     if value is None and allow_none:

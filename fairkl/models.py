@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from fairkl import _validation as v
 from fairkl import solvers
 from fairkl._ops import eps as _eps
+from fairkl.kernels import median_heuristic, rbf_kernel
 
 PENALTIES = ("cka", "hsic")
 KERNELS_Q = ("rbf", "linear")
@@ -233,7 +234,7 @@ class FairKernelRidge(keras.Model):
             s = float(np.max(np.abs(y))) or 1.0
         return X, y / s, q, s
 
-    def fit(self, X, y, q=None, epochs: int = 300, lr: float = 0.01, verbose: int = 0):
+    def fit(self, X, y, q=None, epochs: int = 300, lr: float = 0.01, verbose: int = 0, sample_weight=None):
         """Fit the model; re-fitting replaces every fitted quantity.
 
         Parameters
@@ -253,6 +254,11 @@ class FairKernelRidge(keras.Model):
             convergence does not hinge on it.
         verbose : int, default 0
             1 prints a one-line summary.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the squared errors (integer weights act as
+            repeated samples, as in :class:`sklearn.kernel_ridge.KernelRidge`).
+            Supported for the unpenalised fit only (``mu=0`` or constant
+            ``q``); weighted dependence penalties are not implemented yet.
 
         Returns
         -------
@@ -263,6 +269,7 @@ class FairKernelRidge(keras.Model):
         if lr > 1:
             raise ValueError(f"lr must be in (0, 1]; got {lr}.")
         X, ys, q, s = self._prepare(X, y, q)
+        sqrt_w = v.check_sample_weight(sample_weight, X.shape[0])
         self._reset_fit()
         c = self._cast
         Xt, yt = c(X), c(ys)
@@ -270,9 +277,14 @@ class FairKernelRidge(keras.Model):
         sigma_q = 1.0 if self.sigma_q is None else self.sigma_q
         # A constant q makes every dependence 0 by definition: the fit is the unpenalised one.
         penalised = self.mu > 0 and not np.all(np.ptp(q, axis=0) == 0)
+        if penalised and np.ptp(sqrt_w) > 0:
+            raise ValueError(
+                "sample_weight is supported only for the unpenalised fit (mu=0); weighted "
+                "HSIC/CKA penalties are not implemented. Pass sample_weight=None or mu=0."
+            )
 
         if not penalised:
-            res = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam))
+            res = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam), c(sqrt_w))
         elif self.penalty == "hsic":
             res = solvers.fit_hsic(
                 Xt, yt, c(q), c(self.sigma), c(self.lam), c(self.mu), c(sigma_q),
@@ -420,25 +432,16 @@ class FairKernelRidge(keras.Model):
         finally:
             self.mu = saved_mu
         c = self._cast
-        n = X.shape[0]
         qt = c(q)
-        sigma_q = float(self.sigma_q) if self.sigma_q is not None else float(
-            __import__("fairkl.kernels", fromlist=["median_heuristic"]).median_heuristic(qt)
+        sigma_q = float(self.sigma_q) if self.sigma_q is not None else float(median_heuristic(qt))
+        B, rank, residual = solvers.centered_sensitive_factor(
+            qt, c(sigma_q), self.kernel_q, PATH_TOL[self.compute_dtype_name]
         )
-        tol = PATH_TOL[self.compute_dtype_name]
-        rank = min(n, 64)
-        while True:
-            alphas, residual, jitter = solvers.hsic_path_program(
-                c(X), c(ys), qt, c(self.sigma), c(self.lam), c(mus), c(sigma_q), c(tol),
-                kernel_q=self.kernel_q, rank=rank,
-            )
-            if float(residual) <= tol or rank == n:
-                break
-            rank = min(n, rank * 4)
+        alphas, _ = solvers.hsic_path_program(c(X), c(ys), B, c(self.sigma), c(self.lam), c(mus))
         return MuPath(
             mus=mus, alphas=np.asarray(alphas), X_fit=np.asarray(c(X)), sigma=self.sigma,
             y_scale=s, sigma_q=sigma_q if self.kernel_q == "rbf" else float("nan"),
-            rank=rank, residual=float(residual), dtype=self.compute_dtype_name,
+            rank=rank, residual=residual, dtype=self.compute_dtype_name,
         )
 
     # ------------------------------------------------------------ save/load
@@ -492,8 +495,6 @@ class MuPath:
         X = v.check_X(X, min_samples=1)
         if X.shape[1] != self.X_fit.shape[1]:
             raise ValueError(f"X has {X.shape[1]} features, but the path was fitted with {self.X_fit.shape[1]}.")
-        from fairkl.kernels import rbf_kernel
-
         c = lambda a: ops.convert_to_tensor(a, dtype=self.dtype)  # noqa: E731
         Kx = rbf_kernel(c(X), c(self.X_fit), sigma=self.sigma)
         return np.asarray(ops.matmul(c(self.alphas), ops.transpose(Kx))) * self.y_scale

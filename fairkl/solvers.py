@@ -467,11 +467,22 @@ def _ridge_condition(K, lam, chol, jitter):
 
 
 @jax.jit
-def fit_krr(X, y, sigma, lam):
-    """Compiled kernel ridge regression (``mu = 0``) for standardised ``y``: a :class:`FitResult`."""
+def fit_krr(X, y, sigma, lam, sqrt_w):
+    r"""Compiled (weighted) kernel ridge regression (``mu = 0``) for standardised ``y``.
+
+    With weights :math:`w` it minimises
+    :math:`\frac{1}{\sum w}[\sum_i w_i (y_i - f_i)^2 + \lambda \alpha^\top K\alpha]`
+    by the symmetric form :math:`\alpha = W^{1/2}(W^{1/2}KW^{1/2} + \lambda I)^{-1}W^{1/2}y`
+    (as scikit-learn's KernelRidge); integer weights equal repeated samples.
+    ``sqrt_w`` is :math:`\sqrt{w}` (ones for an unweighted fit). Returns a :class:`FitResult`.
+    """
     K = rbf_kernel(X, sigma=sigma)
-    alpha, chol, jitter = krr_solve(K, y, lam)
-    return _closed_form(alpha, data_term(alpha, K, y, lam), _ridge_condition(K, lam, chol, jitter), jitter, ops.zeros_like(sigma))
+    Kw = sqrt_w[:, None] * K * sqrt_w[None, :]
+    beta, chol, jitter = krr_solve(Kw, sqrt_w * y, lam)
+    alpha = sqrt_w * beta
+    r = y - ops.matmul(K, alpha)
+    J = (ops.sum(sqrt_w * sqrt_w * r * r) + lam * ops.sum(alpha * ops.matmul(K, alpha))) / ops.sum(sqrt_w * sqrt_w)
+    return _closed_form(alpha, J, _ridge_condition(Kw, lam, chol, jitter), jitter, ops.zeros_like(sigma))
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q"))
@@ -491,13 +502,92 @@ def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, kernel_q="rbf", auto_sigma_q=Fals
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "rank"))
-def hsic_path_program(X, y, q, sigma, lam, mus, sigma_q, tol, kernel_q="rbf", rank=64):
-    """Compiled μ-path: returns ``(alphas, residual, jitter)`` (see :func:`fkl_hsic_path`)."""
-    K = rbf_kernel(X, sigma=sigma)
+def _centered_factor_program(q, sigma_q, tol, kernel_q, rank):
     G, residual = pivoted_cholesky(sensitive_kernel(q, sigma_q, kernel_q), rank, tol)
-    B = G - mean(G, axis=0, keepdims=True)  # H G, so that HLH ~ B B^T
-    alphas, jitter = fkl_hsic_path(K, B, y, lam, mus)
-    return alphas, residual, jitter
+    return G - mean(G, axis=0, keepdims=True), residual  # H G, so that HLH ~ (HG)(HG)^T
+
+
+def centered_sensitive_factor(q, sigma_q, kernel_q: str, tol: float, start_rank: int = 64):
+    r"""Low-rank :math:`B` with :math:`HLH \approx BB^\top`, exact to ``tol``.
+
+    Pivoted Cholesky of :math:`L`; the rank starts at ``start_rank`` and grows
+    fourfold (recompiling) until the left-out relative trace is at most
+    ``tol`` or the rank reaches ``n`` (then the factor is exact). Exact with a
+    few columns for one-hot groups or a linear kernel.
+
+    Returns
+    -------
+    B : tensor of shape (n, rank)
+    rank : int
+    residual : float
+        Relative trace of :math:`L` left out.
+    """
+    n = q.shape[0]
+    rank = min(n, start_rank)
+    while True:
+        B, residual = _centered_factor_program(q, sigma_q, tol, kernel_q=kernel_q, rank=rank)
+        if float(residual) <= tol or rank == n:
+            return B, rank, float(residual)
+        rank = min(n, rank * 4)
+
+
+@jax.jit
+def hsic_path_program(X, y, B, sigma, lam, mus):
+    """Compiled μ-path: returns ``(alphas, jitter)`` (see :func:`fkl_hsic_path`)."""
+    return fkl_hsic_path(rbf_kernel(X, sigma=sigma), B, y, lam, mus)
+
+
+@jax.jit
+def loo_hsic_grid(K, y, B, lams, mus):
+    r"""Exact leave-one-out predictions of the HSIC-penalised model for a grid of (λ, μ).
+
+    One eigendecomposition :math:`K = U\operatorname{diag}(d)U^\top` serves
+    every :math:`\lambda`; the Woodbury form of :func:`fkl_hsic_path` serves
+    every :math:`\mu`. The fit is the linear smoother
+    :math:`f = H y`, :math:`H = K(K + \lambda I + t\,BB^\top K)^{-1}`,
+    :math:`t = \mu/n`, which minimises :math:`\lVert y - f\rVert^2 + P(f)` with
+    a penalty :math:`P` that does not involve ``y``; hence the leave-one-out
+    identity :math:`y_i - f^{(-i)}_i = (y_i - f_i)/(1 - H_{ii})` holds exactly.
+
+    For :math:`\mu > 0` "leave one out" removes the *label* of point i: its
+    inputs and sensitive attribute still enter the (label-free) fairness
+    penalty, exactly as in the full fit. At :math:`\mu = 0` it is ordinary
+    leave-one-out cross-validation of kernel ridge regression.
+
+    Parameters
+    ----------
+    K : tensor (n, n); y : tensor (n,); B : tensor (n, r) with HLH ~ BB^T
+    lams : tensor (L,), every value > 0; mus : tensor (M,), >= 0
+
+    Returns
+    -------
+    tensor of shape (L, M, n)
+        Leave-one-out predictions.
+    """
+    n = K.shape[0]
+    d, U = ops.eigh(K)
+    d = ops.maximum(d, 0.0)
+    UtB = ops.matmul(ops.transpose(U), B)
+    Uty = ops.matmul(ops.transpose(U), y)
+    U2 = U * U
+    t = mus / n
+
+    def per_lam(lam):
+        fac = d / (d + lam)  # eigenvalues of the smoother K (K + lam I)^{-1}
+        G = ops.matmul(U, fac[:, None] * UtB)  # K C^{-1} B
+        S = ops.matmul(ops.transpose(B), G)
+        evals, Q = ops.eigh(0.5 * (S + ops.transpose(S)))
+        evals = ops.maximum(evals, 0.0)
+        GQ = ops.matmul(G, Q)
+        z = ops.matmul(ops.transpose(GQ), y)
+        f0 = ops.matmul(U, fac * Uty)
+        h0 = ops.matmul(U2, fac)
+        coef = t[:, None] / (1.0 + t[:, None] * evals[None, :])  # (M, r)
+        f = f0[None, :] - ops.matmul(coef * z[None, :], ops.transpose(GQ))
+        h = h0[None, :] - ops.matmul(coef, ops.transpose(GQ * GQ))
+        return y[None, :] - (y[None, :] - f) / (1.0 - h)
+
+    return jax.vmap(per_lam)(lams)
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q", "auto_sigma_f"))

@@ -151,14 +151,30 @@ def test_mu_path_equals_separate_dense_solves(problem, kind):
         q, sq = p["q"], p["sigma_q"]
     Lc = np_center(np_rbf(q, q, sq))
     mus = np.array([0.0, 0.1, 1.0, 10.0, 100.0])
-    alphas, residual, _ = solvers.hsic_path_program(
-        jnp.asarray(p["X"]), jnp.asarray(p["y"]), jnp.asarray(q), 1.0, lam, jnp.asarray(mus), sq, 1e-14, rank=n
-    )
-    assert float(residual) < 1e-13
+    B, rank, residual = solvers.centered_sensitive_factor(jnp.asarray(q), sq, "rbf", 1e-14, start_rank=8)
+    assert residual < 1e-14 and rank <= n
+    alphas, _ = solvers.hsic_path_program(jnp.asarray(p["X"]), jnp.asarray(p["y"]), B, 1.0, lam, jnp.asarray(mus))
     for mu, alpha in zip(mus, np.asarray(alphas)):
         A = p["K"] + lam * np.eye(n) + mu / n * Lc @ p["K"]
         expected = np.linalg.solve(A, p["y"])
         np.testing.assert_allclose(p["K"] @ alpha, p["K"] @ expected, rtol=1e-8, atol=1e-9)
+
+
+@pytest.mark.parametrize("lam,mu", [(1e-3, 0.0), (0.1, 0.0), (1e-2, 5.0), (0.3, 50.0)])
+def test_loo_grid_equals_brute_force_label_leave_one_out(problem, lam, mu):
+    p = problem
+    n = len(p["y"])
+    B, _, _ = solvers.centered_sensitive_factor(jnp.asarray(p["q"]), p["sigma_q"], "rbf", 1e-14)
+    loo = np.asarray(solvers.loo_hsic_grid(jnp.asarray(p["K"]), jnp.asarray(p["y"]), B,
+                                           jnp.asarray([lam]), jnp.asarray([mu])))[0, 0]
+    # Brute force: n dense solves, each with point i's squared error removed
+    # (weight 0) and the same penalty: (W K + lam I + mu/n HLH K) alpha = W y.
+    K, Lc, y = p["K"], p["Lc"], p["y"]
+    for i in range(n):
+        W = np.eye(n)
+        W[i, i] = 0.0
+        alpha = np.linalg.solve(W @ K + lam * np.eye(n) + mu / n * Lc @ K, W @ y)
+        assert loo[i] == pytest.approx(K[i] @ alpha, rel=1e-8, abs=1e-9)
 
 
 def test_fit_programs_do_not_recompile_for_new_hyperparameters(problem):
