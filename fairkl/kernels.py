@@ -164,6 +164,7 @@ def median_heuristic(A):
     hi = k + (m - k) // 2
     lo = ops.minimum(lo, m - 1)
     hi = ops.minimum(hi, m - 1)
-    med2 = 0.5 * (ops.take(d2, lo) + ops.take(d2, hi))
-    med = ops.where(k < m, ops.sqrt(ops.maximum(med2, 0.0)), ops.ones_like(med2))
+    # Average the two middle *distances* (not squared distances), as np.median would.
+    med = 0.5 * (ops.sqrt(ops.take(d2, lo)) + ops.sqrt(ops.take(d2, hi)))
+    med = ops.where(k < m, med, ops.ones_like(med))
     return ops.cast(med, out_dtype)

@@ -42,6 +42,14 @@ _FITTED_FIELDS = ("alpha_", "X_fit_")
 _SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
 
 
+def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
+    """The columns the kernel on ``q`` sees: standardised for the linear kernel (unit invariance)."""
+    if kernel_q != "linear":
+        return q
+    std = q.std(axis=0)
+    return (q - q.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
 @keras.saving.register_keras_serializable(package="fairkl")
 class FairKernelRidge(keras.Model):
     r"""Kernel ridge regression with a penalty on the dependence between predictions and ``q``.
@@ -226,9 +234,7 @@ class FairKernelRidge(keras.Model):
                     UserWarning,
                     stacklevel=3,
                 )
-            if self.kernel_q == "linear":
-                std = q.std(axis=0)
-                q = (q - q.mean(axis=0)) / np.where(std > 0, std, 1.0)
+            q = prepare_sensitive(q, self.kernel_q)
         s = float(np.std(y))
         if s == 0.0:
             s = float(np.max(np.abs(y))) or 1.0

@@ -160,21 +160,34 @@ def test_mu_path_equals_separate_dense_solves(problem, kind):
         np.testing.assert_allclose(p["K"] @ alpha, p["K"] @ expected, rtol=1e-8, atol=1e-9)
 
 
-@pytest.mark.parametrize("lam,mu", [(1e-3, 0.0), (0.1, 0.0), (1e-2, 5.0), (0.3, 50.0)])
-def test_loo_grid_equals_brute_force_label_leave_one_out(problem, lam, mu):
+def test_loo_grid_equals_brute_force_leave_one_out(problem):
     p = problem
-    n = len(p["y"])
-    B, _, _ = solvers.centered_sensitive_factor(jnp.asarray(p["q"]), p["sigma_q"], "rbf", 1e-14)
-    loo = np.asarray(solvers.loo_hsic_grid(jnp.asarray(p["K"]), jnp.asarray(p["y"]), B,
-                                           jnp.asarray([lam]), jnp.asarray([mu])))[0, 0]
-    # Brute force: n dense solves, each with point i's squared error removed
-    # (weight 0) and the same penalty: (W K + lam I + mu/n HLH K) alpha = W y.
-    K, Lc, y = p["K"], p["Lc"], p["y"]
-    for i in range(n):
-        W = np.eye(n)
-        W[i, i] = 0.0
-        alpha = np.linalg.solve(W @ K + lam * np.eye(n) + mu / n * Lc @ K, W @ y)
-        assert loo[i] == pytest.approx(K[i] @ alpha, rel=1e-8, abs=1e-9)
+    K, y, n = p["K"], p["y"], len(p["y"])
+    lams = np.array([1e-4, 1e-2, 1.0])
+    loo = np.asarray(solvers.loo_krr_grid(jnp.asarray(K), jnp.asarray(y), jnp.asarray(lams)))
+    for lam, row in zip(lams, loo):
+        for i in range(n):
+            keep = np.arange(n) != i
+            alpha = np.linalg.solve(K[np.ix_(keep, keep)] + lam * np.eye(n - 1), y[keep])
+            assert row[i] == pytest.approx(K[i, keep] @ alpha, rel=1e-8, abs=1e-10)
+
+
+def test_kfold_grid_equals_dense_solves_on_the_training_part(problem):
+    p = problem
+    X, y, q = p["X"], p["y"], p["q"]
+    train, test = np.arange(0, 45), np.arange(45, 60)
+    sq = float(kernels.median_heuristic(q[train]))
+    B, _, _ = solvers.centered_sensitive_factor(jnp.asarray(q[train]), sq, "rbf", 1e-14)
+    Ktr, Kte = np_rbf(X[train], X[train], 1.0), np_rbf(X[test], X[train], 1.0)
+    lams, mus = np.array([1e-3, 0.1]), np.array([0.0, 3.0, 30.0])
+    pred = np.asarray(solvers.kfold_hsic_grid(jnp.asarray(Ktr), jnp.asarray(Kte), jnp.asarray(y[train]), B,
+                                              jnp.asarray(lams), jnp.asarray(mus)))
+    n = len(train)
+    Lc = np_center(np_rbf(q[train], q[train], sq))
+    for a, lam in enumerate(lams):
+        for b, mu in enumerate(mus):
+            alpha = np.linalg.solve(Ktr + lam * np.eye(n) + mu / n * Lc @ Ktr, y[train])
+            np.testing.assert_allclose(pred[a, b], Kte @ alpha, rtol=1e-8, atol=1e-9)
 
 
 def test_fit_programs_do_not_recompile_for_new_hyperparameters(problem):
