@@ -1,10 +1,16 @@
 """Shared fixtures: the seed tutorial's data and independent NumPy references."""
 
-import numpy as np
-import pytest
+import os
+
+# Lets scikit-learn's estimator checks run check_array_api_input (with NumPy
+# inputs) instead of skipping it; must be set before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 import fairkl  # noqa: F401  (selects the JAX backend before anything imports keras)
-from fairkl.datasets import make_seed_data
+from fairkl.datasets import make_seed_data  # noqa: E402
 
 
 @pytest.fixture(scope="session")
