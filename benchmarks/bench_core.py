@@ -44,7 +44,7 @@ def slow_cka_fit(X, y, q, sigma, lam, mu, epochs=300, lr=0.01):
     ys = ops.convert_to_tensor(y / y.std(), "float32")
     qt = ops.convert_to_tensor(q, "float32")
     K = rbf_kernel(Xt, sigma=sigma)
-    pen = solvers.CKAPenalty(
+    pen = solvers.CKAPenalty.make(
         solvers.centered_sensitive_kernel(qt, median_heuristic(qt), "rbf"), median_heuristic(ys[:, None])
     )
     loss = lambda a: solvers.objective(a, K, ys, lam, mu, lambda f: solvers.cka_penalty(f, pen))  # noqa: E731

@@ -41,7 +41,7 @@ from keras import ops
 
 from fairkl._ops import eps as _eps
 from fairkl._ops import mean
-from fairkl.dependence import cka_centered
+from fairkl.dependence import _normalise, centered_tiny
 from fairkl.kernels import center_kernel, centered_rbf_kernel, linear_kernel, median_heuristic, rbf_kernel
 
 # --------------------------------------------------------------------------
@@ -157,21 +157,43 @@ def centered_sensitive_kernel(q, sigma_q, kernel_q: str):
 
 
 class CKAPenalty(NamedTuple):
-    """What the CKA penalty needs, fixed before optimisation."""
+    """What the CKA penalty needs, fixed before optimisation (build with :meth:`make`)."""
 
     Lc: object  #: centred sensitive kernel HLH
     sigma_f: object  #: RBF bandwidth on (standardised) predictions
+    hll: object  #: biased HSIC(L, L)
+
+    @classmethod
+    def make(cls, Lc, sigma_f) -> "CKAPenalty":
+        n = Lc.shape[0]
+        return cls(Lc, sigma_f, ops.sum(Lc * Lc) / (n * n))
 
 
 def cka_penalty(f, pen: CKAPenalty):
     r"""Biased CKA between an RBF kernel on ``f`` (bandwidth ``pen.sigma_f``) and ``pen.Lc``.
 
-    The kernel on ``f`` is centred via ``expm1`` (see
-    :func:`~fairkl.kernels.centered_rbf_kernel`), so the penalty stays accurate
-    when predictions are nearly constant. 0, with zero gradient, when ``f`` is
-    exactly constant.
+    The hot function of the iterative solver, written for few passes over
+    the n × n kernel. With :math:`E = K_f - 11^\top` (computed by ``expm1``,
+    accurate when predictions are nearly constant; centring removes the
+    :math:`11^\top`):
+
+    .. math::
+       n^2\,\mathrm{HSIC}(K_f, L) = \langle E, \tilde L\rangle,\qquad
+       n^2\,\mathrm{HSIC}(K_f, K_f) = \lVert E\rVert^2 - \tfrac2n\lVert E1\rVert^2
+       + \tfrac{(1^\top E 1)^2}{n^2},
+
+    since :math:`\tilde L` is centred and :math:`\lVert HEH\rVert^2` expands so.
+    Equal to :func:`fairkl.dependence.cka_rbf` with the same bandwidths; 0,
+    with zero gradient, when ``f`` is exactly constant.
     """
-    return cka_centered(centered_rbf_kernel(f[:, None], pen.sigma_f), pen.Lc)
+    n = f.shape[0]
+    d = f[:, None] - f[None, :]
+    E = ops.expm1(-(d * d) / (2.0 * pen.sigma_f * pen.sigma_f))
+    rows = ops.sum(E, axis=1)
+    total = ops.sum(rows)
+    hfl = ops.sum(E * pen.Lc) / (n * n)
+    hff = (ops.sum(E * E) - (2.0 / n) * ops.sum(rows * rows) + total * total / (n * n)) / (n * n)
+    return _normalise(hfl, ops.maximum(hff, 0.0), pen.hll, centered_tiny(f.dtype))
 
 
 def hsic_penalty(f, Lc):
@@ -621,7 +643,7 @@ def fit_cka(
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     sigma_f = _bandwidth(y[:, None], sigma_f, auto_sigma_f)
     K = rbf_kernel(X, sigma=sigma)
-    pen = CKAPenalty(centered_sensitive_kernel(q, sigma_q, kernel_q), sigma_f)
+    pen = CKAPenalty.make(centered_sensitive_kernel(q, sigma_q, kernel_q), sigma_f)
     return cka_descent(K, y, lam, mu, pen, epochs, lr, tol)._replace(sigma_q=sigma_q)
 
 

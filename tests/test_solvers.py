@@ -45,7 +45,7 @@ def fd_grad(fun, x, h=1e-6):
 
 
 def cka_pen(p):
-    return solvers.CKAPenalty(jnp.asarray(p["Lc"]), p["sigma_f"])
+    return solvers.CKAPenalty.make(jnp.asarray(p["Lc"]), p["sigma_f"])
 
 
 @pytest.mark.parametrize("penalty", ["cka", "hsic"])
@@ -199,3 +199,16 @@ def test_fit_programs_do_not_recompile_for_new_hyperparameters(problem):
     for epochs, lr, mu, sigma, lam in [(50, 0.05, 2.0, 0.5, 1e-3), (120, 1e-3, 20.0, 3.0, 1.0)]:
         solvers.fit_cka(X, y, q, sigma, lam, mu, 1.0, 1.0, epochs, lr, 1e-8, **args)
     assert solvers.fit_cka._cache_size() == before
+
+
+@pytest.mark.parametrize("spread", [1.0, 1e-3, 1e-6])
+def test_cka_penalty_equals_dense_cka_even_for_nearly_constant_predictions(problem, spread):
+    p = problem
+    f = 0.3 + spread * np.random.default_rng(1).normal(size=len(p["y"]))
+    pen = cka_pen(p)
+    sf = p["sigma_f"]
+    # Reference in exact-enough arithmetic: centre expm1 explicitly with H formed.
+    E = np.expm1(-((f[:, None] - f[None, :]) ** 2) / (2 * sf**2))
+    Ec = np_center(E)
+    expected = np.sum(Ec * p["Lc"]) / np.sqrt(np.sum(Ec * Ec) * np.sum(p["Lc"] * p["Lc"]))
+    assert float(solvers.cka_penalty(jnp.asarray(f), pen)) == pytest.approx(expected, rel=1e-9)
