@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_sklearn.py
+	$(BIN)/python benchmarks/bench_tuning.py
 
 clean:
 	rm -rf _build .pytest_cache

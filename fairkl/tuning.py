@@ -98,6 +98,10 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     is measured with the same ruler. Under ``kt.Hyperband`` the epoch budget
     ``tuner/epochs`` replaces ``epochs``. A trial whose metrics are not finite
     raises :class:`keras_tuner.errors.FailedTrialError` (recorded as failed).
+
+    No checkpoint is written per trial (except under Hyperband, which needs
+    them), so ``tuner.get_best_models()`` is not available: refit the best
+    hyperparameters with :func:`refit` — a fit takes milliseconds.
     """
 
     def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
@@ -141,6 +145,12 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             warnings.simplefilter("ignore")  # non-convergence is reported as a metric
             model.fit(self.X_train, self.y_train, q=self.q_train, epochs=epochs, lr=float(values["lr"]))
         metrics = self._metrics(model.predict(self.X_val), model.converged_)
+        if "tuner/trial_id" in hp.values or "tuner/epochs" in hp.values:
+            # Hyperband continues earlier trials from their checkpoints: let its
+            # callbacks save this model (other tuners skip the ~16 ms write).
+            for callback in kwargs.get("callbacks", []):
+                callback.set_model(model)
+                callback.on_epoch_end(0, logs=metrics)
         if self._refreeze:  # the first trial compiled the programs: freeze them too
             self._refreeze = False
             gc.freeze()

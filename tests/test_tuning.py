@@ -1,0 +1,275 @@
+"""KerasTuner integration: every tuner, the fixed yardstick, batches, resume after a kill, distribution."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras_tuner as kt
+import matplotlib
+import numpy as np
+import pytest
+
+from fairkl import FairKernelRidge
+from fairkl.datasets import make_seed_data
+from fairkl.pareto import hypervolume_2d
+from fairkl.tuning import (
+    BatchedTuner,
+    FairKernelRidgeHyperModel,
+    best_within_budget,
+    hypervolume_curve,
+    pareto_trials,
+    plot_hypervolume,
+    plot_trials,
+    refit,
+    trials_table,
+)
+from tests.conftest import np_center, np_rbf
+
+matplotlib.use("Agg")
+SCRIPT = Path(__file__).with_name("kt_search_script.py")
+OBJ = kt.Objective("val_mse", direction="min")
+
+
+@pytest.fixture(scope="module")
+def split():
+    X, y, q = make_seed_data(n=200, seed=0)
+    return X[:150], y[:150], q[:150], X[150:], y[150:], q[150:]
+
+
+@pytest.fixture(scope="module")
+def hypermodel(split):
+    return FairKernelRidgeHyperModel(*split)
+
+
+def brute_median(a):
+    a = a.reshape(len(a), -1)
+    d = np.sqrt(((a[:, None, :] - a[None, :, :]) ** 2).sum(-1))[~np.eye(len(a), dtype=bool)]
+    return float(np.median(d[d > 0]))
+
+
+def independent_metrics(split, values):
+    """Refit with FairKernelRidge and measure CKA with NumPy on the training-data yardstick."""
+    Xtr, ytr, qtr, Xva, yva, qva = split
+    model = FairKernelRidge(values["sigma"], values["lam"], values["mu"], values["sigma_q"], dtype="float64")
+    with _quiet():
+        model.fit(Xtr, ytr, q=qtr, epochs=int(values.get("tuner/epochs", values["epochs"])), lr=values["lr"])
+    pred = model.predict(Xva)
+    Kc = np_center(np_rbf(pred[:, None], pred[:, None], brute_median(ytr)))
+    Lc = np_center(np_rbf(qva, qva, brute_median(qtr)))
+    cka = np.sum(Kc * Lc) / np.sqrt(np.sum(Kc * Kc) * np.sum(Lc * Lc))
+    return np.mean((pred - yva) ** 2), cka
+
+
+class _quiet:
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc):
+        return self._w.__exit__(*exc)
+
+
+def test_random_search_metrics_match_independent_refits(hypermodel, split, tmp_path):
+    tuner = kt.RandomSearch(hypermodel, objective=OBJ, max_trials=12, seed=1, directory=tmp_path, project_name="r")
+    tuner.search(verbose=0)
+    rows = trials_table(tuner)
+    assert len(rows) == 12
+    sigma_qs = {round(r["sigma_q"], 6) for r in rows}
+    assert len(sigma_qs) == 12  # the trials used different sigma_q ...
+    assert hypermodel.sigma_q_yardstick == pytest.approx(brute_median(split[2]))  # ... one ruler
+    for r in rows[:4]:
+        mse, cka = independent_metrics(split, r)
+        assert r["val_mse"] == pytest.approx(mse, rel=1e-9)
+        assert r["val_cka"] == pytest.approx(cka, rel=1e-7)
+    for name, (lo, hi) in {"sigma": (0.1, 5), "lam": (1e-4, 1), "sigma_q": (0.1, 5), "lr": (1e-3, 0.05)}.items():
+        assert all(lo <= r[name] <= hi for r in rows)
+    assert all(r["mu"] == round(r["mu"]) and 0 <= r["mu"] <= 20 for r in rows)
+    assert all(r["epochs"] in range(50, 301, 50) for r in rows)
+
+
+def test_same_seed_same_search(hypermodel, tmp_path):
+    runs = []
+    for k in range(2):
+        tuner = kt.RandomSearch(hypermodel, objective=OBJ, max_trials=6, seed=5, directory=tmp_path, project_name=f"s{k}")
+        tuner.search(verbose=0)
+        runs.append(trials_table(tuner))
+    for a, b in zip(*runs):
+        assert {k: v for k, v in a.items() if k != "trial_id"} == {k: v for k, v in b.items() if k != "trial_id"}
+
+
+def test_configurable_space_and_grid_search(split, tmp_path):
+    hm = FairKernelRidgeHyperModel(*split, space={"sigma": 1.0, "lam": 1e-2, "sigma_q": 1.0, "epochs": 100,
+                                                 "lr": 0.01, "mu": ("linear", 0.0, 4.0, 2.0)}, freeze_gc=False)
+    tuner = kt.GridSearch(hm, objective=OBJ, max_trials=10, directory=tmp_path, project_name="g")
+    tuner.search(verbose=0)
+    rows = trials_table(tuner)
+    assert sorted(r["mu"] for r in rows) == [0.0, 2.0, 4.0]
+    assert all(r["sigma"] == 1.0 and r["lam"] == 1e-2 for r in rows)
+    with pytest.raises(ValueError, match="unknown keys"):
+        FairKernelRidgeHyperModel(*split, space={"gamma": 1.0})
+
+
+def test_bayesian_optimization_and_hyperband(hypermodel, split, tmp_path):
+    bo = kt.BayesianOptimization(hypermodel, objective=OBJ, max_trials=5, num_initial_points=3, seed=2,
+                                 directory=tmp_path, project_name="bo")
+    bo.search(verbose=0)
+    assert len(trials_table(bo)) == 5
+    hb = kt.Hyperband(hypermodel, objective=OBJ, max_epochs=150, factor=3, hyperband_iterations=1, seed=3,
+                      directory=tmp_path, project_name="hb")
+    hb.search(verbose=0)
+    rows = trials_table(hb)
+    assert len(rows) > 5
+    budgets = {r["tuner/epochs"] for r in rows}
+    assert len(budgets) > 1 and max(budgets) <= 150
+    r = max(rows, key=lambda r: r["tuner/epochs"])
+    assert r["val_mse"] == pytest.approx(independent_metrics(split, r)[0], rel=1e-9)
+
+
+def test_batched_tuner_equals_per_trial_evaluation(hypermodel, split, tmp_path):
+    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=20, seed=4)
+    tuner = BatchedTuner(hypermodel, oracle, batch_size=8, directory=tmp_path, project_name="b")
+    tuner.search()
+    rows = trials_table(tuner)
+    assert len(rows) == 20
+    for r in rows[::5]:
+        mse, cka = independent_metrics(split, r)
+        assert r["val_mse"] == pytest.approx(mse, rel=1e-7)
+        assert r["val_cka"] == pytest.approx(cka, rel=1e-6)
+    model = tuner.load_model(tuner.oracle.trials[rows[0]["trial_id"]])
+    assert isinstance(model, FairKernelRidge) and model.is_fitted
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
+    hm = FairKernelRidgeHyperModel(*split, freeze_gc=False)
+    evaluate = hm.evaluate_batch
+
+    def sometimes_diverge(values):
+        # Every trial with mu >= 5 "diverges" (NaN predictions): many in a row.
+        out = evaluate(values)
+        return [_fail() if v["mu"] >= 5 else o for v, o in zip(values, out)]
+
+    def _fail():
+        try:
+            hm._metrics(np.full(len(hm.y_val), np.nan), False)
+        except kt.errors.FailedTrialError as exc:
+            return exc
+        raise AssertionError("non-finite metrics must fail the trial")
+
+    hm.evaluate_batch = sometimes_diverge
+    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=24, seed=6)
+    tuner = BatchedTuner(hm, oracle, batch_size=8, directory=tmp_path, project_name="f")
+    tuner.search()
+    statuses = [t.status for t in tuner.oracle.trials.values()]
+    assert len(statuses) == 24
+    assert statuses.count("FAILED") >= 3 and statuses.count("COMPLETED") == 24 - statuses.count("FAILED")
+    assert all(r["mu"] < 5 for r in trials_table(tuner))
+
+
+def completed(directory, project="p"):
+    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=1)
+    oracle._set_project_dir(str(directory), project)
+    oracle.reload()
+    return oracle
+
+
+def test_killed_batched_search_resumes_without_loss_or_duplicates(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "batched", str(tmp_path), "40", "0.5"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    project = tmp_path / "p"
+    while time.time() < deadline and len(list(project.glob("trial_*"))) < 12:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = completed(tmp_path)
+    n_done = sum(t.status == "COMPLETED" for t in before.trials.values())
+    assert 0 < n_done < 40, "the kill must land mid-search"
+    subprocess.run([sys.executable, str(SCRIPT), "batched", str(tmp_path), "40"], check=True, timeout=300)
+    after = completed(tmp_path)
+    assert len(after.trials) == 40
+    assert all(t.status == "COMPLETED" for t in after.trials.values())
+    values = [tuple(sorted(t.hyperparameters.values.items())) for t in after.trials.values()]
+    assert len(set(values)) == 40  # nothing evaluated twice under two ids
+    for tid, t in before.trials.items():  # what was done before the kill was kept, not redone
+        if t.status == "COMPLETED":
+            assert after.trials[tid].metrics.get_last_value("val_mse") == t.metrics.get_last_value("val_mse")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_search_chief_and_two_workers(tmp_path):
+    port = str(free_port())
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+    base.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port)
+    cmd = [sys.executable, str(SCRIPT), "random", str(tmp_path), "12"]
+    chief = subprocess.Popen(cmd, env={**base, "KERASTUNER_TUNER_ID": "chief"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(3)
+    workers = [subprocess.Popen(cmd, env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(2)]
+    for w in workers:
+        assert w.wait(timeout=240) == 0, w.stderr.read().decode()[-2000:]
+    assert chief.wait(timeout=120) == 0, chief.stderr.read().decode()[-2000:]
+    oracle = completed(tmp_path)
+    assert len(oracle.trials) == 12
+    assert all(t.status == "COMPLETED" for t in oracle.trials.values())
+    assert len({tuple(sorted(t.hyperparameters.values.items())) for t in oracle.trials.values()}) == 12
+
+
+# ------------------------------------------------------------------ Pareto tools
+
+@pytest.fixture(scope="module")
+def rows(hypermodel, tmp_path_factory):
+    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=40, seed=8)
+    tuner = BatchedTuner(hypermodel, oracle, batch_size=8, directory=tmp_path_factory.mktemp("t"), project_name="p")
+    tuner.search()
+    return trials_table(tuner)
+
+
+def test_pareto_budget_and_hypervolume_tools(rows):
+    P = np.array([[r["val_mse"], r["val_cka"]] for r in rows])
+    front = pareto_trials(rows)
+    brute = [rows[i] for i in range(len(P)) if not any(np.all(P[j] <= P[i]) and np.any(P[j] < P[i]) for j in range(len(P)))]
+    assert sorted(r["trial_id"] for r in front) == sorted(r["trial_id"] for r in brute)
+    budget = float(np.median(P[:, 1]))
+    pick = best_within_budget(rows, budget)
+    assert pick["val_cka"] <= budget
+    assert pick["val_mse"] == min(r["val_mse"] for r in rows if r["val_cka"] <= budget)
+    assert best_within_budget(rows, -0.0) is None or best_within_budget(rows, 0.0)["val_cka"] <= 0.0
+    ref = P.max(axis=0) * 1.1
+    hv = hypervolume_curve(rows, ref)
+    assert np.all(np.diff(hv) >= -1e-12) and hv[-1] == pytest.approx(hypervolume_2d(P, ref))
+
+
+def test_plots_label_what_they_show(rows):
+    ax = plot_trials(rows, color_by="mu")
+    assert ax.get_xlabel() == "val_mse" and ax.get_ylabel() == "val_cka" and "Pareto" in ax.get_title()
+    ax = plot_hypervolume(rows, reference=[50.0, 1.0])
+    assert ax.get_xlabel() == "number of trials" and len(ax.lines[0].get_xdata()) == len(rows)
+
+
+def test_refit_helper_reproduces_trial(hypermodel, rows, split):
+    r = rows[0]
+    model = refit(hypermodel, r)
+    assert np.mean((model.predict(split[3]) - split[4]) ** 2) == pytest.approx(r["val_mse"], rel=1e-7)
+
+
+def test_hypermodel_validates_its_data(split):
+    Xtr, ytr, qtr, Xva, yva, qva = split
+    with pytest.raises(ValueError, match="y_train has 149 rows but X has 150"):
+        FairKernelRidgeHyperModel(Xtr, ytr[:-1], qtr, Xva, yva, qva)
+    with pytest.raises(ValueError, match="X_val has 3 features but X_train has 2"):
+        FairKernelRidgeHyperModel(Xtr, ytr, qtr, np.ones((5, 3)), yva[:5], qva[:5])
+    with pytest.raises(ValueError, match="q_val contains 1 NaN"):
+        FairKernelRidgeHyperModel(Xtr, ytr, qtr, Xva, yva, np.where(np.arange(len(qva))[:, None] == 0, np.nan, qva))
