@@ -214,20 +214,20 @@ class FairKernelRidge(keras.Model):
         return ops.convert_to_tensor(a, dtype=self.compute_dtype_name)
 
     # ------------------------------------------------------------------- fit
-    def _prepare(self, X, y, q):
-        """Validate and standardise the inputs; returns tensors and the scale of y."""
+    def _prepare(self, X, y, q, penalised: bool):
+        """Validate and standardise the inputs; returns arrays and the scale of y."""
         X = v.check_X(X)
         n = X.shape[0]
         y = v.check_target(y, n)
         if q is None:
-            if self.mu > 0:
+            if penalised:
                 raise ValueError(
                     f"q (the sensitive attribute) is required when mu > 0 (mu={self.mu}); "
                     f"pass fit(X, y, q=q) or set mu=0."
                 )
         else:
             q = v.check_sensitive(q, n)
-            if self.mu > 0 and np.all(np.ptp(q, axis=0) == 0):
+            if penalised and np.all(np.ptp(q, axis=0) == 0):
                 warnings.warn(
                     "q is constant: every dependence measure is 0, so the fit equals the "
                     "unpenalised (mu=0) fit.",
@@ -256,8 +256,8 @@ class FairKernelRidge(keras.Model):
             with ``mu > 0``); the solver stops earlier once converged.
         lr : float in (0, 1], default 0.01
             Size of the first step, as a fraction of the Newton step of the data
-            term; later steps adapt (Barzilai–Borwein with backtracking), so
-            convergence does not hinge on it.
+            term; later steps come from L-BFGS with backtracking (see
+            :func:`fairkl.solvers.cka_descent`), so convergence does not hinge on it.
         verbose : int, default 0
             1 prints a one-line summary.
         sample_weight : array-like of shape (n_samples,), optional
@@ -274,13 +274,8 @@ class FairKernelRidge(keras.Model):
         lr = v.check_positive(lr, "lr")
         if lr > 1:
             raise ValueError(f"lr must be in (0, 1]; got {lr}.")
-        X, ys, q, s = self._prepare(X, y, q)
+        X, ys, q, s = self._prepare(X, y, q, penalised=self.mu > 0)
         sqrt_w = v.check_sample_weight(sample_weight, X.shape[0])
-        self._reset_fit()
-        c = self._cast
-        Xt, yt = c(X), c(ys)
-        auto_q = self.sigma_q is None and self.kernel_q == "rbf"
-        sigma_q = 1.0 if self.sigma_q is None else self.sigma_q
         # A constant q makes every dependence 0 by definition: the fit is the unpenalised one.
         penalised = self.mu > 0 and not np.all(np.ptp(q, axis=0) == 0)
         if penalised and np.ptp(sqrt_w) > 0:
@@ -288,6 +283,11 @@ class FairKernelRidge(keras.Model):
                 "sample_weight is supported only for the unpenalised fit (mu=0); weighted "
                 "HSIC/CKA penalties are not implemented. Pass sample_weight=None or mu=0."
             )
+        self._reset_fit()
+        c = self._cast
+        Xt, yt = c(X), c(ys)
+        auto_q = self.sigma_q is None and self.kernel_q == "rbf"
+        sigma_q = 1.0 if self.sigma_q is None else self.sigma_q
 
         if not penalised:
             res = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam), c(sqrt_w))
@@ -432,11 +432,7 @@ class FairKernelRidge(keras.Model):
         mus = v.as_float_array(mus, "mus").reshape(-1)
         if np.any(mus < 0):
             raise ValueError(f"mus must all be >= 0; got min {mus.min()}.")
-        saved_mu, self.mu = self.mu, 1.0  # _prepare's checks for a penalised fit
-        try:
-            X, ys, q, s = self._prepare(X, y, q)
-        finally:
-            self.mu = saved_mu
+        X, ys, q, s = self._prepare(X, y, q, penalised=True)
         c = self._cast
         qt = c(q)
         sigma_q = float(self.sigma_q) if self.sigma_q is not None else float(median_heuristic(qt))
