@@ -41,7 +41,7 @@ __all__ = [
 class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     """scikit-learn estimator for fair kernel ridge regression.
 
-    A thin wrapper over :class:`fairkl.FairKernelRidge` (same hyperparameter
+    A thin wrapper over :class:`fairkl.models.FairKernelRidge` (same hyperparameter
     names and objective). With ``mu=0`` or no sensitive features it is plain
     kernel ridge regression, equal to
     ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
@@ -49,7 +49,7 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol
-        As in :class:`fairkl.FairKernelRidge`.
+        As in :class:`fairkl.models.FairKernelRidge`.
     epochs : int, default 300
         Maximum steps of the iterative (CKA) solver.
     lr : float, default 0.01
@@ -101,7 +101,7 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
         sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), optional
         sample_weight : array-like of shape (n_samples,), optional
-            Supported for the unpenalised fit (see :meth:`fairkl.FairKernelRidge.fit`).
+            Supported for the unpenalised fit (see :meth:`fairkl.models.FairKernelRidge.fit`).
 
         Returns
         -------
@@ -270,7 +270,7 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
     sigmas : sequence of float > 0
     lams : sequence of float > 0
     mus : sequence of float >= 0, default (0.0,)
-    sigma_q, kernel_q : as in :class:`fairkl.FairKernelRidge`
+    sigma_q, kernel_q : as in :class:`fairkl.models.FairKernelRidge`
         With ``sigma_q=None`` each fold uses the median heuristic on its own
         training part, as a refit would.
     cv : int, cross-validation splitter, iterable of splits, or "loo"; default 5

@@ -28,7 +28,7 @@ intercept) and training predictions :math:`f = K\alpha`,
 
 Every function here is pure, works on ``keras.ops`` tensors and runs inside
 ``jax.jit``; the ``fit_*`` programs at the bottom are the compiled entry
-points used by :class:`fairkl.FairKernelRidge` (one XLA program per fit).
+points used by :class:`fairkl.models.FairKernelRidge` (one XLA program per fit).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def centered_sensitive_kernel(q, sigma_q, kernel_q: str):
 
 
 class CKAPenalty(NamedTuple):
-    """What the CKA penalty needs, fixed before optimisation (build with :meth:`make`)."""
+    """What the CKA penalty needs, fixed before optimisation (build with ``CKAPenalty.make``)."""
 
     Lc: object  #: centred sensitive kernel HLH
     sigma_f: object  #: RBF bandwidth on (standardised) predictions
@@ -338,7 +338,7 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
 
     .. math:: J(z) = \tfrac1n (z - y)^\top S (z - y) + \mu D(Sz),
 
-    and every quantity in the loop is O(|y|) however ill-conditioned
+    and every quantity in the loop is of the order of ``y`` however ill-conditioned
     :math:`K` is; the coefficients :math:`\alpha` (which can be huge) are
     formed once at the end.
 

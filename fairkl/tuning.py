@@ -71,7 +71,7 @@ def _declare(hp, name, spec):
 
 
 class FairKernelRidgeHyperModel(kt.HyperModel):
-    """HyperModel for :class:`fairkl.FairKernelRidge` with a train/validation split.
+    """HyperModel for :class:`fairkl.models.FairKernelRidge` with a train/validation split.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     penalty : {"cka", "hsic"}, default "cka"
     dtype : {"float32", "float64"}, default "float64"
     freeze_gc : bool, default True
-        Call :func:`gc.freeze` here and once more after the first trial (when
+        Call ``gc.freeze()`` here and once more after the first trial (when
         the compiled programs exist). KerasTuner runs two full garbage
         collections per trial; with JAX and Keras loaded each costs ~0.1 s,
         more than the fit itself. Freezing moves the objects alive then into a
@@ -168,7 +168,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     def evaluate_batch(self, values: list[dict]) -> list[dict | Exception]:
         """Fit and validate many hyperparameter settings in one compiled, vectorised call.
 
-        Returns, per setting, the metrics dict of :meth:`fit` or the exception
+        Returns, per setting, the metrics dict of ``fit`` or the exception
         that marks it failed.
         """
         if self.penalty != "cka":
