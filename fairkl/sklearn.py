@@ -29,6 +29,7 @@ from fairkl.models import FairKernelRidge, prepare_sensitive
 
 __all__ = [
     "FairKernelRidgeRegressor",
+    "FairKernelRidgeCV",
     "yardstick",
     "dependence_score",
     "mean_parity_gap",

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_SPACE",
     "FairKernelRidgeHyperModel",
     "BatchedTuner",
+    "refit",
     "trials_table",
     "pareto_trials",
     "best_within_budget",
