@@ -119,7 +119,7 @@ print(f"plain KRR   test MSE {np.mean((pred_krr - y_te) ** 2):.3f}   test CKA(pr
 #
 # ## The fair objective
 #
-# Fair Kernel Learning adds a dependence penalty. With a *linear* kernel on the
+# Fair Kernel Learning adds a dependence penalty (see also {py:func}`fairkl.dependence.hsic`). With a *linear* kernel on the
 # predictions $f = K\alpha$, HSIC is the quadratic form
 # $f^\top \tilde L f / n^2$, and the objective
 #

@@ -48,7 +48,7 @@ print(yard)
 # %% [markdown]
 # ## The estimator and routed cross-validation
 #
-# `FairKernelRidgeRegressor` is a regular scikit-learn estimator (it passes
+# {py:class}`~fairkl.sklearn.FairKernelRidgeRegressor` is a regular scikit-learn estimator (it passes
 # `check_estimator`). `set_fit_request(sensitive_features=True)` asks the
 # routing machinery to pass the attribute to `fit`; the dependence scorer asks
 # for it at score time.
@@ -86,7 +86,7 @@ print(f"test MSE {np.mean((pred - y_te) ** 2):.3f}   test CKA {test_cka:.3f}")
 # Refitting every candidate on every fold repeats work: per fold and bandwidth,
 # one eigendecomposition of the kernel gives the solution for every $\lambda$,
 # and the low-rank μ-path gives every $\mu$. `FairKernelRidgeCV` does exactly
-# that and returns the same cross-validated numbers as `GridSearchCV` (to
+# that ({py:class}`~fairkl.sklearn.FairKernelRidgeCV`) and returns the same cross-validated numbers as `GridSearchCV` (to
 # about $10^{-10}$), with their spread over folds.
 
 # %%

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Part 3 — The fairkl API and Keras
 #
-# `fairkl.FairKernelRidge` is a `keras.Model` with the seed tutorial's API:
+# {py:class}`fairkl.models.FairKernelRidge` is a `keras.Model` with the seed tutorial's API:
 # `FairKernelRidge(sigma, lam, mu, sigma_q)`, `fit(X, y, q=...)`, `predict(X)`.
 # This part compares its two penalties, computes an exact μ-path, looks at
 # bandwidths, and saves and reloads a fitted model.
@@ -75,7 +75,7 @@ print("CKA solver:", cka_model.n_iter_, "steps, converged:", cka_model.converged
 # %% [markdown]
 # ## The exact μ-path
 #
-# For the HSIC penalty, `mu_path` returns the exact solution for many values of
+# For the HSIC penalty, {py:meth}`~fairkl.models.FairKernelRidge.mu_path` returns the exact solution for many values of
 # $\mu$ from one Cholesky factorisation and a low-rank factor of the centred
 # kernel on $q$ (Woodbury identity), at roughly the cost of a single fit.
 

@@ -55,7 +55,7 @@ warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
 hyper_model = FairKernelRidgeHyperModel(X_tr, y_tr, q_tr, X_va, y_va, q_va)
 
 # %% [markdown]
-# The HyperModel samples the seed's space: $\sigma$, $\sigma_q$ log-uniform on
+# The HyperModel ({py:class}`~fairkl.tuning.FairKernelRidgeHyperModel`) samples the seed's space: $\sigma$, $\sigma_q$ log-uniform on
 # [0.1, 5], $\lambda$ log-uniform on [1e-4, 1], $\mu \in \{0, 1, \dots, 20\}$,
 # epochs in {50, 100, …, 300}, learning rate log-uniform on [1e-3, 0.05]. Each
 # trial reports `val_mse` and `val_cka`; the latter always uses the same
@@ -90,7 +90,7 @@ plt.show()
 # %% [markdown]
 # ## What the seed could not afford: hundreds of trials
 #
-# `BatchedTuner` asks a KerasTuner oracle for batches of trials and evaluates
+# {py:class}`~fairkl.tuning.BatchedTuner` asks a KerasTuner oracle for batches of trials and evaluates
 # each batch in one compiled, vectorised call; results are written as they
 # come, so an interrupted search resumes with `overwrite=False`.
 
@@ -148,5 +148,5 @@ assert test_cka < 0.3
 assert t_random < 60
 
 # %% [markdown]
-# This is the end of the series; the [API reference](api) documents every
-# function used here.
+# **Next:** [Case study — Communities and Crime](case_study_crime), on real
+# data. The [API reference](api) documents every function used here.
