@@ -23,7 +23,6 @@ import jax
 import keras_tuner as kt
 import numpy as np
 from keras import ops
-from keras_tuner.src.engine import trial as trial_module
 
 from fairkl import _validation as v
 from fairkl import solvers
@@ -253,7 +252,7 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
             batch = []
             for j in range(self.batch_size):
                 trial = self.oracle.create_trial(f"{self.tuner_id}-slot{j}")
-                if trial.status != trial_module.TrialStatus.RUNNING:
+                if trial.status != kt.engine.trial.TrialStatus.RUNNING:
                     break
                 batch.append(trial)
             if not batch:
@@ -263,11 +262,11 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
             results = self.hypermodel.evaluate_batch(padded)[: len(batch)]
             for trial, res in zip(batch, results):
                 if isinstance(res, Exception):
-                    trial.status = trial_module.TrialStatus.FAILED
+                    trial.status = kt.engine.trial.TrialStatus.FAILED
                     trial.message = str(res)
                 else:
                     self.oracle.update_trial(trial.trial_id, res)
-                    trial.status = trial_module.TrialStatus.COMPLETED
+                    trial.status = kt.engine.trial.TrialStatus.COMPLETED
                 self.oracle.end_trial(trial)
             self.save()
             if len(batch) < self.batch_size:
@@ -305,7 +304,7 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
     order = list(getattr(oracle, "end_order", [])) or sorted(oracle.trials)
     for tid in order:
         trial = oracle.trials[tid]
-        if trial.status != trial_module.TrialStatus.COMPLETED:
+        if trial.status != kt.engine.trial.TrialStatus.COMPLETED:
             continue
         row = {"trial_id": trial.trial_id, **trial.hyperparameters.values}
         for m in metrics:
