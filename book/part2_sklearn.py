@@ -85,8 +85,8 @@ print(f"test MSE {np.mean((pred - y_te) ** 2):.3f}   test CKA {test_cka:.3f}")
 #
 # Refitting every candidate on every fold repeats work: per fold and bandwidth,
 # one eigendecomposition of the kernel gives the solution for every $\lambda$,
-# and the low-rank μ-path gives every $\mu$. `FairKernelRidgeCV` does exactly
-# that ({py:class}`~fairkl.sklearn.FairKernelRidgeCV`) and returns the same cross-validated numbers as `GridSearchCV` (to
+# and the low-rank μ-path gives every $\mu$.
+# {py:class}`~fairkl.sklearn.FairKernelRidgeCV` does exactly that and returns the same cross-validated numbers as `GridSearchCV` (to
 # about $10^{-10}$), with their spread over folds.
 
 # %%
