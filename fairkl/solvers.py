@@ -215,19 +215,30 @@ def objective(alpha, K, y, lam, mu, penalty):
     return data_term(alpha, K, y, lam) + mu * penalty(ops.matmul(K, alpha))
 
 
+def preconditioned_gradient(z, y, mu, g_f):
+    r""":math:`e = z - y + \tfrac{n\mu}{2}\nabla_f D` with :math:`z = (K + \lambda I)\alpha`.
+
+    The gradient is :math:`\nabla_\alpha J = \tfrac2n K e`; :func:`cka_descent`
+    steps along :math:`e` (preconditioned by the data term's Hessian).
+    """
+    n = z.shape[0]
+    return z - y + (0.5 * n * mu) * g_f
+
+
 def objective_and_grad(alpha, K, y, lam, mu, penalty):
-    r""":math:`J(\alpha)` and :math:`\nabla_\alpha J = K\,[\tfrac2n(K\alpha + \lambda\alpha - y) + \mu\nabla_f D]`.
+    r""":math:`J(\alpha)` and :math:`\nabla_\alpha J = \tfrac2n K e` (see :func:`preconditioned_gradient`).
 
     The data-term gradient is analytic; :math:`\nabla_f D` is by automatic
-    differentiation. This is the gradient the iterative solver uses.
+    differentiation. The tests check this against finite differences; the
+    iterative solver uses the same :func:`preconditioned_gradient`.
     """
     n = K.shape[0]
     f = ops.matmul(K, alpha)
     D, g_f = jax.value_and_grad(penalty)(f)
     r = y - f
     J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * D
-    grad = ops.matmul(K, (2.0 / n) * (f + lam * alpha - y) + mu * g_f)
-    return J, grad
+    e = preconditioned_gradient(f + lam * alpha, y, mu, g_f)
+    return J, (2.0 / n) * ops.matmul(K, e)
 
 
 # --------------------------------------------------------------------------
@@ -386,7 +397,7 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
         f = smooth(z)
         D, g = vg(f)
         J = ops.sum((z - y) * (f - f0)) / n + mu * D
-        e = z - y + (0.5 * n * mu) * g
+        e = preconditioned_gradient(z, y, mu, g)
         return J, e, smooth(e)
 
     def two_loop(e, Se, mem):

@@ -27,7 +27,7 @@ from keras import ops
 from fairkl import _validation as v
 from fairkl import solvers
 from fairkl.dependence import cka_centered
-from fairkl.kernels import centered_rbf_kernel, median_heuristic, rbf_kernel
+from fairkl.kernels import centered_rbf_kernel, median_heuristic
 from fairkl.models import DEFAULT_TOL, FairKernelRidge
 from fairkl.pareto import hypervolume_2d, pareto_front
 
@@ -197,14 +197,12 @@ def _val_cka(pred, Lc_val, sigma_pred):
 
 @jax.jit
 def _batch_program(X, y, q, X_val, sigmas, lams, mus, sigma_qs, lrs, epochs, y_scale):
-    """vmap of the compiled CKA fit + validation prediction over hyperparameter settings."""
+    """vmap of the model's compiled CKA fit (:func:`fairkl.solvers.fit_cka`) + validation prediction."""
     ys = y / y_scale
-    sigma_f = median_heuristic(ys[:, None])
+    sigma_f = median_heuristic(ys[:, None])  # the same for every trial: computed once
 
     def one(sigma, lam, mu, sigma_q, lr, ep):
-        K = rbf_kernel(X, sigma=sigma)
-        pen = solvers.CKAPenalty.make(centered_rbf_kernel(q, sigma_q), sigma_f)
-        res = solvers.cka_descent(K, ys, lam, mu, pen, ep, lr, DEFAULT_TOL)
+        res = solvers.fit_cka(X, ys, q, sigma, lam, mu, sigma_q, sigma_f, ep, lr, DEFAULT_TOL)
         return solvers.predict_program(X_val, X, res.alpha, sigma) * y_scale, res.converged
 
     return jax.vmap(one)(sigmas, lams, mus, sigma_qs, lrs, epochs)
@@ -271,9 +269,6 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
             self.save()
             if len(batch) < self.batch_size:
                 break
-
-    def run_trial(self, trial, *args, **kwargs):  # the per-trial path, for completeness
-        return self.hypermodel.evaluate_batch([trial.hyperparameters.values])[0]
 
     def load_model(self, trial):
         """Refit the trial's model (models are cheap to refit; none is stored)."""
