@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import numpy as np
 from keras import ops
 
@@ -24,3 +25,13 @@ def mean(x, axis=None, keepdims: bool = False):
 def eps(dtype) -> float:
     """Machine epsilon of a float dtype given as a string, NumPy or JAX dtype."""
     return float(np.finfo(str(dtype).split(".")[-1]).eps)
+
+
+def is_concrete(*values) -> bool:
+    """True when no value is a JAX tracer (i.e. we run eagerly on known numbers).
+
+    Public entry points validate their inputs only then: inside ``jax.jit``,
+    ``vmap`` or ``grad`` the values are abstract and checks that need them
+    (NaN, degenerate kernels) cannot run without breaking compilation.
+    """
+    return not any(isinstance(v, jax.core.Tracer) for v in values)
