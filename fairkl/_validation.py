@@ -16,28 +16,85 @@ import numpy as np
 MIN_SAMPLES = 4
 
 
+def _is_missing(x) -> bool:
+    """None, pandas' NA/NaT, or a float NaN (elements of object arrays)."""
+    if x is None or type(x).__name__ in ("NAType", "NaTType"):
+        return True
+    return isinstance(x, float) and math.isnan(x)
+
+
+def _missing_values(name: str, count: int) -> ValueError:
+    return ValueError(
+        f"{name} contains {count} missing value(s) (pd.NA/None/NaN); fairkl needs complete "
+        f"numeric data: drop those rows or impute them (e.g. {name}.fillna(...) or "
+        f"sklearn.impute.SimpleImputer)."
+    )
+
+
+def _object_to_float(arr: np.ndarray, name: str) -> np.ndarray:
+    """Object array -> float64: numbers are accepted; missing values, complex and labels are not."""
+    flat = arr.reshape(-1)
+    missing = sum(_is_missing(x) for x in flat)
+    if missing:
+        raise _missing_values(name, missing)
+    if any(isinstance(x, (complex, np.complexfloating)) for x in flat):
+        raise TypeError(f"{name} contains complex numbers; fairkl needs real numbers "
+                        f"(pass {name}.real or abs({name}) if that is what you mean).")
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        example = next((x for x in flat if not isinstance(x, numbers.Real)), None)
+        raise TypeError(
+            f"{name} must be numeric; got an object array holding non-numbers (e.g. {example!r}). "
+            f"Encode categorical features first (e.g. sklearn.preprocessing.OneHotEncoder)."
+        ) from exc
+
+
+def _reject_sparse(value, name: str) -> None:
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+        return
+    if sp.issparse(value):
+        raise TypeError(f"{name} is a sparse matrix; fairkl needs dense data: call {name}.toarray() "
+                        f"(kernel methods form dense n x n matrices anyway).")
+
+
 def as_float_array(value, name: str) -> np.ndarray:
-    """Convert to a float64 array, refusing non-numeric, empty or non-finite data."""
+    """Convert to a float64 array, refusing non-numeric, empty or non-finite data.
+
+    Accepts NumPy arrays, lists, pandas objects and object arrays of numbers.
+    Sparse matrices, missing values (``pd.NA``/``None``), complex numbers,
+    strings, NaN and inf are refused with a message naming ``name`` and the
+    remedy.
+    """
     if value is None:
         raise ValueError(f"{name} is None; expected an array of numbers.")
+    _reject_sparse(value, name)
+    if _is_pandas(value) and hasattr(value, "isna"):
+        # pandas turns pd.NA into NaN or keeps it in an object array: name it.
+        missing = int(np.sum(np.asarray(value.isna())))
+        if missing:
+            raise _missing_values(name, missing)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
-    if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "O":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"{name} must be numeric; got an object array with non-numbers.") from exc
-        else:
-            raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}.")
+    if arr.dtype.kind == "O":
+        arr = _object_to_float(arr, name)
+    elif arr.dtype.kind == "c":
+        raise TypeError(f"{name} has complex dtype {arr.dtype}; fairkl needs real numbers "
+                        f"(pass {name}.real or abs({name}) if that is what you mean).")
+    elif arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}. Encode categorical "
+                        f"features first (e.g. sklearn.preprocessing.OneHotEncoder).")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}).")
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s).")
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s) (missing values such as "
+                         f"pd.NA count as NaN); drop or impute those rows first.")
     return arr
 
 
@@ -68,16 +125,192 @@ def check_target(y, n: int, name: str = "y") -> np.ndarray:
     return arr
 
 
-def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
-    """A 2-D sensitive attribute with ``n`` rows (1-D input becomes one column)."""
-    arr = as_float_array(q, name)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
+#: In :func:`group_labels`, numeric (not explicitly categorical) attributes
+#: with more distinct rows than ``max(GROUPS_MAX_SMALL, n // 2)`` are taken
+#: to be continuous and refused.
+GROUPS_MAX_SMALL = 10
+
+
+class _Column:
+    """One column of a sensitive attribute: numeric values, or labels with categories."""
+
+    def __init__(self, values=None, codes=None, categories=None):
+        self.values, self.codes, self.categories = values, codes, categories
+
+    @property
+    def categorical(self) -> bool:
+        return self.codes is not None
+
+    def one_hot(self) -> np.ndarray:
+        return np.eye(len(self.categories))[self.codes]
+
+
+def _is_pandas(obj) -> bool:
+    return type(obj).__module__.split(".")[0] == "pandas"
+
+
+def _missing_labels(name: str, count: int) -> ValueError:
+    return ValueError(f"{name} contains {count} missing value(s) (pd.NA/None/NaN); every row needs "
+                      f"a group or value: drop those rows or give them their own label.")
+
+
+def _pandas_column(col, name: str) -> _Column:
+    """A pandas Series or Categorical: categories keep their declared order."""
+    import pandas as pd
+
+    dtype = col.dtype
+    if np.any(np.asarray(pd.isna(col))):
+        raise _missing_labels(name, int(np.sum(np.asarray(pd.isna(col)))))
+    if isinstance(dtype, pd.CategoricalDtype):
+        cat = pd.Categorical(col)
+        if np.any(cat.codes < 0):
+            raise _missing_labels(name, int(np.sum(cat.codes < 0)))
+        return _Column(codes=np.asarray(cat.codes, dtype=np.int64), categories=np.asarray(cat.categories, dtype=object))
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) or dtype == object:
+        arr = np.asarray(col.to_numpy(dtype=object, na_value=None))
+        return _array_column(arr, name)
+    return _Column(values=as_float_array(col.to_numpy(dtype=np.float64, na_value=np.nan), name))
+
+
+def _array_column(arr: np.ndarray, name: str) -> _Column:
+    """A 1-D NumPy column: booleans, strings and object labels are categorical."""
+    if arr.dtype.kind == "O":
+        missing = sum(_is_missing(x) for x in arr)
+        if missing:
+            raise _missing_labels(name, missing)
+        if all(isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_)) for x in arr):
+            return _Column(values=as_float_array(arr.astype(np.float64), name))
+    elif arr.dtype.kind not in "bUS":
+        return _Column(values=as_float_array(arr, name))
+    try:
+        categories, codes = np.unique(arr, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"{name} mixes labels of different types (e.g. numbers and strings) "
+                        f"that cannot be sorted; convert them to one type (e.g. {name}.astype(str)).") from exc
+    return _Column(codes=codes.reshape(-1).astype(np.int64), categories=categories.astype(object))
+
+
+def _sensitive_columns(q, name: str) -> list:
+    """Split a sensitive attribute into columns, recognising categorical ones."""
+    if q is None:
+        raise ValueError(f"{name} is None; expected an array of numbers or group labels.")
+    _reject_sparse(q, name)
+    if _is_pandas(q) and hasattr(q, "columns"):  # DataFrame
+        return [_pandas_column(q[c], f"{name}[{c!r}]") for c in q.columns]
+    if _is_pandas(q):  # Series, Categorical, Index
+        return [_pandas_column(q, name)]
+    try:
+        arr = np.asarray(q)
+    except Exception as exc:
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.ndim == 0 or arr.ndim > 2:
         raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_attributes); got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+    if arr.dtype.kind in "biuf" and arr.dtype.kind != "b":
+        return [_Column(values=v) for v in as_float_array(arr, name).reshape(arr.shape[0], -1).T]
+    cols = arr.reshape(arr.shape[0], -1).T
+    return [_array_column(c, name if len(cols) == 1 else f"{name}[:, {j}]") for j, c in enumerate(cols)]
+
+
+def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
+    """A 2-D float sensitive attribute with ``n`` rows.
+
+    Numeric input is returned as float64 (1-D becomes one column).
+    Categorical columns — strings, object arrays of labels, booleans, pandas
+    ``Categorical`` or ``category``/``object``/``string``/``bool`` columns —
+    become **full one-hot** float columns (no column dropped: the centred
+    kernel makes the redundancy harmless). Column order: the sorted distinct
+    labels, or a pandas categorical's declared categories (unused ones give
+    all-zero columns, so that splits of one data set encode alike).
+    DataFrame columns are encoded one by one and concatenated in order.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming ``name``: missing values, NaN/inf, sparse input, wrong
+        dimension or length, labels of mixed types.
+    """
+    cols = _sensitive_columns(q, name)
+    arr = np.column_stack([c.one_hot() if c.categorical else c.values for c in cols])
     if arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n}.")
-    return arr
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool = False):
+    """Integer group codes ``0..G-1`` per row, the one rule shared by group metrics and splits.
+
+    Rule:
+
+    * categorical columns (see :func:`check_sensitive`) are groups, with
+      codes in the order of their categories (sorted labels, or a pandas
+      categorical's declared order);
+    * a numeric array whose rows are all one-hot (0/1, one 1 per row, e.g.
+      the output of :func:`check_sensitive`) gives the index of the 1;
+    * other numeric columns are groups only if every value is an integer
+      and the number of distinct rows is at most ``max(GROUPS_MAX_SMALL,
+      n // 2)``; otherwise ``ValueError`` (the attribute looks continuous:
+      bin it first, e.g. with ``pandas.cut``);
+    * several columns: each distinct row (combination) is one group, codes
+      in lexicographic order of the per-column codes.
+
+    Parameters
+    ----------
+    q : array-like or pandas object of shape (n,) or (n, k)
+    name : str
+        Used in error messages.
+    n : int, optional
+        Expected number of rows.
+    return_labels : bool, default False
+        Also return the label of each group (its category, value, or a tuple
+        over columns; the column index for one-hot input).
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n,)
+    labels : list, if ``return_labels``
+    """
+    cols = _sensitive_columns(q, name)
+    rows = len(cols[0].codes if cols[0].categorical else cols[0].values)
+    if n is not None and rows != n:
+        raise ValueError(f"{name} has {rows} rows but X has {n}.")
+    if not any(c.categorical for c in cols):
+        values = np.column_stack([c.values for c in cols])
+        if values.shape[1] > 1 and np.all((values == 0) | (values == 1)) and np.all(values.sum(1) == 1):
+            codes = np.argmax(values, axis=1).astype(np.int64)
+            return (codes, list(range(values.shape[1]))) if return_labels else codes
+        _check_discrete(values, name)
+    keys = np.column_stack([c.codes if c.categorical else c.values for c in cols])
+    uniq, codes = np.unique(keys, axis=0, return_inverse=True)
+    codes = codes.reshape(-1).astype(np.int64)
+    if not return_labels:
+        return codes
+    def label(col, key):
+        return col.categories[int(key)] if col.categorical else key.item()
+
+    labels = [label(cols[0], row[0]) if len(cols) == 1 else tuple(map(label, cols, row)) for row in uniq]
+    return codes, labels
+
+
+def _check_discrete(values: np.ndarray, name: str) -> None:
+    """Numeric group codes must be integers and not too many (see :func:`group_labels`)."""
+    frac = values[values != np.round(values)]
+    if frac.size:
+        raise ValueError(
+            f"{name} has non-integer values (e.g. {frac[0]:g}), so it is not a group label; group "
+            f"metrics and stratified splits need groups: pass integer codes, strings or a pandas "
+            f"Categorical, or bin a continuous attribute first (e.g. pandas.cut)."
+        )
+    n = values.shape[0]
+    groups = len(np.unique(values, axis=0))
+    limit = max(GROUPS_MAX_SMALL, n // 2)
+    if groups > limit:
+        raise ValueError(
+            f"{name} has {groups} distinct values among {n} rows (more than {limit}), so it looks "
+            f"continuous, not like group labels; bin it first (e.g. pandas.cut) or pass a "
+            f"pandas Categorical to declare the groups."
+        )
 
 
 def check_sample_weight(sample_weight, n: int, name: str = "sample_weight") -> np.ndarray:

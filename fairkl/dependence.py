@@ -112,7 +112,7 @@ def normalise_hsic(hkl, hkk, hll, tiny):
     """
     # The constant case divides by nothing tiny, so the gradient stays finite.
     # Written as "not <=" so that NaN selects the NaN branch.
-    ok = ~(hkk <= tiny) & ~(hll <= tiny)
+    ok = ops.logical_and(ops.logical_not(hkk <= tiny), ops.logical_not(hll <= tiny))
     one = ops.ones_like(hkk)
     denom = ops.sqrt(ops.where(ok, hkk, one)) * ops.sqrt(ops.where(ok, hll, one))
     return ops.where(ok, hkl / denom, ops.zeros_like(hkl))

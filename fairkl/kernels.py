@@ -78,10 +78,18 @@ def _centre_and_scale(A, B):
 
 
 def _unit_squared_distances(U, V):
-    """Expansion of ||u - v||^2 for points of norm <= sqrt(d), clipped at zero."""
+    """Expansion of ||u - v||^2 for points of norm <= sqrt(d), rounding noise set to 0.
+
+    The expansion's rounding error is a few eps * (||u||^2 + ||v||^2); values
+    below that carry no information and are set to exactly 0, so that a point
+    is at distance 0 from itself (the kernel's diagonal stays exactly 1 even
+    when the bandwidth is tiny compared with the data).
+    """
     u2 = ops.sum(U * U, axis=1)[:, None]
     v2 = ops.sum(V * V, axis=1)[None, :]
-    return ops.maximum(u2 + v2 - 2.0 * ops.matmul(U, ops.transpose(V)), 0.0)
+    d2 = u2 + v2 - 2.0 * ops.matmul(U, ops.transpose(V))
+    noise = (4.0 * eps(U.dtype)) * (u2 + v2)
+    return ops.where(d2 > noise, d2, ops.zeros_like(d2))
 
 
 def _scaled_squared_distances(A, B, factor):
