@@ -38,6 +38,7 @@ traced bandwidths inside ``jax.jit`` are not.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 from keras import ops
 
@@ -92,6 +93,7 @@ def _unit_squared_distances(U, V):
     return ops.where(d2 > noise, d2, ops.zeros_like(d2))
 
 
+@jax.jit  # one compiled program per shape when called eagerly (nested jit is free)
 def _scaled_squared_distances(A, B, factor):
     r"""``(factor * ||a_i - b_j||)^2`` by the centred, scaled expansion.
 

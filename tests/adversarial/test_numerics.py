@@ -43,7 +43,7 @@ def grid_data(n=40, d=3, seed=0):
 # 1. Shift invariance (float32 cancellation)
 # --------------------------------------------------------------------------
 
-OFFSETS = [1e2, 1e4, 1e5, 1e6]
+OFFSETS = [1e3, 1e4, 1e5, 1e6]
 
 
 @pytest.mark.parametrize("offset", OFFSETS)
@@ -96,7 +96,7 @@ def test_shift_invariance_holds_under_jit():
 # 2. Extreme scales: finite kernels, never NaN
 # --------------------------------------------------------------------------
 
-SCALES = [("float32", 1e30), ("float32", 1e-30), ("float64", 1e30), ("float64", 1e150), ("float64", 1e-150)]
+SCALES = [("float32", 1e30), ("float32", 1e-30), ("float64", 1e200), ("float64", 1e-200), ("float64", 1e160)]
 
 
 @pytest.mark.parametrize("dtype,scale", SCALES)
