@@ -1,8 +1,14 @@
 """Input validation shared by every public entry point.
 
 Every check raises ``ValueError`` (or ``TypeError`` for a wrong type) whose
-message names the offending argument. Arrays come back as contiguous float64
-NumPy arrays; the model casts them to its compute dtype afterwards.
+message names the offending argument, the value and the remedy. Arrays come
+back as contiguous float64 NumPy arrays; the model casts them to its compute
+dtype afterwards.
+
+Sensitive attributes may be categorical: :func:`check_sensitive` one-hot
+encodes labels (strings, booleans, pandas categoricals) for the kernels, and
+:func:`group_labels` gives the integer group of each row — the single rule
+that group metrics and stratified splits should share.
 """
 
 from __future__ import annotations
