@@ -243,6 +243,21 @@ def centered_rbf_kernel(A, sigma=1.0):
     return center_kernel(ops.expm1(-rbf_exponent(A, None, sigma)))
 
 
+@jax.jit
+def _unit_distances_for_median(A):
+    """Squared distances of ``A`` centred and scaled to unit size, in float64.
+
+    Shift-invariant, and no overflow for huge data (the median is scaled back
+    by ``s``). Returns the flat distances, their rounding-noise level and ``s``.
+    """
+    A = ops.cast(A, "float64")
+    c, s = _centre_and_scale(A, None)
+    U = (A - c) / s
+    d2 = ops.reshape(squared_distances(U), (-1,))
+    tiny = 64.0 * eps("float64") * ops.max(ops.sum(U * U, axis=1))
+    return d2, tiny, s
+
+
 def median_heuristic(A):
     r"""Median of the non-zero pairwise Euclidean distances between the rows of ``A``.
 
@@ -262,7 +277,8 @@ def median_heuristic(A):
     Returns
     -------
     scalar tensor
-        Invariant to the units of ``A``: ``median_heuristic(c * A) == c * median_heuristic(A)``.
+        Invariant to the units of ``A`` (``median_heuristic(c * A) == c * median_heuristic(A)``)
+        and to a shift of ``A``; finite for data of any finite scale.
     """
     n = A.shape[0]
     if n > MEDIAN_MAX_ROWS:
@@ -271,19 +287,16 @@ def median_heuristic(A):
     # the distance expansion hides small distances among the zeros, and the
     # bandwidth (hence the whole fit) would differ by ~0.5% between precisions.
     out_dtype = A.dtype
-    A = ops.cast(A, "float64")
-    # Centred and scaled to unit size: shift-invariant, and no overflow for
-    # huge data (the median is scaled back at the end).
-    c, s = _centre_and_scale(A, None)
-    U = (A - c) / s
-    d2 = ops.reshape(squared_distances(U), (-1,))
-    # Squared distances below this are rounding noise of the expansion.
-    tiny = 64.0 * eps("float64") * ops.max(ops.sum(U * U, axis=1))
+    d2, tiny, s = _unit_distances_for_median(A)
     if is_concrete(d2):
         # Eager: numpy's partition-based median is ~20x faster than a sort.
         d2 = np.asarray(d2)
         nz = d2[d2 > float(tiny)]
-        med = float(np.median(np.sqrt(nz))) * float(s) if nz.size else 1.0
+        if not nz.size:
+            return ops.convert_to_tensor(1.0, dtype=out_dtype)
+        lo, hi = (nz.size - 1) // 2, nz.size // 2
+        part = np.partition(nz, (lo, hi))
+        med = 0.5 * (np.sqrt(part[lo]) + np.sqrt(part[hi])) * float(s)
         return ops.convert_to_tensor(med, dtype=out_dtype)
     d2 = ops.sort(d2)
     m = d2.shape[0]
