@@ -230,17 +230,22 @@ class FairKernelRidge(keras.Model):
         """
         config = self.fit_config(epochs, lr)
         problem = prepare(X, y, q, config, sample_weight)
+        self.fit_prepared(problem, config)
+        if verbose:
+            print(
+                f"FairKernelRidge: n={problem.n} penalty={self.penalty} mu={self.mu} "
+                f"objective={self.objective_:.6g} n_iter={self.n_iter_} converged={self.converged_}"
+            )
+        return self
+
+    def fit_prepared(self, problem, config: FitConfig) -> "FairKernelRidge":
+        """Fit from a :class:`fairkl.pipeline.Problem` built with ``config`` (used by the integrations)."""
         result = solve(problem, config)
         self._reset_fit()
         self._record(problem, config, result)
         self._warn_conditioning()
         if not self.converged_:
             self._warn_convergence(problem, config)
-        if verbose:
-            print(
-                f"FairKernelRidge: n={problem.n} penalty={self.penalty} mu={self.mu} "
-                f"objective={self.objective_:.6g} n_iter={self.n_iter_} converged={self.converged_}"
-            )
         return self
 
     def _record(self, problem, config: FitConfig, res) -> None:
@@ -279,7 +284,7 @@ class FairKernelRidge(keras.Model):
                 f"may be inaccurate. Increase lam (now {self.lam})"
                 + (" or use dtype='float64'." if precision == "float32" else "."),
                 LinAlgWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _warn_convergence(self, problem, config: FitConfig) -> None:
@@ -288,7 +293,7 @@ class FairKernelRidge(keras.Model):
             f"{self.decrement_:.2e} > tol={config.stopping_tol:.1e}); the coefficients are the best "
             f"found and converged_ is False. {self._convergence_hint(problem, config)}",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
     def _convergence_hint(self, problem, config: FitConfig) -> str:

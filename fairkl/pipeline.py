@@ -146,8 +146,10 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
     if q is None:
         if config.mu > 0:
             raise ValueError(
-                f"{name} (the sensitive attribute) is required when mu > 0 (mu={config.mu}); "
-                f"pass it or set mu=0."
+                f"{name} is required when mu > 0 (mu={config.mu}): it is the sensitive attribute the "
+                f"penalty keeps predictions independent of. Pass it, or set mu=0"
+                + ("; in cross-validation enable metadata routing and call "
+                   "set_fit_request(sensitive_features=True)." if name == "sensitive_features" else ".")
             )
         return None, None, False
     q = v.check_sensitive(q, n, name=name)
@@ -161,6 +163,16 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
     q = kernel.prepare(q)
     penalised = config.mu > 0 and not constant
     return q, (kernel.resolve(q) if penalised else kernel), penalised
+
+
+def _sample_weight(sample_weight, n: int) -> np.ndarray:
+    """Square roots of the validated weights; an all-zero weight vector is named as such."""
+    try:
+        return v.check_sample_weight(sample_weight, n)
+    except ValueError as exc:
+        if "positive sum" not in str(exc):
+            raise
+        raise ValueError("sample_weight is zero everywhere: at least one weight must be positive.") from exc
 
 
 def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q") -> Problem:
@@ -186,7 +198,7 @@ def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q"
     check_scale(Xc, config.sigma, config.dtype)
     s = target_scale(y)
     qp, kernel, penalised = _prepare_q(q, n, config, q_name)
-    sqrt_w = v.check_sample_weight(sample_weight, n)
+    sqrt_w = _sample_weight(sample_weight, n)
     if penalised and np.ptp(sqrt_w) > 0:
         raise ValueError(
             "sample_weight is supported only for the unpenalised fit (mu=0); weighted "
