@@ -33,7 +33,7 @@ from fairkl._ops import eps as _eps
 from fairkl.pipeline import FitConfig, center, feature_names, prepare, solve
 from fairkl.sensitive import SensitiveKernel
 
-__all__ = ["FairKernelRidge", "MuPath", "DEFAULT_TOL", "PATH_TOL", "prepare_sensitive"]
+__all__ = ["FairKernelRidge", "MuPath", "load_model", "DEFAULT_TOL", "PATH_TOL", "prepare_sensitive"]
 # Kept importable from here for fairkl.tuning and user code (their home is fairkl._constants).
 _COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 
@@ -119,7 +119,10 @@ class FairKernelRidge(keras.Model):
     intercept: ``y`` is scaled but not centred, and at ``mu=0`` the predictions
     equal ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
     Save with ``model.save("m.keras")``; the legacy ``.h5`` format is refused
-    (it would not store the fit).
+    (it would not store the fit). :func:`fairkl.models.load_model` loads with a
+    clear message for a truncated file; loading checks the fitted state
+    (shapes, finite values, and that the weights were fitted with this
+    model's hyperparameters).
 
     Examples
     --------
@@ -297,10 +300,24 @@ class FairKernelRidge(keras.Model):
         )
 
     def _convergence_hint(self, problem, config: FitConfig) -> str:
-        """Advice that matches why the solver stopped (budget, tolerance floor, collapse, stall)."""
+        """Advice that matches why the solver stopped (tolerance floor, ridge, collapse, budget, stall)."""
         floor = 1e3 * _eps("float64") * max(abs(self.objective_), 1.0)
+        if config.stopping_tol < floor:
+            return (
+                f"tol={config.stopping_tol:.1e} is below the rounding level of the objective "
+                f"(~{floor:.0e} in float64), so no step can certify it: use tol >= {floor:.0e} "
+                f"(default {DEFAULT_TOL:g}); more epochs will not help."
+            )
         spread = float(np.std(self._predict_scaled(problem.X)))
         if spread < 0.02 and np.std(problem.y) > 0:
+            base = solve(problem, FitConfig(config.sigma, config.lam, 0.0, dtype="float64", kernel=config.kernel))
+            base_spread = float(np.std(np.asarray(solvers.predict_program(
+                ops.convert_to_tensor(problem.X), ops.convert_to_tensor(problem.X), base.alpha, config.sigma))))
+            if base_spread < 0.02:
+                return (
+                    f"lam={self.lam:g} shrinks even the unpenalised (mu=0) predictions to a constant "
+                    f"(spread {base_spread:.1%} of y's), where the penalty is flat: lower lam."
+                )
             return (
                 f"The predictions are collapsing towards a constant (their spread is {spread:.1%} of "
                 f"y's): with this sigma_q and mu the objective has no minimiser with non-constant "
@@ -308,16 +325,10 @@ class FairKernelRidge(keras.Model):
             )
         if self.n_iter_ >= config.epochs:
             return f"Increase epochs (now {config.epochs})."
-        if config.stopping_tol < floor:
-            return (
-                f"tol={config.stopping_tol:.1e} is below the rounding level of the objective "
-                f"(~{floor:.0e} in float64), so no step can certify it: use tol >= {floor:.0e} "
-                f"(default {DEFAULT_TOL:g}); more epochs will not help."
-            )
         return (
             f"The line search stalled (the step fell below 2e-13) with decrement {self.decrement_:.1e}: "
-            f"the objective is flat to rounding at this point (lam={self.lam}, mu={self.mu}). "
-            f"The coefficients are usable; a larger tol, or a smaller lam, avoids the warning."
+            f"the objective is flat to rounding here (lam={self.lam}, mu={self.mu}). The coefficients "
+            f"are usable; a larger tol avoids the warning."
         )
 
     # --------------------------------------------------------------- predict
@@ -466,6 +477,31 @@ class FairKernelRidge(keras.Model):
             setattr(self, k, float(val))
         n_iter, conv, nfeat = (int(i) for i in state["ints"])
         self.n_iter_, self.converged_, self.n_features_in_ = n_iter, bool(conv), nfeat
+
+
+def load_model(filepath, **kwargs) -> "FairKernelRidge":
+    """``keras.saving.load_model`` with a clear message for a missing, truncated or corrupt ``.keras`` file.
+
+    Keras reports a truncated archive as "File not found"; this checks the
+    zip archive first and names the file and the problem.
+    """
+    import os
+    import zipfile
+
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path!r}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(
+            f"{path!r} is not a complete .keras archive ({exc}): the file is truncated or corrupt. "
+            f"Save the model again with model.save({path!r})."
+        ) from exc
+    if broken is not None:
+        raise ValueError(f"{path!r} is corrupt (member {broken!r} fails its checksum): save the model again.")
+    return keras.saving.load_model(path, **kwargs)
 
 
 def _check_loaded_state(state: dict, fingerprint: np.ndarray, config: dict) -> None:

@@ -103,9 +103,16 @@ class Problem:
 
 
 def target_scale(y: np.ndarray) -> float:
-    """:math:`s_y`: the standard deviation of ``y``; for a constant ``y``, ``max|y|``; for ``y = 0``, 1."""
-    s = float(np.std(y))
-    return s if s > 0 else (float(np.max(np.abs(y))) or 1.0)
+    """:math:`s_y`: the standard deviation of ``y``; for a constant ``y``, ``max|y|``; for ``y = 0``, 1.
+
+    The one rule used by every fit, CV fold and tuning batch; computed on
+    ``y / max|y|`` so that huge targets (1e300) do not overflow.
+    """
+    top = float(np.max(np.abs(y)))
+    if top == 0.0:
+        return 1.0
+    s = top * float(np.std(y / top))
+    return s if s > 0 else top
 
 
 def feature_names(X) -> np.ndarray | None:

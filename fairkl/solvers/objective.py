@@ -7,8 +7,12 @@ from typing import NamedTuple
 import jax
 from keras import ops
 
-# TODO(numerics): switch to a public name for the CKA normalisation when dependence exports one.
-from fairkl.dependence import _normalise, centered_tiny
+from fairkl.dependence import centered_tiny
+
+try:  # the public name (numerics helper's branch)
+    from fairkl.dependence import normalise_hsic as _normalise
+except ImportError:  # pragma: no cover - before that branch is merged; drop at merge
+    from fairkl.dependence import _normalise
 
 
 class CKAPenalty(NamedTuple):
