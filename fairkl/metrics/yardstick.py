@@ -14,9 +14,10 @@ with :math:`\tilde K_f = H K_f H`, :math:`K_f` the RBF kernel of bandwidth
 ``sigma_pred`` on the predictions and :math:`L` the RBF kernel of bandwidth
 ``sigma_q`` on ``q`` (biased estimators, :mod:`fairkl.dependence`).
 
-Degenerate input is never reported as "perfectly fair": fewer than two
-held-out rows, NaN predictions or a constant held-out ``q`` (nothing to measure
-dependence on) raise ``ValueError``. Constant *predictions* score exactly 0,
+Degenerate input is never reported as "perfectly fair": NaN predictions raise
+``ValueError``; fewer than two held-out rows or a constant held-out ``q``
+(nothing to measure dependence on) raise :class:`UndefinedDependence` (a
+``ValueError``). Constant *predictions* score exactly 0,
 as documented in :mod:`fairkl.dependence` (a constant predictor is independent of ``q``).
 """
 
@@ -34,6 +35,13 @@ from fairkl._constants import MEASURES
 from fairkl.dependence import cka_centered
 from fairkl.kernels import centered_rbf_kernel, median_heuristic
 from fairkl.sensitive import is_constant
+
+class UndefinedDependence(ValueError):
+    """The dependence cannot be measured on this sample (too few rows, or a constant ``q``).
+
+    A ``ValueError``; scorers that must not raise catch it and return NaN with a warning.
+    """
+
 
 #: Bandwidths outside this range have squares float64 cannot represent.
 _SIGMA_RANGE = (1e-150, 1e150)
@@ -105,12 +113,12 @@ class Yardstick:
         n = F.shape[1]
         q = v.check_sensitive(q, n, name=q_name)
         if n < 2:
-            raise ValueError(
+            raise UndefinedDependence(
                 f"dependence needs at least 2 held-out rows; got {n} (e.g. a one-sample test fold: "
                 f"use fewer folds, at most n_samples / 2)."
             )
         if is_constant(q):
-            raise ValueError(
+            raise UndefinedDependence(
                 f"{q_name} is constant on these {n} rows: dependence on it cannot be measured "
                 f"(it is not evidence of fairness). Use held-out data where {q_name} varies."
             )
