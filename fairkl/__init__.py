@@ -1,16 +1,22 @@
 """fairkl: fair kernel ridge regression with HSIC/CKA penalties, on Keras (JAX backend).
 
 Layers, from the bottom up: :mod:`fairkl.kernels`, :mod:`fairkl.dependence`,
-:mod:`fairkl.pareto` (primitives) → :mod:`fairkl.solvers` →
-:mod:`fairkl.models` → :mod:`fairkl.sklearn` (integrations).
-Importing fairkl selects the Keras JAX backend if none was chosen.
+:mod:`fairkl.linalg`, :mod:`fairkl.sensitive`, :mod:`fairkl.pareto` (primitives) →
+:mod:`fairkl.solvers` (objective, L-BFGS, compiled programs) → :mod:`fairkl.pipeline`
+(``FitConfig`` → ``prepare`` → ``solve``) → :mod:`fairkl.models` →
+:mod:`fairkl.sklearn`, :mod:`fairkl.tuning` (integrations); :mod:`fairkl.metrics`
+scores held-out predictions.
+
+Importing fairkl selects the Keras JAX backend if none was chosen and turns on
+JAX's 64-bit mode for the process (a deliberate global: see
+:func:`fairkl._backend.enable_x64`; ``FAIRKL_ENABLE_X64=0`` keeps JAX's default).
 """
 
 from fairkl._backend import ensure_jax_backend
 
 ensure_jax_backend()
 
-from fairkl import datasets, dependence, kernels, pareto, solvers  # noqa: E402
+from fairkl import datasets, dependence, kernels, linalg, pareto, pipeline, sensitive, solvers  # noqa: E402
 from fairkl.models import FairKernelRidge, MuPath  # noqa: E402
 from fairkl.sklearn import FairKernelRidgeCV, FairKernelRidgeRegressor  # noqa: E402
 
@@ -22,7 +28,10 @@ __all__ = [
     "datasets",
     "dependence",
     "kernels",
+    "linalg",
     "pareto",
+    "pipeline",
+    "sensitive",
     "solvers",
 ]
 __version__ = "0.1.0"

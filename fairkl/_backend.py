@@ -41,8 +41,34 @@ def ensure_jax_backend() -> None:
             f"Set KERAS_BACKEND=jax (or unset it) before importing fairkl."
         )
 
+    enable_x64()
+
+
+#: Environment variable that turns off the process-wide ``jax_enable_x64`` (set it to "0").
+X64_ENV = "FAIRKL_ENABLE_X64"
+
+
+def enable_x64() -> bool:
+    """Turn on JAX's 64-bit mode for the whole process: a deliberate global, with a way out.
+
+    fairkl's iterative CKA solver always runs in float64 and ``dtype="float64"``
+    models need it; JAX silently computes in float32 unless ``jax_enable_x64``
+    is on, and it cannot be enabled for one computation only (the scoped
+    ``jax.experimental.enable_x64`` was removed from JAX). Enabling it does not
+    change Keras' float32 default, nor the dtype of arrays created by other code
+    with explicit dtypes; it does make ``jnp.array(1.0)`` float64 in the rest
+    of the process. Set ``FAIRKL_ENABLE_X64=0`` before importing fairkl to keep
+    JAX's default: float32 models without the CKA penalty still work, and any
+    fit that needs 64 bits raises a ``RuntimeError`` naming this variable.
+
+    Returns
+    -------
+    bool
+        Whether 64-bit mode was enabled.
+    """
     import jax
 
-    # float64 is opt-in per model (dtype="float64"), but JAX drops it silently
-    # unless x64 is enabled; enabling it does not change Keras' float32 default.
+    if os.environ.get(X64_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
     jax.config.update("jax_enable_x64", True)
+    return True

@@ -6,11 +6,17 @@ path:
 .. math::
    J(\alpha) = \frac1n\Big[\lVert y/s_y - K\alpha\rVert^2
                + \lambda\,\alpha^\top K \alpha\Big] + \mu\, D(K\alpha, q),
-   \qquad \hat y(x) = s_y \sum_i \alpha_i\, k(x, x_i).
+   \qquad \hat y(x) = s_y \sum_i \alpha_i\, k(x - \bar x, x_i - \bar x).
+
+``fit`` is :func:`fairkl.pipeline.prepare` → :func:`fairkl.pipeline.solve` →
+record; every setup step lives in :mod:`fairkl.pipeline`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -22,32 +28,22 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
 from fairkl import solvers
+from fairkl._constants import DEFAULT_TOL, DTYPES, ILL_CONDITIONED, KERNELS_Q, PATH_TOL, PENALTIES, PREDICT_CHUNK
 from fairkl._ops import eps as _eps
-from fairkl.kernels import median_heuristic, rbf_kernel
+from fairkl.pipeline import FitConfig, center, feature_names, prepare, solve
+from fairkl.sensitive import SensitiveKernel
 
-PENALTIES = ("cka", "hsic")
-KERNELS_Q = ("rbf", "linear")
-DTYPES = ("float32", "float64")
+__all__ = ["FairKernelRidge", "MuPath", "load_model", "DEFAULT_TOL", "PATH_TOL", "prepare_sensitive"]
+# Kept importable from here for fairkl.tuning and user code (their home is fairkl._constants).
+_COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 
-#: Default stopping tolerance on the decrement (see :func:`fairkl.solvers.cka_descent`).
-DEFAULT_TOL = 1e-10
-#: Relative trace left out by the low-rank factor of the μ-path.
-PATH_TOL = {"float32": 1e-7, "float64": 1e-13}
-#: Warn when (condition number of K + lam I) * machine epsilon exceeds this.
-ILL_CONDITIONED = 1e-2
-#: Rows predicted per compiled call (bounds the memory of k(X_new, X_fit)).
-PREDICT_CHUNK = 2048
-
-_FITTED_FIELDS = ("alpha_", "X_fit_")
 _SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
+_CONFIG_KEYS = ("sigma", "lam", "mu", "sigma_q", "penalty", "kernel_q", "sigma_f", "tol", "dtype")
 
 
 def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
-    """The columns the kernel on ``q`` sees: standardised for the linear kernel (unit invariance)."""
-    if kernel_q != "linear":
-        return q
-    std = q.std(axis=0)
-    return (q - q.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    """The columns the kernel on ``q`` sees (see :meth:`fairkl.sensitive.SensitiveKernel.prepare`)."""
+    return SensitiveKernel(kernel_q).prepare(q)
 
 
 @keras.saving.register_keras_serializable(package="fairkl")
@@ -60,72 +56,73 @@ class FairKernelRidge(keras.Model):
         Bandwidth of the RBF kernel on ``X`` (scikit-learn's
         ``gamma = 1 / (2 * sigma**2)``). Must be > 0.
     lam : float, default 1e-2
-        Ridge strength :math:`\lambda \ge 0`, identical to
-        ``KernelRidge(alpha=lam)``.
+        Ridge strength :math:`\lambda \ge 0`, identical to ``KernelRidge(alpha=lam)``.
     mu : float, default 0.0
         Fairness strength :math:`\mu \ge 0`. Dimensionless: it does not depend
-        on ``n`` or on the units of ``y``. ``mu=0`` is plain kernel ridge
-        regression.
+        on ``n`` or on the units of ``y``. ``mu=0`` is plain kernel ridge regression.
     sigma_q : float or None, default None
         Bandwidth of the RBF kernel on the sensitive attribute ``q``, in the
-        units of ``q``. ``None`` sets it at fit time to the median pairwise
-        distance between the rows of ``q`` (median heuristic), which makes the
-        fit invariant to the units of ``q``. Ignored when ``kernel_q="linear"``.
+        units of ``q``. ``None``: the median pairwise distance between the rows
+        of ``q`` at fit time (median heuristic; invariant to the units of ``q``).
+        Ignored when ``kernel_q="linear"``.
     penalty : {"cka", "hsic"}, default "cka"
         ``"cka"``: biased CKA between an RBF kernel on the predictions and the
         kernel on ``q`` (captures any dependence; solved iteratively).
         ``"hsic"``: biased HSIC with a *linear* kernel on the predictions, the
         Fair Kernel Learning penalty of Pérez-Suay et al. (2017) (solved
-        exactly in closed form; removes dependence of the mean of predictions
-        on ``q``, as seen through the kernel on ``q``).
+        exactly; removes dependence of the mean of predictions on ``q``).
     kernel_q : {"rbf", "linear"}, default "rbf"
-        Kernel on ``q``. With ``"linear"`` the columns of ``q`` are
-        standardised first, so the fit is invariant to their units.
+        Kernel on ``q``. With ``"linear"`` the columns of ``q`` are standardised first.
     sigma_f : float or None, default None
         Bandwidth of the RBF kernel on the predictions for ``penalty="cka"``,
-        in the units of ``y``. ``None``: median heuristic on the training
-        targets, fixed before optimisation.
+        in the units of ``y``. ``None``: median heuristic on the training targets.
     tol : float or None
         Stopping tolerance of the iterative solver on the decrement (about
         twice the gap to a stationary value of the objective); ``None`` means 1e-10.
     dtype : {"float32", "float64"}, default "float32"
         Precision of the kernels, the closed-form solves and the predictions.
-        The iterative CKA solver always works in float64: its line search
-        compares objective values that agree to 7 digits, and in float32 the
-        smoother :math:`K(K+\lambda I)^{-1}` is not even positive for small
-        ``lam``, so float32 iterations stop at spurious points.
+        float32 is the default because it is Keras' default, halves memory
+        (one n×n float64 matrix at n = 10,000 is 0.8 GB) and is what
+        accelerators run fast; it is accurate here because ``X`` is centred by
+        its training mean in float64 *before* the cast (so a feature such as a
+        calendar year loses no digits to cancellation) and scales float32
+        cannot represent are refused at fit time. Use ``"float64"`` for small
+        ``lam`` (a :class:`~scipy.linalg.LinAlgWarning` says when). The
+        iterative CKA solver always works in float64: its line search compares
+        objective values that agree to 7 digits.
 
     Attributes
     ----------
     alpha_ : ndarray of shape (n_samples,)
-        Dual coefficients on the standardised scale (predictions are
-        ``y_scale_ * k(x, X_fit_) @ alpha_``).
+        Dual coefficients on the standardised scale.
     X_fit_ : ndarray of shape (n_samples, n_features)
+        Training inputs minus ``X_offset_`` (in the compute dtype).
+    X_offset_ : ndarray of shape (n_features,)
+        Training mean of ``X`` (float64), subtracted in float64 before every prediction.
     y_scale_ : float
-        :math:`s_y`, the standard deviation of the training ``y``.
+        :math:`s_y` (see :func:`fairkl.pipeline.target_scale`).
     sigma_q_, sigma_f_ : float
         Bandwidths used (``nan`` when not applicable).
     converged_ : bool
-        False if the iterative solver stopped before its tolerance (a
-        :class:`~sklearn.exceptions.ConvergenceWarning` is issued too).
     n_iter_ : int
-        Trial steps taken by the iterative solver (0 for closed forms).
     objective_ : float
-        :math:`J` at the solution.
     jitter_ : float
-        Diagonal jitter the Cholesky factorisation needed (0 normally).
     condition_ : float
-        Lower estimate of the condition number of :math:`K + \lambda I`; a
-        :class:`~scipy.linalg.LinAlgWarning` is issued when it times the
-        machine epsilon exceeds 1e-2 (e.g. ``lam=0``).
+        Lower estimate of the condition number of :math:`K + \lambda I`.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names;
+        ``predict`` then checks them, like scikit-learn.
 
     Notes
     -----
     Like :class:`sklearn.kernel_ridge.KernelRidge`, the model has no
-    intercept: ``y`` is scaled by its standard deviation but not centred, and
-    at ``mu=0`` the predictions equal ``KernelRidge(kernel="rbf",
-    gamma=1/(2*sigma**2), alpha=lam)``. Centre ``y`` yourself if its mean is
-    far from zero relative to its spread.
+    intercept: ``y`` is scaled but not centred, and at ``mu=0`` the predictions
+    equal ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
+    Save with ``model.save("m.keras")``; the legacy ``.h5`` format is refused
+    (it would not store the fit). :func:`fairkl.models.load_model` loads with a
+    clear message for a truncated file; loading checks the fitted state
+    (shapes, finite values, and that the weights were fitted with this
+    model's hyperparameters).
 
     Examples
     --------
@@ -153,14 +150,9 @@ class FairKernelRidge(keras.Model):
     ):
         dtype = _dtype_name(dtype)
         super().__init__(dtype=dtype, **kwargs)
-        self.sigma = v.check_positive(sigma, "sigma")
-        self.lam = v.check_positive(lam, "lam", allow_zero=True)
-        self.mu = v.check_positive(mu, "mu", allow_zero=True)
-        self.sigma_q = v.check_positive(sigma_q, "sigma_q", allow_none=True)
-        self.penalty = v.check_choice(penalty, "penalty", PENALTIES)
-        self.kernel_q = v.check_choice(kernel_q, "kernel_q", KERNELS_Q)
-        self.sigma_f = v.check_positive(sigma_f, "sigma_f", allow_none=True)
-        self.tol = v.check_positive(tol, "tol", allow_none=True)
+        cfg = FitConfig(sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol, dtype=dtype)
+        for key in _CONFIG_KEYS[:-1]:
+            setattr(self, key, getattr(cfg, key))
         self.compute_dtype_name = dtype
         self._reset_fit()
         # No Keras variables to create: the fitted state is saved by save_own_variables.
@@ -168,37 +160,37 @@ class FairKernelRidge(keras.Model):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "sigma": self.sigma,
-            "lam": self.lam,
-            "mu": self.mu,
-            "sigma_q": self.sigma_q,
-            "penalty": self.penalty,
-            "kernel_q": self.kernel_q,
-            "sigma_f": self.sigma_f,
-            "tol": self.tol,
-            "dtype": self.compute_dtype_name,
-        }
+        cfg = {"name": self.name, "trainable": self.trainable}
+        cfg.update({k: getattr(self, k) for k in _CONFIG_KEYS[:-1]})
+        cfg["dtype"] = self.compute_dtype_name
+        return cfg
 
     @classmethod
     def from_config(cls, config: dict) -> "FairKernelRidge":
         return cls(**config)
 
+    def fit_config(self, epochs: int = 300, lr: float = 0.01) -> FitConfig:
+        """This model's hyperparameters with the solver settings of one fit, validated."""
+        return FitConfig(self.sigma, self.lam, self.mu, self.sigma_q, self.penalty, self.kernel_q,
+                         self.sigma_f, self.tol, epochs, lr, self.compute_dtype_name)
+
     # ------------------------------------------------------------- fit state
     def _reset_fit(self) -> None:
         self.alpha_ = None
         self.X_fit_ = None
-        self.y_scale_ = float("nan")
-        self.sigma_q_ = float("nan")
-        self.sigma_f_ = float("nan")
-        self.objective_ = float("nan")
-        self.decrement_ = float("nan")
+        self.X_offset_ = None
+        self._feature_names = None
+        for key in _SCALARS:
+            setattr(self, key, float("nan"))
         self.jitter_ = 0.0
-        self.condition_ = float("nan")
         self.n_iter_ = 0
         self.converged_ = True
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        if self._feature_names is None:
+            raise AttributeError("feature_names_in_ is set only when fit saw a DataFrame with string column names.")
+        return self._feature_names
 
     @property
     def is_fitted(self) -> bool:
@@ -210,36 +202,10 @@ class FairKernelRidge(keras.Model):
                 f"This {type(self).__name__} is not fitted yet: call fit(X, y, q=...) before predict."
             )
 
-    def _cast(self, a: np.ndarray):
+    def _cast(self, a):
         return ops.convert_to_tensor(a, dtype=self.compute_dtype_name)
 
     # ------------------------------------------------------------------- fit
-    def _prepare(self, X, y, q, penalised: bool):
-        """Validate and standardise the inputs; returns arrays and the scale of y."""
-        X = v.check_X(X)
-        n = X.shape[0]
-        y = v.check_target(y, n)
-        if q is None:
-            if penalised:
-                raise ValueError(
-                    f"q (the sensitive attribute) is required when mu > 0 (mu={self.mu}); "
-                    f"pass fit(X, y, q=q) or set mu=0."
-                )
-        else:
-            q = v.check_sensitive(q, n)
-            if penalised and np.all(np.ptp(q, axis=0) == 0):
-                warnings.warn(
-                    "q is constant: every dependence measure is 0, so the fit equals the "
-                    "unpenalised (mu=0) fit.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-            q = prepare_sensitive(q, self.kernel_q)
-        s = float(np.std(y))
-        if s == 0.0:
-            s = float(np.max(np.abs(y))) or 1.0
-        return X, y / s, q, s
-
     def fit(self, X, y, q=None, epochs: int = 300, lr: float = 0.01, verbose: int = 0, sample_weight=None):
         """Fit the model; re-fitting replaces every fitted quantity.
 
@@ -249,80 +215,69 @@ class FairKernelRidge(keras.Model):
             Inputs (n_samples >= 4). Do not include ``q`` among the features.
         y : array-like of shape (n_samples,) or (n_samples, 1)
         q : array-like of shape (n_samples,) or (n_samples, n_attributes), optional
-            Sensitive attribute (continuous values or one-hot groups). Required
-            when ``mu > 0``.
+            Sensitive attribute (continuous values, group labels or one-hot
+            groups). Required when ``mu > 0``.
         epochs : int, default 300
-            Maximum number of steps of the iterative solver (``penalty="cka"``
-            with ``mu > 0``); the solver stops earlier once converged.
-        lr : float in (0, 1], default 0.01
+            Maximum number of steps of the iterative solver (``penalty="cka"``, ``mu > 0``).
+        lr : float in [1e-12, 1], default 0.01
             Size of the first step, as a fraction of the Newton step of the data
-            term; later steps come from L-BFGS with backtracking (see
-            :func:`fairkl.solvers.cka_descent`), so convergence does not hinge on it.
+            term; later steps come from L-BFGS with backtracking.
         verbose : int, default 0
             1 prints a one-line summary.
         sample_weight : array-like of shape (n_samples,), optional
-            Non-negative weights of the squared errors (integer weights act as
-            repeated samples, as in :class:`sklearn.kernel_ridge.KernelRidge`).
-            Supported for the unpenalised fit only (``mu=0`` or constant
-            ``q``); weighted dependence penalties are not implemented yet.
+            Non-negative weights of the squared errors (unpenalised fit only).
 
         Returns
         -------
         self
         """
-        epochs = v.check_int(epochs, "epochs")
-        lr = v.check_positive(lr, "lr")
-        if lr > 1:
-            raise ValueError(f"lr must be in (0, 1]; got {lr}.")
-        X, ys, q, s = self._prepare(X, y, q, penalised=self.mu > 0)
-        sqrt_w = v.check_sample_weight(sample_weight, X.shape[0])
-        # A constant q makes every dependence 0 by definition: the fit is the unpenalised one.
-        penalised = self.mu > 0 and not np.all(np.ptp(q, axis=0) == 0)
-        if penalised and np.ptp(sqrt_w) > 0:
-            raise ValueError(
-                "sample_weight is supported only for the unpenalised fit (mu=0); weighted "
-                "HSIC/CKA penalties are not implemented. Pass sample_weight=None or mu=0."
+        config = self.fit_config(epochs, lr)
+        problem = prepare(X, y, q, config, sample_weight)
+        self.fit_prepared(problem, config)
+        if verbose:
+            print(
+                f"FairKernelRidge: n={problem.n} penalty={self.penalty} mu={self.mu} "
+                f"objective={self.objective_:.6g} n_iter={self.n_iter_} converged={self.converged_}"
             )
+        return self
+
+    def fit_prepared(self, problem, config: FitConfig) -> "FairKernelRidge":
+        """Fit from a :class:`fairkl.pipeline.Problem` built with ``config`` (used by the integrations)."""
+        result = solve(problem, config)
         self._reset_fit()
-        c = self._cast
-        Xt, yt = c(X), c(ys)
-        auto_q = self.sigma_q is None and self.kernel_q == "rbf"
-        sigma_q = 1.0 if self.sigma_q is None else self.sigma_q
+        self._record(problem, config, result)
+        self._warn_conditioning()
+        if not self.converged_:
+            self._warn_convergence(problem, config)
+        return self
 
-        if not penalised:
-            res = solvers.fit_krr(Xt, yt, c(self.sigma), c(self.lam), c(sqrt_w))
-        elif self.penalty == "hsic":
-            res = solvers.fit_hsic(
-                Xt, yt, c(q), c(self.sigma), c(self.lam), c(self.mu), c(sigma_q),
-                kernel_q=self.kernel_q, auto_sigma_q=auto_q,
-            )
-        else:
-            # The iterative solver always runs in float64 (see the class notes).
-            c64 = lambda a: ops.convert_to_tensor(a, dtype="float64")  # noqa: E731
-            tol = self.tol if self.tol is not None else DEFAULT_TOL
-            sigma_f = 1.0 if self.sigma_f is None else self.sigma_f / s
-            res = solvers.fit_cka(
-                c64(X), c64(ys), c64(q), c64(self.sigma), c64(self.lam), c64(self.mu), c64(sigma_q),
-                c64(sigma_f), epochs, c64(lr), c64(tol),
-                kernel_q=self.kernel_q, auto_sigma_q=auto_q, auto_sigma_f=self.sigma_f is None,
-            )
-
+    def _record(self, problem, config: FitConfig, res) -> None:
         alpha = np.asarray(res.alpha).astype(self.compute_dtype_name)
         if not np.all(np.isfinite(alpha)):
+            remedy = (f"Increase lam (now {self.lam})" if self.lam < 1e-3 else
+                      f"Check X and y for extreme values, or standardise X")
             raise FloatingPointError(
                 f"the solve produced non-finite coefficients (sigma={self.sigma}, lam={self.lam}, "
-                f"mu={self.mu}); the kernel system is numerically singular. Increase lam or use "
-                f"dtype='float64'."
+                f"mu={self.mu}): K + lam*I is numerically singular in {config.dtype}. {remedy}"
+                + (", or use dtype='float64'." if config.dtype == "float32" else ".")
             )
-        self.objective_ = float(res.objective)
-        self.jitter_ = float(res.jitter)
+        self.objective_, self.jitter_ = float(res.objective), float(res.jitter)
         self.condition_ = float(res.condition)
-        if penalised and self.kernel_q == "rbf":
+        if problem.penalised and self.kernel_q == "rbf":
             self.sigma_q_ = float(res.sigma_q)
-        if penalised and self.penalty == "cka":
-            self.sigma_f_ = float(res.sigma_f) * s
+        if problem.penalised and self.penalty == "cka":
+            self.sigma_f_ = float(res.sigma_f) * problem.y_scale
             self.decrement_, self.n_iter_ = float(res.decrement), int(res.n_iter)
             self.converged_ = bool(res.converged)
+            self._last_step = float(res.step)
+        self.alpha_ = alpha
+        self.X_fit_ = np.asarray(self._cast(problem.X))
+        self.X_offset_ = problem.X_offset
+        self.y_scale_ = problem.y_scale
+        self.n_features_in_ = problem.X.shape[1]
+        self._feature_names = problem.feature_names
+
+    def _warn_conditioning(self) -> None:
         # Predictions are formed in the compute dtype: judge the conditioning there.
         precision = self.compute_dtype_name
         if self.condition_ * _eps(precision) > ILL_CONDITIONED:
@@ -332,45 +287,77 @@ class FairKernelRidge(keras.Model):
                 f"may be inaccurate. Increase lam (now {self.lam})"
                 + (" or use dtype='float64'." if precision == "float32" else "."),
                 LinAlgWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
-        self.alpha_ = alpha
-        self.X_fit_ = np.asarray(Xt)
-        self.y_scale_ = s
-        self.n_features_in_ = X.shape[1]
-        if not self.converged_:
-            hint = "Increase epochs."
-            spread = float(np.std(self._predict_scaled(X)))
-            if spread < 0.02 and np.std(ys) > 0:
-                hint = (
-                    f"The predictions are collapsing towards a constant (their spread is "
-                    f"{spread:.1%} of y's): with this sigma_q and mu the objective has no "
-                    f"minimiser with non-constant predictions. Increase sigma_q (or leave it "
-                    f"to the median heuristic) or lower mu."
+
+    def _warn_convergence(self, problem, config: FitConfig) -> None:
+        warnings.warn(
+            f"FairKernelRidge did not converge in epochs={config.epochs} steps (decrement "
+            f"{self.decrement_:.2e} > tol={config.stopping_tol:.1e}); the coefficients are the best "
+            f"found and converged_ is False. {self._convergence_hint(problem, config)}",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+    def _convergence_hint(self, problem, config: FitConfig) -> str:
+        """Advice that matches why the solver stopped (tolerance floor, ridge, collapse, budget, stall)."""
+        floor = 1e3 * _eps("float64") * max(abs(self.objective_), 1.0)
+        if config.stopping_tol < floor:
+            return (
+                f"tol={config.stopping_tol:.1e} is below the rounding level of the objective "
+                f"(~{floor:.0e} in float64), so no step can certify it: use tol >= {floor:.0e} "
+                f"(default {DEFAULT_TOL:g}); more epochs will not help."
+            )
+        spread = float(np.std(self._predict_scaled(problem.X)))
+        if spread < 0.02 and np.std(problem.y) > 0:
+            base = solve(problem, FitConfig(config.sigma, config.lam, 0.0, dtype="float64", kernel=config.kernel))
+            base_spread = float(np.std(np.asarray(solvers.predict_program(
+                ops.convert_to_tensor(problem.X), ops.convert_to_tensor(problem.X), base.alpha, config.sigma))))
+            if base_spread < 0.02:
+                return (
+                    f"lam={self.lam:g} shrinks even the unpenalised (mu=0) predictions to a constant "
+                    f"(spread {base_spread:.1%} of y's), where the penalty is flat: lower lam."
                 )
-            warnings.warn(
-                f"FairKernelRidge did not converge in epochs={epochs} steps (decrement "
-                f"{self.decrement_:.2e} > tol); the coefficients are the best found and "
-                f"converged_ is False. {hint}",
-                ConvergenceWarning,
-                stacklevel=2,
+            return (
+                f"The predictions are collapsing towards a constant (their spread is {spread:.1%} of "
+                f"y's): with this sigma_q and mu the objective has no minimiser with non-constant "
+                f"predictions. Increase sigma_q (or leave it to the median heuristic) or lower mu."
             )
-        if verbose:
-            print(
-                f"FairKernelRidge: n={X.shape[0]} penalty={self.penalty} mu={self.mu} "
-                f"objective={self.objective_:.6g} n_iter={self.n_iter_} converged={self.converged_}"
-            )
-        return self
+        if self.n_iter_ >= config.epochs:
+            return f"Increase epochs (now {config.epochs})."
+        return (
+            f"The line search stalled (the step fell below 2e-13) with decrement {self.decrement_:.1e}: "
+            f"the objective is flat to rounding here (lam={self.lam}, mu={self.mu}). The coefficients "
+            f"are usable; a larger tol avoids the warning."
+        )
 
     # --------------------------------------------------------------- predict
     def _check_predict_X(self, X) -> np.ndarray:
         self._check_fitted()
+        self._check_feature_names(X)
         X = v.check_X(X, min_samples=1)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but this model was fitted with {self.n_features_in_}."
             )
         return X
+
+    def _check_feature_names(self, X) -> None:
+        """scikit-learn's rule: names seen at fit must match at predict (order included)."""
+        names, fitted = feature_names(X), self._feature_names
+        if fitted is None:
+            if names is not None:
+                warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without feature "
+                              f"names", UserWarning, stacklevel=4)
+            return
+        if names is None:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted "
+                          f"with feature names", UserWarning, stacklevel=4)
+        elif len(names) != len(fitted) or np.any(names != fitted):
+            raise ValueError(
+                f"The feature names should match those that were passed during fit: fitted with "
+                f"{list(fitted)}, got {list(names)}. Pass the columns in the order used by fit."
+            )
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None) -> np.ndarray:
         """Predict targets for ``x``.
@@ -384,26 +371,35 @@ class FairKernelRidge(keras.Model):
         ndarray of shape (n_samples,), in the units of the training ``y``.
         """
         X = self._check_predict_X(x)
-        return self._predict_scaled(X) * self.y_scale_
+        return self._predict_scaled(center(self.X_offset_, X)) * self.y_scale_
 
-    def _predict_scaled(self, X: np.ndarray, alpha=None) -> np.ndarray:
-        alpha = self._cast(self.alpha_ if alpha is None else alpha)
-        Xf, sigma = self._cast(self.X_fit_), self._cast(self.sigma)
-        m = X.shape[0]
+    def _predict_scaled(self, Xc: np.ndarray) -> np.ndarray:
+        """Standardised predictions for inputs already centred by ``X_offset_``."""
+        alpha, Xf, sigma = self._cast(self.alpha_), self._cast(self.X_fit_), self._cast(self.sigma)
+        m = Xc.shape[0]
         if m <= PREDICT_CHUNK:
-            return np.asarray(solvers.predict_program(self._cast(X), Xf, alpha, sigma))
+            return np.asarray(solvers.predict_program(self._cast(Xc), Xf, alpha, sigma))
         pad = (-m) % PREDICT_CHUNK  # equal chunks: one compilation
-        Xp = np.concatenate([X, np.zeros((pad, X.shape[1]))]) if pad else X
+        Xp = np.concatenate([Xc, np.zeros((pad, Xc.shape[1]))]) if pad else Xc
         out = [
             np.asarray(solvers.predict_program(self._cast(Xp[i : i + PREDICT_CHUNK]), Xf, alpha, sigma))
             for i in range(0, Xp.shape[0], PREDICT_CHUNK)
         ]
         return np.concatenate(out)[:m]
 
+    def __call__(self, inputs, *args, **kwargs):
+        """``model(X)``: eager predictions as a tensor.
+
+        Keras' ``Layer.__call__`` would first cast ``X`` to the compute dtype,
+        rounding it before the float64 centring; this model has no symbolic
+        graph, so the call goes straight to :meth:`call`.
+        """
+        return self.call(inputs)
+
     def call(self, inputs):
-        """Symbolic-free forward pass: ``model(X)`` returns predictions as a tensor."""
+        """``model(X)`` returns predictions as a tensor (eager; X is centred in float64 first)."""
         self._check_fitted()
-        x = ops.convert_to_tensor(inputs, dtype=self.compute_dtype_name)
+        x = self._cast(center(self.X_offset_, np.asarray(inputs, dtype=np.float64)))
         return solvers.predict_program(x, self._cast(self.X_fit_), self._cast(self.alpha_),
                                        self._cast(self.sigma)) * self.y_scale_
 
@@ -432,39 +428,101 @@ class FairKernelRidge(keras.Model):
         mus = v.as_float_array(mus, "mus").reshape(-1)
         if np.any(mus < 0):
             raise ValueError(f"mus must all be >= 0; got min {mus.min()}.")
-        X, ys, q, s = self._prepare(X, y, q, penalised=True)
+        config = FitConfig(self.sigma, self.lam, 1.0, self.sigma_q, "hsic", self.kernel_q, dtype=self.compute_dtype_name)
+        p = prepare(X, y, q, config)
+        kernel = p.sensitive.resolve(p.q)
         c = self._cast
-        qt = c(q)
-        sigma_q = float(self.sigma_q) if self.sigma_q is not None else float(median_heuristic(qt))
-        B, rank, residual = solvers.centered_sensitive_factor(
-            qt, c(sigma_q), self.kernel_q, PATH_TOL[self.compute_dtype_name]
-        )
-        alphas, _ = solvers.hsic_path_program(c(X), c(ys), B, c(self.sigma), c(self.lam), c(mus))
+        B, rank, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
+        alphas, _ = solvers.hsic_path_program(c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus))
         return MuPath(
-            mus=mus, alphas=np.asarray(alphas), X_fit=np.asarray(c(X)), sigma=self.sigma,
-            y_scale=s, sigma_q=sigma_q if self.kernel_q == "rbf" else float("nan"),
-            rank=rank, residual=residual, dtype=self.compute_dtype_name,
+            mus=mus, alphas=np.asarray(alphas), X_fit=np.asarray(c(p.X)), sigma=self.sigma,
+            y_scale=p.y_scale, sigma_q=kernel.sigma, rank=rank, residual=residual,
+            dtype=self.compute_dtype_name, X_offset=p.X_offset,
         )
 
     # ------------------------------------------------------------ save/load
+    def save(self, filepath, *args, **kwargs):
+        """Save to a ``.keras`` file (config and fit). The legacy ``.h5`` format is refused."""
+        if str(filepath).lower().endswith((".h5", ".hdf5")):
+            raise ValueError(
+                f"cannot save FairKernelRidge to {str(filepath)!r}: the legacy HDF5 format stores no "
+                f"fit (coefficients and training inputs). Use a '.keras' file, e.g. model.save('model.keras')."
+            )
+        return super().save(filepath, *args, **kwargs)
+
+    def _config_fingerprint(self) -> np.ndarray:
+        blob = json.dumps({k: getattr(self, k) for k in _CONFIG_KEYS[:-1]}, sort_keys=True)
+        return np.frombuffer(hashlib.sha256(blob.encode()).digest()[:8], dtype=np.int64).copy()
+
     def save_own_variables(self, store) -> None:
         if not self.is_fitted:
             return
         store["alpha"] = np.asarray(self.alpha_)
         store["X_fit"] = np.asarray(self.X_fit_)
+        store["X_offset"] = np.asarray(self.X_offset_, dtype=np.float64)
         store["scalars"] = np.array([getattr(self, k) for k in _SCALARS], dtype=np.float64)
         store["ints"] = np.array([self.n_iter_, int(self.converged_), self.n_features_in_], dtype=np.int64)
+        store["config"] = self._config_fingerprint()
 
     def load_own_variables(self, store) -> None:
         if "alpha" not in store:
             self._reset_fit()
             return
-        self.alpha_ = np.asarray(store["alpha"])
-        self.X_fit_ = np.asarray(store["X_fit"])
-        for k, val in zip(_SCALARS, np.asarray(store["scalars"])):
+        state = {k: np.asarray(store[k]) for k in ("alpha", "X_fit", "X_offset", "scalars", "ints", "config")
+                 if k in store}
+        _check_loaded_state(state, self._config_fingerprint(), self.get_config())
+        self._reset_fit()
+        self.alpha_, self.X_fit_, self.X_offset_ = state["alpha"], state["X_fit"], state["X_offset"]
+        for k, val in zip(_SCALARS, state["scalars"]):
             setattr(self, k, float(val))
-        n_iter, conv, nfeat = (int(i) for i in np.asarray(store["ints"]))
+        n_iter, conv, nfeat = (int(i) for i in state["ints"])
         self.n_iter_, self.converged_, self.n_features_in_ = n_iter, bool(conv), nfeat
+
+
+def load_model(filepath, **kwargs) -> "FairKernelRidge":
+    """``keras.saving.load_model`` with a clear message for a missing, truncated or corrupt ``.keras`` file.
+
+    Keras reports a truncated archive as "File not found"; this checks the
+    zip archive first and names the file and the problem.
+    """
+    import os
+    import zipfile
+
+    path = os.fspath(filepath)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path!r}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(
+            f"{path!r} is not a complete .keras archive ({exc}): the file is truncated or corrupt. "
+            f"Save the model again with model.save({path!r})."
+        ) from exc
+    if broken is not None:
+        raise ValueError(f"{path!r} is corrupt (member {broken!r} fails its checksum): save the model again.")
+    return keras.saving.load_model(path, **kwargs)
+
+
+def _check_loaded_state(state: dict, fingerprint: np.ndarray, config: dict) -> None:
+    """Refuse saved weights that are incomplete, inconsistent, non-finite or from another configuration."""
+    missing = {"X_offset", "scalars", "ints", "config"} - set(state)
+    if missing:
+        raise ValueError(f"the saved FairKernelRidge state lacks {sorted(missing)}: re-save the model with this fairkl.")
+    if not np.array_equal(state["config"], fingerprint):
+        raise ValueError(
+            f"the saved weights were fitted with other hyperparameters than this model's "
+            f"({ {k: config[k] for k in _CONFIG_KEYS} }): load them into a model built with the same config "
+            f"(keras.models.load_model does that)."
+        )
+    alpha, X_fit, ints = state["alpha"], state["X_fit"], state["ints"]
+    n, d = alpha.shape[0], int(ints[2]) if ints.shape == (3,) else -1
+    shapes_ok = alpha.ndim == 1 and X_fit.shape == (n, d) and state["X_offset"].shape == (d,) and state["scalars"].shape == (len(_SCALARS),)
+    if not shapes_ok:
+        raise ValueError(f"the saved FairKernelRidge state is inconsistent (alpha {alpha.shape}, X_fit {X_fit.shape}).")
+    arrays = (alpha, X_fit, state["X_offset"], state["scalars"][:1])
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ValueError("the saved FairKernelRidge state contains NaN or infinite values: the file is corrupt.")
 
 
 @dataclass(frozen=True)
@@ -491,6 +549,7 @@ class MuPath:
     rank: int
     residual: float
     dtype: str
+    X_offset: np.ndarray | None = None  #: training mean of X (``X_fit`` is centred by it)
 
     def predict(self, X) -> np.ndarray:
         """Predictions for every ``mu``: array of shape (m, n_new)."""
@@ -498,12 +557,16 @@ class MuPath:
         if X.shape[1] != self.X_fit.shape[1]:
             raise ValueError(f"X has {X.shape[1]} features, but the path was fitted with {self.X_fit.shape[1]}.")
         c = lambda a: ops.convert_to_tensor(a, dtype=self.dtype)  # noqa: E731
-        Kx = rbf_kernel(c(X), c(self.X_fit), sigma=self.sigma)
-        return np.asarray(ops.matmul(c(self.alphas), ops.transpose(Kx))) * self.y_scale
+        Xc = X if self.X_offset is None else center(self.X_offset, X)
+        alphas_t = ops.transpose(c(self.alphas))
+        return np.asarray(ops.transpose(solvers.predict_program(c(Xc), c(self.X_fit), alphas_t, c(self.sigma)))) * self.y_scale
 
 
 def _dtype_name(dtype) -> str:
-    name = getattr(dtype, "name", None) or (dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype)
+    """The compute dtype's name from a string, a Keras ``DTypePolicy`` or its serialised dict."""
+    if isinstance(dtype, dict):  # a serialised policy: deserialise through Keras' public API
+        dtype = keras.dtype_policies.deserialize(dtype)
+    name = getattr(dtype, "name", dtype)
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}.")
     return name

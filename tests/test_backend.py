@@ -27,3 +27,24 @@ def test_env_var_naming_other_backend_gives_clear_error():
     r = run("import fairkl", KERAS_BACKEND="torch")
     assert r.returncode != 0
     assert "KERAS_BACKEND='torch'" in r.stderr
+
+
+def test_import_enables_x64_by_default():
+    r = run("import jax, fairkl; print(jax.config.jax_enable_x64)")
+    assert r.returncode == 0 and r.stdout.strip().endswith("True"), r.stderr
+
+
+def test_x64_opt_out_keeps_jax_default():
+    code = (
+        "import jax, fairkl\n"
+        "assert not jax.config.jax_enable_x64\n"
+        "from fairkl.datasets import make_seed_data\n"
+        "X, y, q = make_seed_data(n=40, seed=0)\n"
+        "fairkl.FairKernelRidge(1.0, 0.1).fit(X, y)\n"
+        "try:\n"
+        "    fairkl.FairKernelRidge(1.0, 0.1, 1.0).fit(X, y, q=q)\n"
+        "except RuntimeError as e:\n"
+        "    assert 'FAIRKL_ENABLE_X64' in str(e); print('ok')\n"
+    )
+    r = run(code, FAIRKL_ENABLE_X64="0")
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr

@@ -1,0 +1,34 @@
+"""Constants shared across fairkl's layers (one home for every tuned number)."""
+
+from __future__ import annotations
+
+#: Dependence penalties of the objective (see :mod:`fairkl.solvers`).
+PENALTIES = ("cka", "hsic")
+#: Kernels on the sensitive attribute ``q``.
+KERNELS_Q = ("rbf", "linear")
+#: Kernels on the inputs ``X`` (resolved to functions by :data:`fairkl.solvers.X_KERNELS`).
+KERNELS_X = ("rbf",)
+#: Compute precisions.
+DTYPES = ("float32", "float64")
+#: Dependence measures a :class:`fairkl.metrics.yardstick.Yardstick` reports.
+MEASURES = ("cka", "hsic")
+
+#: Default stopping tolerance on the decrement (see :func:`fairkl.solvers.cka_descent`).
+DEFAULT_TOL = 1e-10
+#: Relative trace left out by the low-rank factor of the sensitive kernel (μ-path, CV engine).
+PATH_TOL = {"float32": 1e-7, "float64": 1e-13}
+#: Warn when (condition number of K + lam I) * machine epsilon exceeds this.
+ILL_CONDITIONED = 1e-2
+#: Rows predicted per compiled call (bounds the memory of k(X_new, X_fit)).
+PREDICT_CHUNK = 2048
+#: Number of times :func:`fairkl.linalg.cholesky_jitter` multiplies the jitter by 10.
+JITTER_TRIES = 12
+#: Number of (step, gradient change) pairs kept by the L-BFGS solver.
+LBFGS_MEMORY = 8
+#: The line search gives up once the step is below this multiple of machine epsilon.
+MIN_STEP_EPS = 1e3
+#: At most this many distinct rows (with integer values) make ``q`` categorical (group labels).
+MAX_GROUPS = 20
+#: Largest |X - mean| / sigma (and 1/sigma) accepted: its square must stay far from overflow
+#: in the compute dtype (see :func:`fairkl.pipeline.prepare`).
+SCALE_LIMIT = {"float32": 1e15, "float64": 1e150}

@@ -1,0 +1,303 @@
+r"""One fit pipeline: ``FitConfig`` → :func:`prepare` → :class:`Problem` → :func:`solve` → ``FitResult``.
+
+Every integration (the Keras model, the scikit-learn estimators, the CV engine,
+the tuner) fits through these functions, so each setup step lives in one place:
+
+1. :class:`FitConfig` validates the hyperparameters once (frozen, with the
+   messages of :mod:`fairkl._validation`);
+2. :func:`prepare` validates the data once, centres ``X`` by its training mean
+   in float64 (kernels are shift-invariant, and centring before the cast to
+   the compute dtype removes float32 cancellation for features with a large
+   offset, e.g. a calendar year), checks the scales the compute dtype can
+   represent, scales ``y`` by :func:`target_scale`, prepares ``q`` through a
+   :class:`~fairkl.sensitive.SensitiveKernel` and resolves both bandwidths;
+3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`;
+   :func:`solve_batch` is the vectorised CKA entry used by the tuner.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import jax
+import numpy as np
+from keras import ops
+
+from fairkl import _validation as v
+from fairkl import solvers
+from fairkl._constants import DEFAULT_TOL, DTYPES, KERNELS_Q, PENALTIES, SCALE_LIMIT
+from fairkl.kernels import median_heuristic
+from fairkl.sensitive import SensitiveKernel, is_constant
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Validated, immutable hyperparameters of one fit (see :class:`fairkl.models.FairKernelRidge`).
+
+    Validation happens here and nowhere else; every field keeps the meaning
+    documented on the model. ``kernel`` names the kernel on ``X`` (a key of
+    :data:`fairkl.solvers.X_KERNELS`).
+    """
+
+    sigma: float = 1.0
+    lam: float = 1e-2
+    mu: float = 0.0
+    sigma_q: float | None = None
+    penalty: str = "cka"
+    kernel_q: str = "rbf"
+    sigma_f: float | None = None
+    tol: float | None = None
+    epochs: int = 300
+    lr: float = 0.01
+    dtype: str = "float32"
+    kernel: str = "rbf"
+
+    def __post_init__(self):
+        put = lambda k, val: object.__setattr__(self, k, val)  # noqa: E731  (frozen: set once, here)
+        put("sigma", v.check_positive(self.sigma, "sigma"))
+        put("lam", v.check_positive(self.lam, "lam", allow_zero=True))
+        put("mu", v.check_positive(self.mu, "mu", allow_zero=True))
+        put("sigma_q", v.check_positive(self.sigma_q, "sigma_q", allow_none=True))
+        put("sigma_f", v.check_positive(self.sigma_f, "sigma_f", allow_none=True))
+        put("tol", v.check_positive(self.tol, "tol", allow_none=True))
+        v.check_choice(self.penalty, "penalty", PENALTIES)
+        v.check_choice(self.kernel_q, "kernel_q", KERNELS_Q)
+        v.check_choice(self.dtype, "dtype", DTYPES)
+        solvers.x_kernel(self.kernel)
+        put("epochs", v.check_int(self.epochs, "epochs"))
+        put("lr", v.check_positive(self.lr, "lr"))
+        if self.lr > 1:
+            raise ValueError(f"lr must be in (0, 1]; got {self.lr}.")
+        if self.lr < 1e-12:
+            raise ValueError(
+                f"lr={self.lr} is below the smallest first step the line search takes (~2e-13, "
+                f"in units of the Newton step of the data term); use lr in [1e-6, 1], e.g. 0.01."
+            )
+
+    @property
+    def stopping_tol(self) -> float:
+        """``tol``, or :data:`fairkl._constants.DEFAULT_TOL` when it is None."""
+        return DEFAULT_TOL if self.tol is None else self.tol
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Validated, scaled training data with every bandwidth resolved (build with :func:`prepare`)."""
+
+    X: np.ndarray  #: inputs centred by their training mean (float64)
+    X_offset: np.ndarray  #: the training mean subtracted from X (float64)
+    y: np.ndarray  #: y / y_scale
+    y_scale: float  #: s_y (see :func:`target_scale`)
+    q: np.ndarray | None  #: q as the kernel on q sees it (None if not given)
+    sensitive: SensitiveKernel | None  #: kernel on q, bandwidth resolved when penalised
+    sigma_f: float  #: bandwidth on the standardised predictions (nan unless a CKA fit)
+    sqrt_w: np.ndarray  #: square roots of the sample weights
+    penalised: bool  #: mu > 0 and q not constant
+    feature_names: np.ndarray | None = field(default=None)
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+
+def target_scale(y: np.ndarray) -> float:
+    """:math:`s_y`: the standard deviation of ``y``; for a constant ``y``, ``max|y|``; for ``y = 0``, 1.
+
+    The one rule used by every fit, CV fold and tuning batch; computed on
+    ``y / max|y|`` so that huge targets (1e300) do not overflow.
+    """
+    top = float(np.max(np.abs(y)))
+    if top == 0.0:
+        return 1.0
+    s = top * float(np.std(y / top))
+    return s if s > 0 else top
+
+
+def feature_names(X) -> np.ndarray | None:
+    """Column names of a DataFrame-like ``X`` when they are all strings (scikit-learn's rule)."""
+    cols = getattr(X, "columns", None)
+    if cols is None:
+        return None
+    names = np.asarray([c for c in cols], dtype=object)
+    return names if len(names) and all(isinstance(c, str) for c in names) else None
+
+
+def check_scale(X: np.ndarray, sigma: float, dtype: str) -> None:
+    """Refuse inputs whose squared distances, or bandwidth, the compute dtype cannot represent.
+
+    Kernel values are :math:`\\exp(-\\lVert x - x'\\rVert^2 / 2\\sigma^2)`: the
+    squares of the centred features and of ``sigma`` must neither overflow
+    nor vanish in ``dtype``, else every prediction is NaN.
+    """
+    limit = SCALE_LIMIT[dtype]
+    span = float(np.max(np.abs(X)))
+    if span * math.sqrt(X.shape[1]) > limit or not (1.0 / limit < sigma < limit):
+        raise ValueError(
+            f"X (max |X - mean| = {span:.3g}) or sigma ({sigma:.3g}) is outside the range whose squares "
+            f"{dtype} can represent (about 1e{-round(math.log10(limit))} to 1e{round(math.log10(limit))}); "
+            f"the kernel would be NaN. Standardise X (e.g. sklearn's StandardScaler) and choose sigma "
+            f"on the standardised scale" + (", or use dtype='float64'." if dtype == "float32" else ".")
+        )
+    tiny = float(np.finfo(dtype).tiny)
+    if span > 0 and np.all(np.abs(X).astype(dtype) <= tiny):
+        raise ValueError(
+            f"X's spread (max |X - mean| = {span:.3g}) underflows in {dtype}: every distance would be 0. "
+            f"Standardise X (e.g. sklearn's StandardScaler)."
+        )
+
+
+def _prepare_q(q, n: int, config: FitConfig, name: str):
+    """Validated, prepared q and whether the penalty is active (warns once for a constant q)."""
+    if q is None:
+        if config.mu > 0:
+            raise ValueError(
+                f"{name} is required when mu > 0 (mu={config.mu}): it is the sensitive attribute the "
+                f"penalty keeps predictions independent of. Pass it, or set mu=0"
+                + ("; in cross-validation enable metadata routing and call "
+                   "set_fit_request(sensitive_features=True)." if name == "sensitive_features" else ".")
+            )
+        return None, None, False
+    q = v.check_sensitive(q, n, name=name)
+    constant = is_constant(q)
+    if config.mu > 0 and constant:
+        warnings.warn(
+            f"{name} is constant: every dependence measure is 0, so the fit equals the unpenalised "
+            f"(mu=0) fit.", UserWarning, stacklevel=4,
+        )
+    kernel = SensitiveKernel(config.kernel_q, config.sigma_q)
+    q = kernel.prepare(q)
+    penalised = config.mu > 0 and not constant
+    return q, (kernel.resolve(q) if penalised else kernel), penalised
+
+
+def _sample_weight(sample_weight, n: int) -> np.ndarray:
+    """Square roots of the validated weights; an all-zero weight vector is named as such."""
+    try:
+        return v.check_sample_weight(sample_weight, n)
+    except ValueError as exc:
+        if "positive sum" not in str(exc):
+            raise
+        raise ValueError("sample_weight is zero everywhere: at least one weight must be positive.") from exc
+
+
+def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q") -> Problem:
+    """Validate and scale the training data once; resolve every bandwidth.
+
+    Parameters
+    ----------
+    X, y, q, sample_weight : as in :meth:`fairkl.models.FairKernelRidge.fit`
+    config : FitConfig
+    q_name : str
+        Name of ``q`` in error messages (``"sensitive_features"`` in scikit-learn).
+
+    Returns
+    -------
+    Problem
+    """
+    names = feature_names(X)
+    X = v.check_X(X)
+    n = X.shape[0]
+    y = v.check_target(y, n)
+    offset = X.mean(axis=0)
+    Xc = X - offset
+    check_scale(Xc, config.sigma, config.dtype)
+    s = target_scale(y)
+    qp, kernel, penalised = _prepare_q(q, n, config, q_name)
+    sqrt_w = _sample_weight(sample_weight, n)
+    if penalised and np.ptp(sqrt_w) > 0:
+        raise ValueError(
+            "sample_weight is supported only for the unpenalised fit (mu=0); weighted "
+            "HSIC/CKA penalties are not implemented. Pass sample_weight=None or mu=0."
+        )
+    sigma_f = math.nan
+    if penalised and config.penalty == "cka":
+        ys = ops.convert_to_tensor((y / s)[:, None], dtype="float64")
+        sigma_f = config.sigma_f / s if config.sigma_f is not None else float(median_heuristic(ys))
+    return Problem(Xc, offset, y / s, s, qp, kernel, sigma_f, sqrt_w, penalised, names)
+
+
+def _require_x64(dtype: str) -> None:
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            f"this fit needs 64-bit JAX ({dtype}), but jax_enable_x64 is off (FAIRKL_ENABLE_X64=0 was "
+            f"set before importing fairkl). Unset it, or call jax.config.update('jax_enable_x64', True)."
+        )
+
+
+def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
+    """Fit ``problem`` with ``config``: one compiled program, a :class:`~fairkl.solvers.FitResult`.
+
+    The unpenalised and HSIC fits run in ``config.dtype``; the iterative CKA
+    solver always runs in float64 (see :class:`fairkl.models.FairKernelRidge`).
+    """
+    p = problem
+    if not p.penalised:
+        c = _caster(config.dtype)
+        return solvers.fit_krr(c(p.X), c(p.y), c(config.sigma), c(config.lam), c(p.sqrt_w), kernel=config.kernel)
+    if config.penalty == "hsic":
+        c = _caster(config.dtype)
+        return solvers.fit_hsic(
+            c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu),
+            c(p.sensitive.traced_sigma), kernel_q=config.kernel_q, kernel=config.kernel,
+        )
+    c = _caster("float64")
+    return solvers.fit_cka(
+        c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu), c(p.sensitive.traced_sigma),
+        c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol),
+        kernel_q=config.kernel_q, kernel=config.kernel,
+    )
+
+
+def _caster(dtype: str):
+    if dtype == "float64":
+        _require_x64(dtype)
+    return lambda a: ops.convert_to_tensor(np.asarray(a, dtype=np.float64), dtype=dtype)
+
+
+def solve_batch(problem: Problem, config: FitConfig, *, sigmas, lams, mus, sigma_qs, lrs, epochs):
+    """The CKA fit for many hyperparameter settings in one compiled, vectorised call.
+
+    ``problem`` comes from :func:`prepare` with a config whose ``mu > 0`` and
+    ``penalty="cka"`` (so that ``q`` and ``sigma_f`` are resolved); the shared
+    settings (``kernel``, ``kernel_q``, ``tol``, ``sigma_f``) are those of
+    ``config``. Each of ``sigmas, lams, mus, sigma_qs, lrs, epochs`` is 1-D of
+    one length B; a NaN in ``sigma_qs`` means the median heuristic of
+    ``problem`` (the value a single fit with ``sigma_q=None`` uses). Values
+    are validated by :class:`FitConfig`, one setting at a time.
+
+    Returns
+    -------
+    FitResult
+        Fields with a leading axis B; ``alpha`` of shape (B, n) on the
+        standardised scale (predict with :func:`predict_batch`).
+    """
+    if not (problem.penalised and config.penalty == "cka"):
+        raise ValueError("solve_batch needs a problem prepared with penalty='cka', mu > 0 and a non-constant q.")
+    sigma_qs = np.asarray(sigma_qs, dtype=np.float64)
+    cols = dict(sigma=sigmas, lam=lams, mu=mus, lr=lrs, epochs=epochs)
+    for values in zip(*(np.asarray(a).tolist() for a in cols.values())):
+        FitConfig(**{**dict(zip(cols, values)), "epochs": int(values[-1])})
+    sigma_qs = np.where(np.isnan(sigma_qs), problem.sensitive.traced_sigma, sigma_qs)
+    c = _caster("float64")
+    return solvers.fit_cka_batch(
+        c(problem.X), c(problem.y), c(problem.q), c(problem.sigma_f), c(config.stopping_tol),
+        c(sigmas), c(lams), c(mus), c(sigma_qs), c(lrs), ops.convert_to_tensor(np.asarray(epochs, dtype=np.int32)),
+        kernel_q=config.kernel_q, kernel=config.kernel,
+    )
+
+
+def center(problem_or_offset, X: np.ndarray) -> np.ndarray:
+    """``X`` minus the training mean, in float64 (as :func:`prepare` did for the training inputs)."""
+    offset = getattr(problem_or_offset, "X_offset", problem_or_offset)
+    return np.asarray(X, dtype=np.float64) - offset
+
+
+def predict_batch(problem: Problem, X_new, alphas, sigmas, config: FitConfig) -> np.ndarray:
+    """Predictions (in the units of ``y``) of B fits from :func:`solve_batch`: array (B, m)."""
+    c = _caster("float64")
+    Xn = c(center(problem, v.check_X(X_new, "X_new", min_samples=1)))
+    Xf = c(problem.X)
+    one = lambda a, s: solvers.predict_program(Xn, Xf, a, s, kernel=config.kernel)  # noqa: E731
+    return np.asarray(jax.vmap(one)(ops.convert_to_tensor(alphas), c(sigmas))) * problem.y_scale

@@ -1,0 +1,100 @@
+"""The scikit-learn estimator :class:`FairKernelRidgeRegressor` (a thin wrapper over the Keras model)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fairkl.models import FairKernelRidge
+from fairkl.pipeline import FitConfig, prepare
+
+
+class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
+    """scikit-learn estimator for fair kernel ridge regression.
+
+    A thin wrapper over :class:`fairkl.models.FairKernelRidge` (same hyperparameter
+    names, defaults and objective; ``epochs`` and ``lr`` are the model's ``fit``
+    arguments). With ``mu=0`` or no sensitive features it is plain kernel ridge
+    regression, equal to ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
+
+    Parameters
+    ----------
+    sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol
+        As in :class:`fairkl.models.FairKernelRidge`.
+    epochs : int, default 300
+        Maximum steps of the iterative (CKA) solver.
+    lr : float, default 0.01
+        First step of the iterative solver.
+    dtype : {"float64", "float32"}, default "float64"
+        Compute precision. The one documented difference from the Keras model
+        (float32, Keras' default): scikit-learn estimators compute in float64.
+
+    Attributes
+    ----------
+    model_ : FairKernelRidge
+        The fitted Keras model.
+    n_features_in_ : int
+    feature_names_in_ : ndarray, when X has string column names
+    """
+
+    def __init__(
+        self,
+        sigma: float = 1.0,
+        lam: float = 1e-2,
+        mu: float = 0.0,
+        sigma_q: float | None = None,
+        *,
+        penalty: str = "cka",
+        kernel_q: str = "rbf",
+        sigma_f: float | None = None,
+        epochs: int = 300,
+        lr: float = 0.01,
+        tol: float | None = None,
+        dtype: str = "float64",
+    ):
+        self.sigma = sigma
+        self.lam = lam
+        self.mu = mu
+        self.sigma_q = sigma_q
+        self.penalty = penalty
+        self.kernel_q = kernel_q
+        self.sigma_f = sigma_f
+        self.epochs = epochs
+        self.lr = lr
+        self.tol = tol
+        self.dtype = dtype
+
+    def _fit_config(self) -> FitConfig:
+        return FitConfig(self.sigma, self.lam, self.mu, self.sigma_q, self.penalty, self.kernel_q,
+                         self.sigma_f, self.tol, self.epochs, self.lr, self.dtype)
+
+    def fit(self, X, y, sensitive_features=None, sample_weight=None):
+        """Fit on ``X``, ``y``; ``sensitive_features`` is required when ``mu > 0``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes), optional
+            Continuous values or group labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Supported for the unpenalised fit (see :meth:`fairkl.models.FairKernelRidge.fit`).
+
+        Returns
+        -------
+        self
+        """
+        config = self._fit_config()
+        X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
+        problem = prepare(X, y, sensitive_features, config, sample_weight, q_name="sensitive_features")
+        model = FairKernelRidge(self.sigma, self.lam, self.mu, self.sigma_q, penalty=self.penalty,
+                                kernel_q=self.kernel_q, sigma_f=self.sigma_f, tol=self.tol, dtype=self.dtype)
+        self.model_ = model.fit_prepared(problem, config)
+        return self
+
+    def predict(self, X):
+        """Predictions for ``X``, array of shape (n_samples,)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.model_.predict(X).astype(np.float64)

@@ -1,0 +1,81 @@
+r"""Solvers for fair kernel ridge regression.
+
+The objective (one convention, used by every code path)
+-------------------------------------------------------
+With training kernel :math:`K = k(X, X)`, standardised targets
+:math:`\tilde y = y / s_y` (:math:`s_y` the standard deviation of ``y``; no
+centring, exactly like :class:`sklearn.kernel_ridge.KernelRidge`, which fits no
+intercept) and training predictions :math:`f = K\alpha`,
+
+.. math::
+   J(\alpha) = \frac1n\Big[\lVert \tilde y - K\alpha\rVert^2
+               + \lambda\,\alpha^\top K \alpha\Big] + \mu\, D(K\alpha, q).
+
+* :math:`\lambda` is scikit-learn's ``alpha``: at :math:`\mu = 0` the minimiser
+  is :math:`\alpha = (K + \lambda I)^{-1}\tilde y`, the KernelRidge solution.
+* Dividing by :math:`n` and measuring on :math:`\tilde y` makes :math:`\mu`
+  independent of the sample size and of the units of ``y``.
+* The penalty :math:`D` is either
+
+  - ``"hsic"``: :math:`f^\top \tilde L f / n^2`, biased HSIC with a linear
+    kernel on the predictions and :math:`\tilde L = HLH`, :math:`L = l(q, q)`.
+    The objective is quadratic; its minimiser solves
+    :math:`(K + \lambda I + \tfrac{\mu}{n}\tilde L K)\,\alpha = \tilde y`
+    (Pérez-Suay et al., 2017), a non-symmetric system solved by LU;
+  - ``"cka"``: biased CKA between an RBF kernel on the predictions
+    (bandwidth :math:`\sigma_f`, fixed before optimisation) and :math:`L`.
+    Not quadratic: solved iteratively (:func:`cka_descent`).
+
+Every function here is pure, works on ``keras.ops`` tensors and runs inside
+``jax.jit``; the ``fit_*`` programs at the bottom are the compiled entry
+points used by :mod:`fairkl.pipeline` (one XLA program per fit).
+
+Layout of the package: :mod:`~fairkl.solvers.objective` (the objective and
+its penalties), :mod:`~fairkl.solvers.exact` (closed forms),
+:mod:`~fairkl.solvers.lbfgs` (the iterative solver),
+:mod:`~fairkl.solvers.cv` (cross-validation programs) and
+:mod:`~fairkl.solvers.programs` (the compiled entry points). Linear algebra
+lives in :mod:`fairkl.linalg`, the kernel on ``q`` in :mod:`fairkl.sensitive`;
+their names are re-exported here for compatibility.
+"""
+
+from __future__ import annotations
+
+from fairkl._constants import JITTER_TRIES, LBFGS_MEMORY
+from fairkl.linalg import cho_solve, cholesky_jitter, condition_estimate, pivoted_cholesky, ridge_condition
+from fairkl.sensitive import centered_factor as centered_sensitive_factor
+from fairkl.sensitive import centered_kernel as centered_sensitive_kernel
+from fairkl.sensitive import kernel_matrix as sensitive_kernel
+from fairkl.solvers.cv import kfold_hsic_grid, loo_krr_grid
+from fairkl.solvers.exact import fkl_hsic_path, fkl_hsic_solve, krr_solve
+from fairkl.solvers.lbfgs import cka_descent
+from fairkl.solvers.objective import (
+    CKAPenalty,
+    cka_penalty,
+    data_term,
+    hsic_penalty,
+    objective,
+    objective_and_grad,
+    preconditioned_gradient,
+)
+from fairkl.solvers.programs import (
+    X_KERNELS,
+    fit_cka,
+    fit_cka_batch,
+    fit_hsic,
+    fit_krr,
+    hsic_path_program,
+    predict_program,
+    x_kernel,
+)
+from fairkl.solvers.result import FitResult
+
+__all__ = [
+    "CKAPenalty", "FitResult", "JITTER_TRIES", "LBFGS_MEMORY", "X_KERNELS",
+    "centered_sensitive_factor", "centered_sensitive_kernel", "cho_solve", "cholesky_jitter",
+    "cka_descent", "cka_penalty", "condition_estimate", "data_term", "fit_cka", "fit_cka_batch",
+    "fit_hsic", "fit_krr", "fkl_hsic_path", "fkl_hsic_solve", "hsic_path_program", "hsic_penalty",
+    "kfold_hsic_grid", "krr_solve", "loo_krr_grid", "objective", "objective_and_grad",
+    "pivoted_cholesky", "preconditioned_gradient", "predict_program", "ridge_condition",
+    "sensitive_kernel", "x_kernel",
+]
