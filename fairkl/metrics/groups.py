@@ -65,10 +65,9 @@ def _columns(sf, name: str) -> tuple[list[np.ndarray], list]:
     if sf is None:
         raise ValueError(f"{name} is None; pass the group (sensitive attribute) of every sample.")
     if hasattr(sf, "columns") and hasattr(sf, "iloc"):  # DataFrame
-        return [sf.iloc[:, j].to_numpy(dtype=object) for j in range(sf.shape[1])], list(sf.columns)
+        return [_series_values(sf.iloc[:, j]) for j in range(sf.shape[1])], list(sf.columns)
     if hasattr(sf, "to_numpy") and getattr(sf, "ndim", 2) == 1:  # Series
-        label = sf.name if sf.name is not None else "group"
-        return [sf.to_numpy(dtype=object if _is_label_dtype(sf.dtype) else None)], [label]
+        return [_series_values(sf)], [sf.name if sf.name is not None else "group"]
     arr = np.asarray(sf)
     if arr.ndim == 1:
         return [arr], ["group"]
@@ -77,11 +76,25 @@ def _columns(sf, name: str) -> tuple[list[np.ndarray], list]:
     return [arr[:, j] for j in range(arr.shape[1])], [f"{name}_{j}" for j in range(arr.shape[1])]
 
 
+def _series_values(series) -> np.ndarray:
+    # Labels (strings, categoricals) as objects; numbers keep their dtype (one-hot detection).
+    return series.to_numpy(dtype=object) if _is_label_dtype(series.dtype) else series.to_numpy()
+
+
+def _is_missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return bool(x != x)  # NaN; pandas.NA makes bool() raise
+    except TypeError:
+        return True
+
+
 def _check_missing(col: np.ndarray, name: str) -> None:
     if col.dtype.kind == "f":
         bad = ~np.isfinite(col)
     elif col.dtype.kind == "O":
-        bad = np.array([x is None or (isinstance(x, float) and not np.isfinite(x)) for x in col])
+        bad = np.array([_is_missing(x) for x in col], dtype=bool)
     else:
         return
     if bad.any():
