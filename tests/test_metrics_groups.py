@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sklearn
 from scipy import stats
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error
 from sklearn.model_selection import KFold, cross_validate
 
@@ -130,6 +130,10 @@ def test_mean_prediction_gap_sign_and_group(data):
     assert gap == pytest.approx(f[sex == "male"].mean() - f[sex == "female"].mean(), rel=1e-12)
     assert gap > 0  # males get higher predictions in this fixture
     assert mean_prediction_gap(y, f, sensitive_features=sex, group="female") == pytest.approx(-gap, rel=1e-12)
+    q = pd.DataFrame({"sex": sex, "race": race})
+    g_int = mean_prediction_gap(y, f, sensitive_features=q, group=("male", 1))
+    inside = (sex == "male") & (race == 1)
+    assert g_int == pytest.approx(f[inside].mean() - f[~inside].mean(), rel=1e-12)
     g2 = mean_prediction_gap(None, f, sensitive_features=race, group=2)
     assert g2 == pytest.approx(f[race == 2].mean() - f[race != 2].mean(), rel=1e-12)
     with pytest.raises(ValueError, match="3 groups"):
@@ -189,6 +193,31 @@ def test_decision_metrics_match_fairlearn(decisions, coding):
     brute = {k: np.mean(y01[g == k] != d01[g == k]) for k in "abc"}
     np.testing.assert_allclose(err.by_group.to_numpy(), [brute[k] for k in "abc"], rtol=1e-12)
     assert error_rate_gap(y, d, sensitive_features=g) == pytest.approx(max(brute.values()) - min(brute.values()), rel=1e-12)
+
+
+def test_statistical_parity_ignores_continuous_targets(decisions):
+    y, d, g = decisions
+    target = np.random.default_rng(0).normal(size=len(y))
+    assert statistical_parity_difference(target, d, sensitive_features=g) == pytest.approx(
+        fairlearn_metrics.demographic_parity_difference(y, d, sensitive_features=g), rel=1e-12)
+
+
+def test_decision_scorers_in_cross_validate(decisions):
+    y, _, g = decisions
+    X = np.column_stack([y + np.random.default_rng(4).normal(size=len(y)), g == "a"])
+    names = ["statistical_parity_difference", "equal_opportunity_difference", "error_rate_gap"]
+    cv = KFold(2)
+    with sklearn.config_context(enable_metadata_routing=True):
+        res = cross_validate(LogisticRegression(), X, y, cv=cv, params={"sensitive_features": g},
+                             scoring={name: make_group_scorer(name) for name in names})
+    for k, (train, test) in enumerate(cv.split(X)):
+        d = LogisticRegression().fit(X[train], y[train]).predict(X[test])
+        assert res["test_statistical_parity_difference"][k] == pytest.approx(
+            -fairlearn_metrics.demographic_parity_difference(y[test], d, sensitive_features=g[test]), rel=1e-12)
+        assert res["test_equal_opportunity_difference"][k] == pytest.approx(
+            -fairlearn_metrics.equal_opportunity_difference(y[test], d, sensitive_features=g[test]), rel=1e-12)
+        err = MetricFrame(metrics=error_rate, y_true=y[test], y_pred=d, sensitive_features=g[test])
+        assert res["test_error_rate_gap"][k] == pytest.approx(-err.difference(), rel=1e-12)
 
 
 def test_decision_errors(decisions):
