@@ -269,6 +269,8 @@ def test_scorer_errors():
         ((np.zeros(4), np.zeros(4), np.zeros(4)), "at least 2 groups"),
         ((np.zeros(4), np.array([0, np.inf, 0, 0]), np.array([0, 1, 0, 1])), "NaN or infinite"),
         ((np.zeros(4), np.zeros(4), None), "sensitive_features is None"),
+        ((np.zeros(4), np.zeros(4), np.array([0.0, 0.5, 1.0, 1.0])), "non-integer"),
+        ((np.zeros(30), np.zeros(30), np.arange(30)), "looks continuous"),
     ],
 )
 def test_bad_input_errors(args, match):

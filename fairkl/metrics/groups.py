@@ -19,7 +19,10 @@ Groups
 
 Groups are ordered by their sorted labels (per column, then
 lexicographically); only groups present in the data appear. Missing values
-(``None``/NaN) are refused.
+(``None``/NaN) are refused, and so are numeric labels that look continuous
+(non-integer values, or more than ``max(10, n // 2)`` distinct values): bin
+a continuous attribute first, or use :func:`correlation` and
+:func:`fairkl.metrics.hsic_test`, which take it as it is.
 
 Sign conventions
 ----------------
@@ -52,6 +55,11 @@ from fairkl import _validation as v
 # ``_encode_groups`` for it when that lands (same contract: integer codes,
 # group names, attribute names).
 # ---------------------------------------------------------------------------
+
+
+#: Numeric labels with more distinct values than max(GROUPS_MAX_SMALL, n // 2)
+#: are taken to be continuous and refused (same rule as numerics' group_labels).
+GROUPS_MAX_SMALL = 10
 
 
 def _is_label_dtype(dtype) -> bool:
@@ -131,13 +139,33 @@ def _encode_groups(sf, name: str = "sensitive_features") -> tuple[np.ndarray, li
         _check_missing(col, name)
     if _is_one_hot(cols):
         return np.argmax(np.column_stack(cols), axis=1), list(attrs), ["group"]
+    for col in cols:
+        _check_discrete(col, name)
     factors = [_factorize(c) for c in cols]
     if len(factors) == 1:
-        codes, labels = factors[0]
-        return codes, labels, attrs
-    rows, codes = np.unique(np.column_stack([f[0] for f in factors]), axis=0, return_inverse=True)
-    names = [tuple(factors[j][1][r[j]] for j in range(len(factors))) for r in rows]
-    return codes.reshape(-1), names, attrs
+        codes, names = factors[0]
+    else:
+        rows, codes = np.unique(np.column_stack([f[0] for f in factors]), axis=0, return_inverse=True)
+        codes = codes.reshape(-1)
+        names = [tuple(factors[j][1][r[j]] for j in range(len(factors))) for r in rows]
+    limit = max(GROUPS_MAX_SMALL, codes.shape[0] // 2)
+    if len(names) > limit and all(c.dtype.kind in "iuf" for c in cols):
+        raise ValueError(
+            f"{name} has {len(names)} distinct values among {codes.shape[0]} rows (more than {limit}), so it "
+            f"looks continuous, not like group labels; bin it first (e.g. pandas.cut) or pass strings or a "
+            f"pandas Categorical."
+        )
+    return codes, names, attrs
+
+
+def _check_discrete(col: np.ndarray, name: str) -> None:
+    """Numeric group labels must be integers (a continuous attribute has no groups)."""
+    if col.dtype.kind == "f" and np.any(col != np.round(col)):
+        frac = col[col != np.round(col)][0]
+        raise ValueError(
+            f"{name} has non-integer values (e.g. {frac:g}), so it is not a group label; pass integer "
+            f"codes, strings or a pandas Categorical, or bin a continuous attribute first (e.g. pandas.cut)."
+        )
 
 
 # ---------------------------------------------------------------------------
