@@ -318,6 +318,16 @@ def mse_gap(y_true, y_pred, *, sensitive_features) -> float:
     """Accuracy-parity gap in MSE: largest minus smallest per-group mean squared error (>= 0).
 
     Equals ``MetricFrame(metrics=mean_squared_error, ...).difference()``.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
     """
     y, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features)
     _need_two_groups(names)
@@ -326,7 +336,18 @@ def mse_gap(y_true, y_pred, *, sensitive_features) -> float:
 
 
 def mae_gap(y_true, y_pred, *, sensitive_features) -> float:
-    """Accuracy-parity gap in MAE: largest minus smallest per-group mean absolute error (>= 0)."""
+    """Accuracy-parity gap in MAE: largest minus smallest per-group mean absolute error (>= 0).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
+    """
     y, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features)
     _need_two_groups(names)
     m = _group_means(np.abs(f - y), codes, len(names))
@@ -403,7 +424,19 @@ def ks_gap(y_true, y_pred, *, sensitive_features) -> float:
 
     In [0, 1]; 0 when every group's predictions have the same empirical
     distribution. With two groups it is ``scipy.stats.ks_2samp(f_a, f_b).statistic``.
-    ``y_true`` is ignored except for its length.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,) or None
+        Ignored except for its length.
+    y_pred : array-like of shape (n,)
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
+
     """
     return _pairwise_max(_ks, y_pred, sensitive_features, y_true)
 
@@ -412,8 +445,19 @@ def wasserstein_gap(y_true, y_pred, *, sensitive_features) -> float:
     """Largest Wasserstein-1 distance between the groups' prediction distributions, over all pairs.
 
     In the units of the predictions; with two groups it is
-    ``scipy.stats.wasserstein_distance(f_a, f_b)``. ``y_true`` is ignored
-    except for its length.
+    ``scipy.stats.wasserstein_distance(f_a, f_b)``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,) or None
+        Ignored except for its length.
+    y_pred : array-like of shape (n,)
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
     """
     return _pairwise_max(_w1, y_pred, sensitive_features, y_true)
 
@@ -477,8 +521,20 @@ def statistical_parity_difference(y_true, y_pred, *, sensitive_features) -> floa
     r"""Largest minus smallest per-group rate of positive decisions, :math:`\max_g P(\hat y = 1 \mid g) - \min_g`.
 
     Decisions coded ±1 or {0, 1}; equals fairlearn's
-    ``demographic_parity_difference``. ``y_true`` (any numbers, or None) is
-    only checked for its length.
+    ``demographic_parity_difference``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,) or None
+        Any numbers; only its length is checked.
+    y_pred : array-like of shape (n,)
+        Decisions coded ±1 or {0, 1} (1 is positive).
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
     """
     _, d, codes, names = _decision_groups(y_true, y_pred, sensitive_features, labels=False)
     rates = _group_means(d.astype(float), codes, len(names))
@@ -490,6 +546,17 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features) -> float
 
     Labels and decisions coded ±1 or {0, 1}; equals fairlearn's
     ``equal_opportunity_difference``. Every group needs at least one positive label.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+        Labels and decisions, each coded ±1 or {0, 1} (1 is positive).
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
     """
     y, d, codes, names = _decision_groups(y_true, y_pred, sensitive_features)
     G = len(names)
@@ -502,7 +569,19 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features) -> float
 
 
 def error_rate_gap(y_true, y_pred, *, sensitive_features) -> float:
-    """Largest minus smallest per-group error rate of ±1 or {0, 1} decisions."""
+    """Largest minus smallest per-group error rate of ±1 or {0, 1} decisions.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+        Labels and decisions, each coded ±1 or {0, 1} (1 is positive).
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
+    """
     y, d, codes, names = _decision_groups(y_true, y_pred, sensitive_features)
     rates = _group_means((y != d).astype(float), codes, len(names))
     return float(rates.max() - rates.min())
