@@ -86,6 +86,19 @@ def test_group_labels_are_one_hot_encoded():
     assert res.pvalue == p
 
 
+def test_ties_of_discrete_data_are_counted():
+    # Binary decisions vs binary groups: T depends only on the 2x2 table, so many
+    # permutations tie exactly with the observed value; rounding must not decide.
+    rng = np.random.default_rng(6)
+    g = rng.integers(0, 2, size=40)
+    d = np.where(rng.random(40) < 0.5 + 0.1 * g, 1.0, -1.0)
+    t, null, _, _, _ = brute_force(d, g.astype(float), 300, seed=2)
+    ties = np.isclose(null, t, rtol=1e-9, atol=0)
+    assert ties.sum() > 5  # the case is really about ties
+    p = (1 + np.sum((null > t) | ties)) / 301
+    assert hsic_test(d, g, n_permutations=300, random_state=2).pvalue == p
+
+
 def test_gamma_matches_independent_formula():
     rng = np.random.default_rng(3)
     for n in (30, 120):

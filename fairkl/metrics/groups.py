@@ -112,7 +112,9 @@ def _check_missing(col: np.ndarray, name: str) -> None:
     else:
         return
     if bad.any():
-        raise ValueError(f"{name} has {int(bad.sum())} missing or non-finite group label(s); every sample needs a group.")
+        raise ValueError(
+            f"{name} has {int(bad.sum())} missing or non-finite group label(s); every sample needs a group."
+        )
 
 
 def _factorize(col: np.ndarray) -> tuple[np.ndarray, list]:
