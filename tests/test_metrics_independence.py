@@ -176,6 +176,8 @@ def test_random_state_reproducible_and_randomstate_accepted():
     np.testing.assert_array_equal(r1.null_distribution, r2.null_distribution)
     r3 = hsic_test(a, b, n_permutations=30, random_state=np.random.RandomState(0))
     assert 0 < r3.pvalue <= 1
+    with pytest.raises(TypeError, match="random_state must be"):
+        hsic_test(a, b, n_permutations=30, random_state="seed")
 
 
 @pytest.mark.parametrize(

@@ -258,7 +258,12 @@ def _is_constant(X: np.ndarray) -> bool:
 def _draw_permutations(n: int, n_perm: int, random_state) -> np.ndarray:
     if isinstance(random_state, np.random.RandomState):
         random_state = int(random_state.randint(np.iinfo(np.int32).max))
-    rng = np.random.default_rng(random_state)
+    try:
+        rng = np.random.default_rng(random_state)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"random_state must be None, an int, a numpy Generator or RandomState; got {random_state!r}."
+        ) from exc
     return rng.permuted(np.tile(np.arange(n, dtype=np.int32), (n_perm, 1)), axis=1)
 
 
