@@ -72,9 +72,13 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
 
     # ------------------------------------------------------------------ the loop
     def search(self, *fit_args, **fit_kwargs):
-        """Run until the oracle answers STOPPED (arguments are ignored: the data live in the hypermodel)."""
-        if "verbose" in fit_kwargs:
-            self.oracle.verbose = fit_kwargs["verbose"]
+        """Run until the oracle answers STOPPED.
+
+        ``verbose`` (default 0: thousands of trials) is passed to the oracle's
+        display as the stock tuners do; other arguments are ignored (the data
+        live in the hypermodel).
+        """
+        self.oracle.verbose = fit_kwargs.get("verbose", 0)
         if persistence.distributed_mode() and "chief" in os.environ.get("KERASTUNER_TUNER_ID", ""):
             return super().search(*fit_args, **fit_kwargs)  # the chief only serves the oracle
         if self._lock is None and not persistence.distributed_mode():

@@ -87,24 +87,37 @@ def frozen_gc():
     KerasTuner's ``Tuner`` runs a full ``gc.collect()`` before every trial;
     with JAX and Keras loaded each costs ~0.1 s, more than a compiled fit.
     ``gc.freeze()`` moves the objects alive at entry into a permanent
-    generation that collections skip (3x faster 30-trial searches). On exit
-    the freeze is undone (``gc.unfreeze()``), unless something else had frozen
-    objects before: then nothing is touched, and ``gc.get_freeze_count()`` is
-    back to its value at entry either way. Re-entrant.
+    generation that collections skip (a 30-trial search runs ~3x faster); the
+    HyperModel freezes once more after its first trial, when the compiled
+    programs exist. On exit the freeze is undone (``gc.unfreeze()``). If
+    objects were already frozen at entry (by the caller, or an enclosing
+    ``frozen_gc``) nothing is touched. Either way ``gc.get_freeze_count()`` is
+    back to its value at entry.
+
+    Examples
+    --------
+    >>> with frozen_gc():                                   # doctest: +SKIP
+    ...     kt.RandomSearch(hypermodel, ...).search()
     """
     global _freeze_depth
-    owner = _freeze_depth > 0 or gc.get_freeze_count() == 0
+    owner = _freeze_depth == 0 and gc.get_freeze_count() == 0
     if owner:
-        _freeze_depth += 1
+        _freeze_depth = 1
         gc.collect()
         gc.freeze()
     try:
         yield
     finally:
         if owner:
-            _freeze_depth -= 1
-            if _freeze_depth == 0:
-                gc.unfreeze()
+            _freeze_depth = 0
+            gc.unfreeze()
+
+
+def _freeze_compiled_programs(hypermodel) -> None:
+    """Inside :func:`frozen_gc`, freeze once more after a hypermodel's first trial (its programs now exist)."""
+    if _freeze_depth and not getattr(hypermodel, "_froze_programs", False):
+        hypermodel._froze_programs = True
+        gc.freeze()
 
 
 class FairKernelRidgeHyperModel(kt.HyperModel):
@@ -120,9 +133,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     penalty : {"cka", "hsic"}, default "cka"
     dtype : {"float32", "float64"}, default "float64"
     freeze_gc : bool, default False
-        Deprecated shortcut kept for compatibility; prefer ``with
-        frozen_gc(): tuner.search()``, which undoes the freeze at the end.
-        True freezes now and undoes it when the HyperModel is garbage-collected.
+        No longer used: a HyperModel does not touch the garbage collector (it
+        used to ``gc.freeze()`` for good). Wrap the search in
+        :func:`frozen_gc` instead, which is undone at the end; ``True`` warns.
 
     Notes
     -----
@@ -167,17 +180,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         self.sigma_pred = float(median_heuristic(self.y_train[:, None]))
         self.sigma_q_yardstick = float(median_heuristic(self.q_train))
         self._Lc_val = centered_rbf_kernel(ops.convert_to_tensor(self.q_val), self.sigma_q_yardstick)
-        self._refreeze = False
         if freeze_gc:
-            self._freeze_for_lifetime()
-
-    def _freeze_for_lifetime(self):
-        import weakref
-
-        ctx = frozen_gc()
-        ctx.__enter__()
-        self._refreeze = True
-        weakref.finalize(self, ctx.__exit__, None, None, None)
+            warnings.warn("freeze_gc is no longer used; run the search inside `with fairkl.tuning.frozen_gc():` "
+                          "(the freeze is then undone at the end).", FutureWarning, stacklevel=2)
 
     # ---------------------------------------------------------- the space
     def declare_hyperparameters(self, hp):
@@ -246,9 +251,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             for callback in kwargs.get("callbacks", []):
                 callback.set_model(model)
                 callback.on_epoch_end(0, logs=metrics)
-        if self._refreeze:  # the first trial compiled the programs: freeze them too
-            self._refreeze = False
-            gc.freeze()
+        _freeze_compiled_programs(self)
         return metrics
 
     def _metrics(self, pred, converged) -> dict:
