@@ -16,6 +16,25 @@
   turn a tuner's trials into a Pareto front (KerasTuner itself only sums
   objectives).
 
+KerasTuner APIs outside its documented surface that remain, and why:
+
+* ``keras_tuner.src.utils.save_json`` is replaced during a search
+  (:func:`persistence.atomic_writes`): it is the one function through which
+  KerasTuner writes ``oracle.json``, ``trial.json`` and the tuner file, and
+  KerasTuner has no hook to make those writes atomic.
+* The oracle's state layout (the dict of ``Oracle.get_state``, stored as
+  ``oracle.json``) and its hash of trial values (``Oracle._compute_values_hash``,
+  re-implemented and tested): :func:`repair_project` edits the file before a
+  resume, because a stale state can only be corrected before KerasTuner
+  reloads it.
+* Not private, but worth knowing: :class:`BatchedTuner` asks for a batch of
+  trials under one tuner id per slot (``create_trial(tuner_id)`` hands out
+  one trial per id, the contract KerasTuner's distributed workers rely on),
+  and under Hyperband the HyperModel calls the checkpoint callbacks'
+  ``set_model``/``on_epoch_end`` itself (``FairKernelRidge.fit`` has no
+  ``callbacks`` argument). ``oracle.end_order`` is no longer read, and
+  ``BaseTuner.search`` is no longer replaced by a loop without its hooks.
+
 Layout: ``hypermodel`` (space, HyperModel, refit), ``programs`` (the compiled
 batch program), ``batched`` (the tuner), ``persistence`` (crash safety),
 ``tables`` (results).
