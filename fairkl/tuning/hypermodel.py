@@ -1,0 +1,323 @@
+"""The KerasTuner HyperModel of :class:`fairkl.FairKernelRidge`, its search space, and refits."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import warnings
+
+import keras_tuner as kt
+import numpy as np
+from keras import ops
+from sklearn.exceptions import ConvergenceWarning
+
+from fairkl import _validation as v
+from fairkl.kernels import centered_rbf_kernel, median_heuristic
+from fairkl.models import FairKernelRidge
+from fairkl.tuning import persistence
+from fairkl.tuning.programs import batch_fit_predict, validation_cka
+
+#: The default search space, chosen from measurements on the book's data
+#: (``make_seed_data(n=200, seed=0)``, 150 train / 50 validation; see
+#: ``benchmarks/bench_tuning_space.py``). With the data term on standardised
+#: ``y`` and CKA in [0, 1], the trade-off happens for mu between ~0.03 (still
+#: plain KRR) and ~3 (fully fair); mu = 10 and beyond only slows the solver.
+#: So mu is log-uniform over [1e-3, 10] with its lowest decade mapped to 0
+#: (a quarter of the draws are plain KRR). sigma below ~0.3 over-fits these
+#: inputs (validation MSE 10x that of sigma = 1), hence its lower end 0.3.
+#:
+#: Each entry: ``("log", lo, hi)`` log-uniform float; ``("log_or_zero", lo,
+#: hi)`` log-uniform on ``[lo/10, hi]`` with draws below ``lo`` meaning 0 (KerasTuner
+#: has no mixture distribution); ``("linear", lo, hi, step)`` float on a grid;
+#: ``("int", lo, hi, step)``; a plain number fixes the value; ``None`` (for
+#: ``sigma_q`` only) means the model's median heuristic.
+DEFAULT_SPACE = {
+    "sigma": ("log", 0.3, 5.0),
+    "lam": ("log", 1e-4, 1.0),
+    "mu": ("log_or_zero", 1e-2, 10.0),
+    "sigma_q": ("log", 0.1, 5.0),
+    "epochs": ("int", 50, 300, 50),
+    "lr": ("log", 1e-3, 0.05),
+}
+
+#: The seed tutorial's space (mu on {0, ..., 20}: nearly every trial lands at the fair end).
+SEED_SPACE = {**DEFAULT_SPACE, "sigma": ("log", 0.1, 5.0), "mu": ("linear", 0.0, 20.0, 1.0)}
+
+METRICS = ("val_mse", "val_cka", "converged")
+
+
+def _declare(hp, name, spec):
+    if spec is None and name == "sigma_q":
+        return None  # the median heuristic: nothing to tune
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return hp.Fixed(name, spec)
+    kind = spec[0] if isinstance(spec, tuple) and spec else None
+    if kind == "log":
+        return hp.Float(name, spec[1], spec[2], sampling="log")
+    if kind == "log_or_zero":
+        return hp.Float(name, spec[1] / 10.0, spec[2], sampling="log")
+    if kind == "linear":
+        return hp.Float(name, spec[1], spec[2], step=spec[3] if len(spec) > 3 else None)
+    if kind == "int":
+        return hp.Int(name, spec[1], spec[2], step=spec[3] if len(spec) > 3 else 1)
+    raise ValueError(
+        f"space[{name!r}] must be a number, a ('log'|'log_or_zero'|'linear'|'int', ...) tuple"
+        + (" or None (median heuristic)" if name == "sigma_q" else "") + f"; got {spec!r}."
+    )
+
+
+def _check_q(q, name):
+    if np.all(np.ptp(q, axis=0) == 0):
+        raise ValueError(
+            f"{name} is constant: the CKA of any predictions with it is 0, so every trial would "
+            f"report val_cka = 0 ('perfectly fair') whatever it does. Pass the sensitive attribute "
+            f"that varies across samples (and a validation split that contains several of its values)."
+        )
+
+
+# ------------------------------------------------------------------ gc.freeze
+_freeze_depth = 0
+
+
+@contextlib.contextmanager
+def frozen_gc():
+    """Run a stock KerasTuner search with the objects alive now moved out of the garbage collector's way.
+
+    KerasTuner's ``Tuner`` runs a full ``gc.collect()`` before every trial;
+    with JAX and Keras loaded each costs ~0.1 s, more than a compiled fit.
+    ``gc.freeze()`` moves the objects alive at entry into a permanent
+    generation that collections skip (a 30-trial search runs ~3x faster); the
+    HyperModel freezes once more after its first trial, when the compiled
+    programs exist. On exit the freeze is undone (``gc.unfreeze()``). If
+    objects were already frozen at entry (by the caller, or an enclosing
+    ``frozen_gc``) nothing is touched. Either way ``gc.get_freeze_count()`` is
+    back to its value at entry.
+
+    Examples
+    --------
+    >>> with frozen_gc():                                   # doctest: +SKIP
+    ...     kt.RandomSearch(hypermodel, ...).search()
+    """
+    global _freeze_depth
+    owner = _freeze_depth == 0 and gc.get_freeze_count() == 0
+    if owner:
+        _freeze_depth = 1
+        gc.collect()
+        gc.freeze()
+    try:
+        yield
+    finally:
+        if owner:
+            _freeze_depth = 0
+            gc.unfreeze()
+
+
+def _freeze_compiled_programs(hypermodel) -> None:
+    """Inside :func:`frozen_gc`, freeze once more after a hypermodel's first trial (its programs now exist)."""
+    if _freeze_depth and not getattr(hypermodel, "_froze_programs", False):
+        hypermodel._froze_programs = True
+        gc.freeze()
+
+
+class FairKernelRidgeHyperModel(kt.HyperModel):
+    """HyperModel for :class:`fairkl.models.FairKernelRidge` with a train/validation split.
+
+    Parameters
+    ----------
+    X_train, y_train, q_train, X_val, y_val, q_val : array-like
+        Training and validation data; ``q`` is the sensitive attribute (not a
+        column of ``X``). ``q_train`` and ``q_val`` must not be constant.
+    space : dict, optional
+        Overrides of :data:`DEFAULT_SPACE` (same keys and format).
+    penalty : {"cka", "hsic"}, default "cka"
+    dtype : {"float32", "float64"}, default "float64"
+    freeze_gc : bool, default False
+        No longer used: a HyperModel does not touch the garbage collector (it
+        used to ``gc.freeze()`` for good). Wrap the search in
+        :func:`frozen_gc` instead, which is undone at the end; ``True`` warns.
+
+    Notes
+    -----
+    ``fit`` returns ``{"val_mse", "val_cka", "converged"}``. ``val_cka`` is the
+    biased CKA between validation predictions and ``q_val`` with RBF
+    bandwidths fixed once from the training data (median heuristic of
+    ``y_train`` and ``q_train``), never the trial's own ``sigma_q``: every trial
+    is measured with the same ruler. Non-convergence is recorded in
+    ``converged`` (its ConvergenceWarning is silenced); every other warning
+    (ill-conditioning, ...) is let through. Under ``kt.Hyperband`` the epoch
+    budget ``tuner/epochs`` replaces ``epochs``. A trial whose metrics are not
+    finite raises :class:`keras_tuner.errors.FailedTrialError`.
+
+    No checkpoint is written per trial (except under Hyperband, which needs
+    them), so ``tuner.get_best_models()`` is not available: refit the best
+    hyperparameters with :func:`refit` — a fit takes milliseconds.
+    """
+
+    def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
+                 dtype="float64", freeze_gc=False, name=None, tunable=True):
+        super().__init__(name=name, tunable=tunable)
+        self.X_train = v.check_X(X_train, "X_train")
+        self.y_train = v.check_target(y_train, len(self.X_train), "y_train")
+        self.q_train = v.check_sensitive(q_train, len(self.X_train), "q_train")
+        self.X_val = v.check_X(X_val, "X_val", min_samples=2)
+        if self.X_val.shape[1] != self.X_train.shape[1]:
+            raise ValueError(f"X_val has {self.X_val.shape[1]} features but X_train has {self.X_train.shape[1]}.")
+        self.y_val = v.check_target(y_val, len(self.X_val), "y_val")
+        self.q_val = v.check_sensitive(q_val, len(self.X_val), "q_val")
+        if self.q_val.shape[1] != self.q_train.shape[1]:
+            raise ValueError(f"q_val has {self.q_val.shape[1]} columns but q_train has {self.q_train.shape[1]}.")
+        _check_q(self.q_train, "q_train")
+        _check_q(self.q_val, "q_val")
+        unknown = set(space or {}) - set(DEFAULT_SPACE)
+        if unknown:
+            raise ValueError(f"space has unknown keys {sorted(unknown)}; known: {sorted(DEFAULT_SPACE)}.")
+        self.space = {**DEFAULT_SPACE, **(space or {})}
+        for key, spec in self.space.items():
+            _declare(kt.HyperParameters(), key, spec)  # a malformed entry fails here, not mid-search
+        self.penalty = v.check_choice(penalty, "penalty", ("cka", "hsic"))
+        self.dtype = v.check_choice(dtype, "dtype", ("float32", "float64"))
+        self.sigma_pred = float(median_heuristic(self.y_train[:, None]))
+        self.sigma_q_yardstick = float(median_heuristic(self.q_train))
+        self._Lc_val = centered_rbf_kernel(ops.convert_to_tensor(self.q_val), self.sigma_q_yardstick)
+        if freeze_gc:
+            warnings.warn("freeze_gc is no longer used; run the search inside `with fairkl.tuning.frozen_gc():` "
+                          "(the freeze is then undone at the end).", FutureWarning, stacklevel=2)
+
+    # ---------------------------------------------------------- the space
+    def declare_hyperparameters(self, hp):
+        return {name: _declare(hp, name, spec) for name, spec in self.space.items()}
+
+    def values_used(self, values: dict) -> dict:
+        """The hyperparameters a trial's sampled ``values`` mean for the model.
+
+        Maps ``log_or_zero`` draws below their ``lo`` to 0, ``sigma_q=None`` to
+        the model's median heuristic, and Hyperband's ``tuner/epochs`` to
+        ``epochs``.
+        """
+        out = {}
+        for name, spec in self.space.items():
+            value = values.get(name, spec if not isinstance(spec, tuple) else None)
+            if isinstance(spec, tuple) and spec[0] == "log_or_zero" and value is not None and value < spec[1]:
+                value = 0.0
+            out[name] = value
+        if "tuner/epochs" in values:
+            out["epochs"] = values["tuner/epochs"]
+        return out
+
+    def check_values(self, values: dict) -> dict:
+        """Validate a trial's values as :class:`FairKernelRidge` and its ``fit`` do; returns :meth:`values_used`.
+
+        Raises the model's own ``ValueError``/``TypeError`` for an invalid value.
+        """
+        used = self.values_used(values)
+        FairKernelRidge(used["sigma"], used["lam"], used["mu"], used["sigma_q"], penalty=self.penalty,
+                        dtype=self.dtype)
+        epochs = used["epochs"]
+        if isinstance(epochs, float) and epochs.is_integer():
+            epochs = int(epochs)
+        used["epochs"] = v.check_int(epochs, "epochs")
+        lr = v.check_positive(used["lr"], "lr")
+        if lr > 1:  # the same rule and message as FairKernelRidge.fit
+            raise ValueError(f"lr must be in (0, 1]; got {lr}.")
+        return used
+
+    def fingerprint(self) -> dict:
+        """Digests of the space, the settings and the data (a resumed project must match them)."""
+        settings = {"space": self.space, "penalty": self.penalty, "dtype": self.dtype}
+        data = {"X_train": self.X_train, "y_train": self.y_train, "q_train": self.q_train,
+                "X_val": self.X_val, "y_val": self.y_val, "q_val": self.q_val}
+        return persistence.fingerprint(settings, data)
+
+    # ------------------------------------------------------------ stock path
+    def build(self, hp):
+        self.declare_hyperparameters(hp)
+        used = self.values_used(hp.values)
+        return FairKernelRidge(used["sigma"], used["lam"], used["mu"], used["sigma_q"],
+                               penalty=self.penalty, dtype=self.dtype)
+
+    def fit(self, hp, model, *args, **kwargs):
+        used = self.check_values(hp.values)
+        with warnings.catch_warnings():
+            # Only non-convergence is silenced: it is reported as the `converged` metric.
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            model.fit(self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"])
+        metrics = self._metrics(model.predict(self.X_val), model.converged_)
+        if "tuner/trial_id" in hp.values or "tuner/epochs" in hp.values:
+            # Hyperband continues earlier trials from their checkpoints: let its
+            # callbacks (public Keras Callback methods) save this model. Other
+            # tuners skip the ~16 ms write. FairKernelRidge.fit has no callbacks
+            # argument, hence the calls here.
+            for callback in kwargs.get("callbacks", []):
+                callback.set_model(model)
+                callback.on_epoch_end(0, logs=metrics)
+        _freeze_compiled_programs(self)
+        return metrics
+
+    def _metrics(self, pred, converged) -> dict:
+        pred = np.asarray(pred, dtype=np.float64)
+        mse = float(np.mean((pred - self.y_val) ** 2))
+        cka = float(validation_cka(ops.convert_to_tensor(pred), self._Lc_val, self.sigma_pred))
+        if not (math.isfinite(mse) and math.isfinite(cka)):
+            raise kt.errors.FailedTrialError(
+                f"non-finite validation metrics (val_mse={mse}, val_cka={cka}): the fit diverged."
+            )
+        return {"val_mse": mse, "val_cka": cka, "converged": float(bool(converged))}
+
+    # ---------------------------------------------------------- batched path
+    def evaluate_batch(self, values: list[dict]) -> list[dict | Exception]:
+        """Fit and validate many hyperparameter settings in one compiled, vectorised call.
+
+        Each setting is first validated as the model would (:meth:`check_values`);
+        returns, per setting, the metrics dict of ``fit`` or the exception that
+        marks it failed.
+        """
+        if self.penalty != "cka":
+            raise NotImplementedError("evaluate_batch supports penalty='cka' (the seed's model).")
+        checked = []
+        for d in values:
+            try:
+                checked.append(self.check_values(d))
+            except (ValueError, TypeError) as exc:
+                checked.append(kt.errors.FailedTrialError(f"invalid hyperparameters {d}: {exc}"))
+        valid = [c for c in checked if isinstance(c, dict)]
+        if not valid:
+            return checked
+        preds, converged = self._run_program(valid + [valid[0]] * (len(values) - len(valid)))
+        out, k = [], 0
+        for c in checked:
+            if isinstance(c, Exception):
+                out.append(c)
+                continue
+            try:
+                out.append(self._metrics(preds[k], converged[k]))
+            except kt.errors.FailedTrialError as exc:
+                out.append(exc)
+            k += 1
+        return out
+
+    def _run_program(self, used: list[dict]):
+        """Validation predictions (original units) and converged flags for validated settings."""
+        # The model's scale of y (FairKernelRidge._prepare): std, else max|y|, else 1.
+        s = float(np.std(self.y_train)) or float(np.max(np.abs(self.y_train))) or 1.0
+        f64 = lambda a: ops.convert_to_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
+        col = lambda k: f64([u[k] if u[k] is not None else self.sigma_q_yardstick for u in used])  # noqa: E731
+        ys = self.y_train / s
+        preds, conv = batch_fit_predict(
+            f64(self.X_train), f64(ys), f64(self.q_train), f64(self.X_val),
+            median_heuristic(f64(ys)[:, None]),
+            col("sigma"), col("lam"), col("mu"), col("sigma_q"), col("lr"),
+            ops.convert_to_tensor(np.array([u["epochs"] for u in used], dtype=np.int32)),
+        )
+        return np.asarray(preds) * s, np.asarray(conv)
+
+
+def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
+    """Fit a :class:`FairKernelRidge` on the hypermodel's training data with a trial's hyperparameters."""
+    used = hypermodel.check_values(values)
+    model = FairKernelRidge(used["sigma"], used["lam"], used["mu"], used["sigma_q"],
+                            penalty=hypermodel.penalty, dtype=hypermodel.dtype)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)  # see model.converged_
+        return model.fit(hypermodel.X_train, hypermodel.y_train, q=hypermodel.q_train,
+                         epochs=used["epochs"], lr=used["lr"])

@@ -1,0 +1,374 @@
+"""Crash-safe KerasTuner project directories: atomic writes, repair on resume, a writer lock, a fingerprint.
+
+KerasTuner 1.4.8 writes ``oracle.json``, ``trial_*/trial.json`` and
+``<tuner_id>.json`` in place (``open(path, "w")``). A process killed during a
+write leaves a truncated file (an empty ``oracle.json`` makes every resume
+fail), and a kill between two writes leaves the oracle's state behind its
+trial files (a trial RUNNING forever, or a finished trial handed out again).
+This module makes the directory safe against a killed *process* (not against
+a power cut: files are not fsync'ed, which would cost ~ms per write):
+
+* :func:`atomic_writes` — every KerasTuner JSON write becomes write-to-a-
+  temporary-file-then-``os.replace`` (atomic on POSIX), for as long as the
+  context is active;
+* :func:`repair_project` — before a resume, makes ``oracle.json`` agree with
+  the trial files (the trial files are the truth): finished trials are never
+  handed out again and appear once in ``end_order``, orphaned RUNNING trials
+  are queued to run again, and an empty or corrupt ``oracle.json`` is rebuilt
+  from the completed trial files;
+* :func:`project_lock` — one writer per project directory (an ``fcntl`` lock,
+  released when the process exits), unless KerasTuner's distributed mode is
+  configured;
+* :func:`check_fingerprint` — refuses to resume a project whose search space
+  or data differ from the ones it was started with.
+
+:class:`fairkl.tuning.BatchedTuner` does all of this itself; wrap a stock
+tuner in :func:`safe_project` to get the same guarantees.
+
+KerasTuner internals this module relies on (no public hook exists for them):
+``keras_tuner.src.utils.save_json``, the one function through which KerasTuner
+writes every state file (replaced for the duration of :func:`atomic_writes`),
+and the layout of the oracle's state dict (``Oracle.get_state``) and of the
+hash of trial values (``Oracle._compute_values_hash``, re-implemented in
+:func:`values_hash` and tested against it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "atomic_writes",
+    "repair_project",
+    "project_lock",
+    "check_fingerprint",
+    "write_fingerprint",
+    "safe_project",
+    "ProjectLockedError",
+    "FINGERPRINT_FILE",
+]
+
+FINGERPRINT_FILE = "fairkl_fingerprint.json"
+TERMINAL = ("COMPLETED", "FAILED", "INVALID")
+DISTRIBUTED_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+
+
+class ProjectLockedError(RuntimeError):
+    """Another process is writing to this KerasTuner project directory."""
+
+
+# ------------------------------------------------------------------ atomic writes
+def write_json_atomic(path: str, obj) -> str:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``.
+
+    A reader (or a resume after a kill) sees either the old file or the new
+    one, never a truncated one.
+    """
+    text = json.dumps(obj)
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return text
+
+
+_patch_lock = threading.Lock()
+_patch_depth = 0
+_original_save_json = None
+
+
+@contextlib.contextmanager
+def atomic_writes():
+    """Make every KerasTuner state-file write atomic while the context is active (re-entrant)."""
+    global _patch_depth, _original_save_json
+    from keras_tuner.src import utils as kt_utils
+
+    with _patch_lock:
+        if _patch_depth == 0:
+            _original_save_json = kt_utils.save_json
+            kt_utils.save_json = write_json_atomic
+        _patch_depth += 1
+    try:
+        yield
+    finally:
+        with _patch_lock:
+            _patch_depth -= 1
+            if _patch_depth == 0:
+                kt_utils.save_json = _original_save_json
+
+
+# ---------------------------------------------------------------------- the lock
+_held: dict[str, list] = {}  # lock path -> [file object, count]: re-entrant within one process
+
+
+def distributed_mode() -> bool:
+    """True when KerasTuner's distributed mode is configured (its chief owns the writes)."""
+    return "KERASTUNER_ORACLE_IP" in os.environ
+
+
+def _lock_path(project_dir: str) -> str:
+    # Beside the project, not inside it: `overwrite=True` deletes the project directory.
+    parent, name = os.path.split(os.path.normpath(project_dir))
+    return os.path.join(parent or ".", f".{name}.fairkl.lock")
+
+
+def acquire_lock(project_dir: str) -> str | None:
+    """Take the writer lock of ``project_dir``; returns its path (None in distributed mode)."""
+    if distributed_mode():
+        return None
+    path = _lock_path(project_dir)
+    if path in _held:
+        _held[path][1] += 1
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise ProjectLockedError(
+            f"the KerasTuner project {project_dir!r} is in use by another process (lock file {path!r}). "
+            f"Two processes writing one project directory overwrite each other's trials. Wait for the "
+            f"other search to end, use another project_name, or run a distributed search: start one "
+            f"process with KERASTUNER_TUNER_ID=chief and the workers with KERASTUNER_TUNER_ID=tuner0, "
+            f"tuner1, ..., all with KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set."
+        ) from None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    _held[path] = [f, 1]
+    return path
+
+
+def release_lock(path: str | None) -> None:
+    """Release one hold of a lock taken by :func:`acquire_lock`."""
+    if path is None or path not in _held:
+        return
+    _held[path][1] -= 1
+    if _held[path][1] == 0:
+        f, _ = _held.pop(path)
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+@contextlib.contextmanager
+def project_lock(project_dir: str):
+    """Hold the writer lock of ``project_dir`` (see :func:`acquire_lock`)."""
+    path = acquire_lock(project_dir)
+    try:
+        yield path
+    finally:
+        release_lock(path)
+
+
+# ------------------------------------------------------------------- fingerprint
+def fingerprint(space: dict, arrays: dict) -> dict:
+    """SHA-256 digests of a search space (and settings) and of data arrays."""
+    space_text = json.dumps(space, sort_keys=True, default=repr)
+    data = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name], dtype=np.float64)
+        data.update(f"{name}{a.shape}".encode())
+        data.update(a.tobytes())
+    return {"space": hashlib.sha256(space_text.encode()).hexdigest(), "data": data.hexdigest(),
+            "space_text": space_text}
+
+
+def check_fingerprint(project_dir: str, fp: dict) -> None:
+    """Raise if ``project_dir`` was started with another space or other data than ``fp`` describes."""
+    path = os.path.join(project_dir, FINGERPRINT_FILE)
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return  # unreadable (written by a crashed process without atomic writes): rewritten below
+    for key, what in (("space", "search space"), ("data", "training/validation data")):
+        if old.get(key) != fp[key]:
+            detail = f" (it was {old.get('space_text')}; now {fp['space_text']})" if key == "space" else ""
+            raise ValueError(
+                f"the KerasTuner project {project_dir!r} was started with a different {what}{detail}; "
+                f"resuming it would mix incomparable trials. Use overwrite=True to start again, or "
+                f"another project_name."
+            )
+
+
+def write_fingerprint(project_dir: str, fp: dict) -> None:
+    os.makedirs(project_dir, exist_ok=True)
+    write_json_atomic(os.path.join(project_dir, FINGERPRINT_FILE), fp)
+
+
+# ------------------------------------------------------------------------ repair
+def values_hash(values: dict) -> str:
+    """KerasTuner's hash of a trial's values (as ``Oracle._compute_values_hash``): detects duplicates."""
+    s = "".join(f"{k}={values[k]}" for k in sorted(values))
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()[:32]
+
+
+def _read_json(path: str):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _load_trials(project_dir: str, summary: dict) -> dict:
+    """Every trial file, by id; an unreadable one becomes a FAILED placeholder (its result is lost)."""
+    trials, broken = {}, []
+    for name in sorted(os.listdir(project_dir)):
+        folder = os.path.join(project_dir, name)
+        if not (name.startswith("trial_") and os.path.isdir(folder)):
+            continue
+        state = _read_json(os.path.join(folder, "trial.json"))
+        if isinstance(state, dict) and "trial_id" in state:
+            trials[state["trial_id"]] = state
+        else:
+            broken.append(name[len("trial_"):])
+    for tid in broken:  # only possible for files written without atomic writes
+        template = next(iter(trials.values()), None)
+        hp = {**template["hyperparameters"], "values": {}} if template else {"space": [], "values": {}}
+        trials[tid] = {"trial_id": tid, "hyperparameters": hp, "metrics": {"metrics": {}}, "score": None,
+                       "best_step": 0, "status": "FAILED",
+                       "message": "the trial file was unreadable (written without atomic writes); result lost"}
+        write_json_atomic(os.path.join(project_dir, f"trial_{tid}", "trial.json"), trials[tid])
+        summary["lost"].append(tid)
+    return trials
+
+
+def _rebuild_state(trials: dict, oracle) -> dict:
+    """An oracle state consistent with ``trials``, for an empty or corrupt ``oracle.json``."""
+    base = oracle.get_state() if oracle is not None else {}
+    if "brackets" in base:
+        raise RuntimeError(
+            "oracle.json of this Hyperband project is unreadable and Hyperband's brackets cannot be "
+            "rebuilt from the trial files; start again with overwrite=True."
+        )
+    space = max((t["hyperparameters"] for t in trials.values()), key=lambda h: len(h.get("space", [])),
+                default={"space": [], "values": {}})
+    seed = base.get("seed") or 1
+    base.update({
+        "ongoing_trials": {}, "hyperparameters": {**space, "values": {}}, "start_order": [],
+        "end_order": [], "run_times": {}, "retry_queue": [], "seed": seed,
+        # The draws of the lost state cannot be replayed: continue far from them (duplicates of
+        # earlier values are still refused through tried_so_far).
+        "seed_state": seed + 1_000_003 + 97 * len(trials),
+        "tried_so_far": [], "id_to_hash": {},
+        "display": {"search_start": None, "trial_start": {}, "trial_number": {}},
+    })
+    return base
+
+
+def _dedupe(ids, keep) -> list:
+    seen, out = set(), []
+    for tid in ids:
+        if tid in keep and tid not in seen:
+            seen.add(tid)
+            out.append(tid)
+    return out
+
+
+def _reconcile(state: dict, trials: dict, summary: dict) -> dict:
+    """Make the oracle state agree with the trial files (which are written first, so they are the truth)."""
+    ids = sorted(trials, key=lambda t: (len(t), t))
+    done = {t for t in ids if trials[t]["status"] in TERMINAL}
+    running = [t for t in ids if t not in done]
+    ongoing = {k: t for k, t in state["ongoing_trials"].items() if t in trials and t not in done}
+    summary["finished_not_rerun"] = sorted(set(state["ongoing_trials"].values()) & done)
+    end = list(state["end_order"])
+    state["end_order"] = _dedupe(end + [t for t in ids if t in done], done)
+    summary["duplicate_end_entries"] = len(end) - len(_dedupe(end, set(end)))
+    state["start_order"] = _dedupe(list(state["start_order"]) + ids, set(ids))
+    queue = _dedupe(state["retry_queue"], set(running) - set(ongoing.values()))
+    orphans = [t for t in running if t not in queue and t not in ongoing.values()]
+    summary["requeued"] = orphans
+    state["retry_queue"] = queue + orphans
+    state["ongoing_trials"] = ongoing
+    hashes = {t: values_hash(trials[t]["hyperparameters"].get("values", {})) for t in ids}
+    state["tried_so_far"] = sorted(set(state["tried_so_far"]) | set(hashes.values()))
+    state["id_to_hash"] = {**{k: h for k, h in state["id_to_hash"].items() if k in trials}, **hashes}
+    state["run_times"] = {k: n for k, n in state["run_times"].items() if k in trials}
+    return state
+
+
+def repair_project(project_dir: str, oracle=None) -> dict:
+    """Make a KerasTuner project directory consistent before it is resumed.
+
+    Parameters
+    ----------
+    project_dir : str
+        ``directory/project_name``.
+    oracle : keras_tuner Oracle, optional
+        The oracle that will resume the project; used only to rebuild the
+        oracle-specific part of an unreadable ``oracle.json``.
+
+    Returns
+    -------
+    dict
+        What was done: ``rebuilt`` (oracle.json was empty or corrupt),
+        ``requeued`` (orphaned RUNNING trials queued to run again),
+        ``finished_not_rerun`` (finished trials the stale oracle would have
+        run again), ``duplicate_end_entries``, ``lost`` (unreadable trial
+        files, possible only without atomic writes).
+    """
+    summary = {"rebuilt": False, "requeued": [], "finished_not_rerun": [], "duplicate_end_entries": 0,
+               "lost": []}
+    oracle_path = os.path.join(project_dir, "oracle.json")
+    if not os.path.isdir(project_dir):
+        return summary
+    trials = _load_trials(project_dir, summary)
+    if not trials and not os.path.exists(oracle_path):
+        return summary
+    state = _read_json(oracle_path)
+    if not isinstance(state, dict) or "end_order" not in state:
+        state = _rebuild_state(trials, oracle)
+        summary["rebuilt"] = True
+    write_json_atomic(oracle_path, _reconcile(state, trials, summary))
+    tuner_file = os.path.join(project_dir, f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json")
+    if not isinstance(_read_json(tuner_file), dict):  # missing or truncated: KerasTuner then would not resume
+        write_json_atomic(tuner_file, {})
+    if summary["rebuilt"] or summary["lost"]:
+        warnings.warn(f"repaired the KerasTuner project {project_dir!r}: {summary}", UserWarning, stacklevel=2)
+    return summary
+
+
+@contextlib.contextmanager
+def safe_project(directory, project_name, hypermodel=None, oracle=None, overwrite: bool = False):
+    """Run a stock KerasTuner tuner crash-safely on ``directory/project_name``.
+
+    On entry: takes the writer lock, and unless ``overwrite`` checks the
+    fingerprint of ``hypermodel`` (space and data) and repairs the project;
+    while active: atomic writes. Use the same ``overwrite`` for the tuner::
+
+        with safe_project("runs", "fkl", hypermodel):
+            tuner = kt.RandomSearch(hypermodel, ..., directory="runs", project_name="fkl")
+            tuner.search()
+    """
+    project_dir = os.path.join(str(directory), str(project_name))
+    fp = hypermodel.fingerprint() if hypermodel is not None and hasattr(hypermodel, "fingerprint") else None
+    with project_lock(project_dir), atomic_writes():
+        if overwrite and os.path.isdir(project_dir):
+            shutil.rmtree(project_dir)
+        if fp is not None:
+            check_fingerprint(project_dir, fp)
+            write_fingerprint(project_dir, fp)
+        repair_project(project_dir, oracle)
+        yield project_dir

@@ -1,0 +1,146 @@
+"""Multi-objective results: a tuner's trials as a table, its Pareto front, budgets, hypervolume, plots.
+
+KerasTuner itself only sums objectives; these helpers read the completed
+trials and treat (``val_mse``, ``val_cka``) as two objectives to minimise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras_tuner as kt
+import numpy as np
+
+from fairkl import _validation as v
+from fairkl.pareto import hypervolume_2d, pareto_front
+
+__all__ = ["trials_table", "pareto_trials", "best_within_budget", "hypervolume_curve", "plot_trials",
+           "plot_hypervolume"]
+
+
+def _trial_order(tid: str):
+    return (len(tid), tid)  # KerasTuner's ids are zero-padded counters: creation order
+
+
+def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
+    """Every completed trial once, as a dict: ``trial_id``, its hyperparameters and ``metrics``.
+
+    Ordered by trial id (the order KerasTuner created the trials in). When
+    given a tuner whose hypermodel is a :class:`FairKernelRidgeHyperModel`,
+    the hyperparameters are those the model used (e.g. ``mu`` drawn in the
+    zero decade of a ``log_or_zero`` range is 0; the raw draw is kept as
+    ``"<name>_drawn"``).
+
+    Raises
+    ------
+    ValueError
+        If a metric is recorded by no completed trial (the message lists the
+        recorded ones).
+    """
+    oracle = getattr(tuner_or_oracle, "oracle", tuner_or_oracle)
+    used = getattr(getattr(tuner_or_oracle, "hypermodel", None), "values_used", None)
+    done = [oracle.trials[t] for t in sorted(oracle.trials, key=_trial_order)
+            if oracle.trials[t].status == kt.engine.trial.TrialStatus.COMPLETED]
+    recorded = sorted({m for t in done for m in t.metrics.metrics})
+    missing = [m for m in metrics if done and m not in recorded]
+    if missing:
+        raise ValueError(f"metrics {missing} were recorded by no completed trial; recorded metrics: {recorded}.")
+    rows = []
+    for trial in done:
+        values = dict(trial.hyperparameters.values)
+        if used is not None:
+            model_values = used(values)
+            for k, val in model_values.items():
+                if k in values and val != values[k]:
+                    values[f"{k}_drawn"] = values[k]
+            values.update(model_values)
+        row = {"trial_id": trial.trial_id, **values}
+        for m in metrics:
+            row[m] = float(trial.metrics.get_last_value(m)) if trial.metrics.exists(m) else float("nan")
+        rows.append(row)
+    return rows
+
+
+def _matrix(rows, objectives):
+    _check_columns(rows, objectives)
+    return np.array([[r[o] for o in objectives] for r in rows], dtype=float).reshape(len(rows), len(objectives))
+
+
+def _check_columns(rows, names):
+    known = sorted(rows[0]) if rows else []
+    missing = [n for n in names if rows and n not in rows[0]]
+    if missing:
+        raise ValueError(f"unknown column(s) {missing}; the rows have: {known}.")
+
+
+def pareto_trials(rows: list[dict], objectives=("val_mse", "val_cka")) -> list[dict]:
+    """The Pareto-optimal rows of :func:`trials_table` (all objectives minimised)."""
+    if not rows:
+        return []
+    return [rows[i] for i in pareto_front(_matrix(rows, objectives))]
+
+
+def best_within_budget(rows: list[dict], budget: float, objective="val_mse", constraint="val_cka") -> dict | None:
+    """The row with the lowest ``objective`` among those with ``constraint <= budget``.
+
+    Returns None when rows have finite values but none meets the budget.
+    Rows with a NaN in either column are skipped.
+
+    Raises
+    ------
+    ValueError
+        If a column name is unknown (the message lists the columns), or if no
+        row has finite values of both columns (nothing could be compared).
+    """
+    budget = v.check_positive(budget, "budget", allow_zero=True)
+    _check_columns(rows, (objective, constraint))
+    finite = [r for r in rows if math.isfinite(r[objective]) and math.isfinite(r[constraint])]
+    if rows and not finite:
+        raise ValueError(
+            f"no row has finite {objective!r} and {constraint!r} (all {len(rows)} are NaN or inf): every "
+            f"trial failed or diverged; look at the trials' messages (tuner.oracle.trials[id].message)."
+        )
+    ok = [r for r in finite if r[constraint] <= budget]
+    return min(ok, key=lambda r: r[objective]) if ok else None
+
+
+def hypervolume_curve(rows: list[dict], reference, objectives=("val_mse", "val_cka")) -> np.ndarray:
+    """2-D hypervolume of the first k trials, for k = 1..len(rows) (in table order)."""
+    P = _matrix(rows, objectives)
+    return np.array([hypervolume_2d(P[: k + 1], reference) for k in range(len(P))])
+
+
+def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "val_cka"), ax=None,
+                title="Every trial, and the Pareto front (lower-left is better)"):
+    """Scatter of every trial coloured by a hyperparameter, with the Pareto front as a step line."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    P = _matrix(rows, objectives)
+    _check_columns(rows, (color_by,))
+    colours = np.array([r[color_by] for r in rows], dtype=float)
+    sc = ax.scatter(P[:, 0], P[:, 1], c=colours, cmap="viridis", s=25, alpha=0.8)
+    front = P[pareto_front(P)]
+    ax.step(front[:, 0], front[:, 1], where="post", color="tab:red", lw=1.5, label="Pareto front")
+    ax.figure.colorbar(sc, ax=ax, label=color_by)
+    ax.set_xlabel(objectives[0])
+    ax.set_ylabel(objectives[1])
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_hypervolume(rows: list[dict], reference, objectives=("val_mse", "val_cka"), ax=None, label=None,
+                     title="Hypervolume of the trials so far (higher is better)"):
+    """Hypervolume against the number of trials."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    hv = hypervolume_curve(rows, reference, objectives)
+    ax.plot(np.arange(1, len(hv) + 1), hv, label=label)
+    ax.set_xlabel("number of trials")
+    ax.set_ylabel("hypervolume")
+    ax.set_title(title)
+    if label:
+        ax.legend()
+    return ax
