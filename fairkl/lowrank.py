@@ -54,7 +54,6 @@ Everything is float64 internally.
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import NamedTuple
 
@@ -178,7 +177,7 @@ def _kmeanspp(X, key, first, m: int):
         return idx.at[k].set(i), ops.minimum(d2, new), key
 
     d0 = squared_distances(X, X[first][None, :])[:, 0]
-    idx0 = ops.zeros((m,), dtype="int32").at[0].set(first)
+    idx0 = ops.zeros((m,), dtype="int64").at[0].set(first)
     idx, _, _ = jax.lax.fori_loop(1, m, body, (idx0, d0.at[first].set(0.0), key))
     return idx
 
@@ -195,7 +194,7 @@ def _pivoted_landmarks(X, sigma, m: int):
         g = col / ops.sqrt(ops.maximum(d[i], 1e-300))
         return idx.at[k].set(i), G.at[:, k].set(g), (d - g * g).at[i].set(-1.0)
 
-    state = (ops.zeros((m,), dtype="int32"), ops.zeros((p, m), dtype=X.dtype), ops.ones((p,), dtype=X.dtype))
+    state = (ops.zeros((m,), dtype="int64"), ops.zeros((p, m), dtype=X.dtype), ops.ones((p,), dtype=X.dtype))
     return jax.lax.fori_loop(0, m, body, state)[0]
 
 
@@ -437,9 +436,12 @@ def prediction_frequencies(sigma_f: float, n_features: int = N_FEATURES, kind: s
         omega = np.random.default_rng(seed).standard_normal(h)
         weight = np.full(h, 1.0 / h)
     else:
-        x, wq = np.polynomial.hermite_e.hermegauss(2 * h)
+        # Golub-Welsch: nodes and weights of the 2h-point rule for N(0, 1) from the
+        # Jacobi matrix of the Hermite polynomials (stable for any h, unlike hermegauss).
+        k = np.sqrt(np.arange(1.0, 2 * h))
+        x, V = np.linalg.eigh(np.diag(k, 1) + np.diag(k, -1))
         pos = x > 0  # cos is even: fold the symmetric nodes (2h nodes, none at 0)
-        omega, weight = x[pos], 2.0 * wq[pos] / math.sqrt(2.0 * math.pi)
+        omega, weight = x[pos], 2.0 * V[0, pos] ** 2
     return omega / float(sigma_f), weight
 
 
@@ -576,6 +578,14 @@ def cka_lbfgs(Phi, chol, c, const, B, omega, weight, hll, mu, epochs, lr, tol):
     return st.v, st.J, dec(st.g), st.it
 
 
+@jax.jit
+def _whiten(Phi, y, dropped, lam):
+    """Cholesky information of :math:`\\Phi^\\top\\Phi + \\lambda I` and :math:`c = R^{-1}\\Phi^\\top y`."""
+    A0 = ops.matmul(ops.transpose(Phi), Phi)
+    info = _ridge_factor(0.5 * (A0 + ops.transpose(A0)), dropped, lam)
+    return info, ops.solve_triangular(info[1], ops.matmul(ops.transpose(Phi), y), lower=True)
+
+
 def fit_cka_lowrank(X, y, q, landmarks, sigma, lam, mu, sigma_q=None, sigma_f=None, epochs: int = 300,
                     lr: float = 0.01, tol: float = 1e-10, kernel_q: str = "rbf", n_features: int = N_FEATURES,
                     features_kind: str = "quadrature", seed: int = 0, tol_q: float = Q_TOL,
@@ -592,14 +602,11 @@ def fit_cka_lowrank(X, y, q, landmarks, sigma, lam, mu, sigma_q=None, sigma_f=No
     sigma_f = float(median_heuristic(y[:, None])) if sigma_f is None else float(sigma_f)
     B, _ = sensitive_factor(q, sigma_q, kernel_q, tol_q, max_rank_q)
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
-    A0, b, _ = gram_statistics(X, y, ops.zeros((n, 1), dtype=F64), nmap, chunk=chunk)
-    info = _ridge_factor(A0, nmap.dropped, _f64(lam))
-    del A0
+    Phi = feature_matrix(X, nmap, chunk=chunk)
+    info, c = _whiten(Phi, y, nmap.dropped, _f64(lam))
     chol = info[1]
-    c = ops.solve_triangular(chol, b, lower=True)
     omega, weight = prediction_frequencies(sigma_f, n_features, features_kind, seed)
     BtB = ops.matmul(ops.transpose(B), B)
-    Phi = feature_matrix(X, nmap, chunk=chunk)
     v, J, dec, it = cka_lbfgs(Phi, chol, c, ops.sum(y * y) - ops.sum(c * c), B, _f64(omega), _f64(weight),
                               ops.sum(BtB * BtB) / (n * n), _f64(mu), epochs, _f64(lr), _f64(tol))
     w = ops.solve_triangular(ops.transpose(chol), v, lower=False)
