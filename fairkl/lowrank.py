@@ -82,6 +82,8 @@ Q_MAX_RANK = 256
 #: Fourier features of the predictions (cos and sin pairs) for the CKA penalty.
 N_FEATURES = 64
 LBFGS_MEMORY = 8
+#: Residual variance below which a pivoted-Cholesky pivot counts as already explained.
+PIVOT_FLOOR = 1e-12
 
 F64 = "float64"
 
@@ -191,7 +193,9 @@ def _pivoted_landmarks(X, sigma, m: int):
         idx, G, d = state
         i = ops.argmax(d)
         col = rbf_kernel(X, X[i][None, :], sigma=sigma)[:, 0] - G @ G[i]
-        g = col / ops.sqrt(ops.maximum(d[i], 1e-300))
+        # A pivot already explained to rounding (duplicate rows) adds nothing: no division by ~0.
+        ok = d[i] > PIVOT_FLOOR
+        g = ops.where(ok, col / ops.sqrt(ops.where(ok, d[i], 1.0)), 0.0)
         return idx.at[k].set(i), G.at[:, k].set(g), (d - g * g).at[i].set(-1.0)
 
     state = (ops.zeros((m,), dtype="int64"), ops.zeros((p, m), dtype=X.dtype), ops.ones((p,), dtype=X.dtype))
@@ -283,8 +287,8 @@ def _pivoted_factor(q, sigma_q, kernel_q: str, rank: int):
     def body(k, state):
         G, d = state
         i = ops.argmax(d)
-        piv = d[i]
-        g = ops.where(piv > 0, (column(i) - G @ G[i]) / ops.sqrt(ops.where(piv > 0, piv, 1.0)), 0.0)
+        ok = d[i] > PIVOT_FLOOR * ops.max(diag)  # exhausted (e.g. groups): zero columns, not noise
+        g = ops.where(ok, (column(i) - G @ G[i]) / ops.sqrt(ops.where(ok, d[i], 1.0)), 0.0)
         return G.at[:, k].set(g), d - g * g
 
     G, d = jax.lax.fori_loop(0, rank, body, (ops.zeros((n, rank), dtype=q.dtype), diag))

@@ -303,3 +303,16 @@ def test_result_exposes_a_fit_result(data):
     res = lowrank.fit_krr_lowrank(X, y, X[:10], SIGMA, LAM)
     fr = res.fit_result()
     assert isinstance(fr, solvers.FitResult) and fr.alpha is res.alpha and int(res.rank) == 10
+
+
+def test_pivoted_landmarks_with_duplicate_rows_stay_distinct_and_fit_is_finite(data):
+    X, y, q, Xte = data
+    Xd = np.concatenate([X[:10]] * 4)  # 10 distinct rows, 40 samples, 25 landmarks
+    idx = lowrank.select_landmarks(Xd, 25, method="pivoted_cholesky", sigma=SIGMA, pool=40)
+    assert len(np.unique(idx)) == 25 and len(np.unique(Xd[idx], axis=0)) == 10
+    res = lowrank.fit_krr_lowrank(Xd, np.tile(y[:10], 4), Xd[idx], SIGMA, LAM)
+    assert int(res.rank) == 10  # repeated landmarks add no eigen-direction
+    # the same function as with the 10 distinct landmarks
+    ref = lowrank.fit_krr_lowrank(Xd, np.tile(y[:10], 4), X[:10], SIGMA, LAM)
+    np.testing.assert_allclose(lowrank.predict(Xte, res.landmarks, res.alpha, SIGMA),
+                               lowrank.predict(Xte, ref.landmarks, ref.alpha, SIGMA), rtol=1e-7, atol=1e-9)
