@@ -26,7 +26,10 @@ def _build(source: Path, out: Path, repo_url: str = "") -> Path:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(out), "-W", "-n",
                              "--keep-going"], env=env, capture_output=True, text=True, timeout=1200)  # fmt: skip
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    log = result.stdout + result.stderr
+    (out / "build.log").write_text(log)
+    errors = [line for line in log.splitlines() if re.search(r"(Error|WARNING|Timeout)\b", line)]
+    assert result.returncode == 0, "\n".join(errors[:40]) + f"\nfull log: {out / 'build.log'}"
     return out / "_build" / "html"
 
 
