@@ -3,6 +3,7 @@
 
 import ast
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
@@ -84,13 +85,14 @@ def test_wheel_installs_into_a_clean_venv_and_fits(tmp_path):
     assert {f"fairkl_data/{d}" for d in data} <= set(zipfile.ZipFile(wheel).namelist())
     assert {Path(n).name for n in tarfile.open(sdist).getnames()} >= data
     built = time.perf_counter()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # no system site-packages
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True,
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True, env=env,
                    capture_output=True)  # fmt: skip
     installed = time.perf_counter()
-    result = subprocess.run([str(python), "-c", SMOKE], cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run([str(python), "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("ok") and str(venv) in result.stdout
     print(f"build {built - start:.0f} s, install {installed - built:.0f} s, "
