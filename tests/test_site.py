@@ -80,7 +80,7 @@ def test_without_repo_url_there_are_no_repository_or_launch_buttons(full_site):
     for page in ("intro", "installation", "part3_fairkl_api", "case_study_crime"):
         html = (full_site / "book" / f"{page}.html").read_text()
         assert "mybinder.org" not in html and "colab.research.google.com" not in html
-        assert "github.com" not in html and "launch-buttons" not in html
+        assert 'href="https://github.com' not in html and "launch-buttons" not in html
     # Downloads of the executed notebooks are still offered.
     assert (full_site / "_sources" / "book" / "part3_fairkl_api.ipynb").is_file()
 
