@@ -80,7 +80,7 @@ def test_without_repo_url_there_are_no_repository_or_launch_buttons(full_site):
     for page in ("intro", "installation", "part3_fairkl_api", "case_study_crime"):
         html = (full_site / "book" / f"{page}.html").read_text()
         assert "mybinder.org" not in html and "colab.research.google.com" not in html
-        assert 'href="https://github.com' not in html and "launch-buttons" not in html
+        assert 'href="https://github.com' not in html and "dropdown-launch-buttons" not in html
     # Downloads of the executed notebooks are still offered.
     assert (full_site / "_sources" / "book" / "part3_fairkl_api.ipynb").is_file()
 
@@ -89,7 +89,7 @@ def test_without_repo_url_there_are_no_repository_or_launch_buttons(full_site):
 def test_with_repo_url_every_button_points_at_that_repository(tiny_site_with_repo):
     page = (tiny_site_with_repo / "book" / "page.html").read_text()
     assert f'href="{REPO}"' in page  # repository button
-    assert f"{REPO}/issues/new?title=" in page
+    assert f"{REPO}/issues/new?title=" in page and "dropdown-launch-buttons" in page
     assert "https://mybinder.org/v2/gh/example-owner/fairkl/main?urlpath=lab/tree/book/page.py" in page
     # Colab opens only .ipynb files on GitHub: the executed notebook on the notebooks branch.
     assert "https://colab.research.google.com/github/example-owner/fairkl/blob/notebooks/book/page.ipynb" in page
