@@ -510,8 +510,9 @@ assert t[3][0] < t[1][0] and 0.05 < t[3][1] < 0.15 and t[1][1] < 0.03
 #
 # The package implements this objective, with a robust Cholesky, float64 on
 # request, and the CKA penalty of Part 3.
-# {py:class}`fairkl.FairKernelRidge` takes `(sigma, lam, mu, sigma_q)` and
-# `penalty="hsic"` selects the closed form we just derived.
+# {py:class}`fairkl.FairKernelRidge <fairkl.models.FairKernelRidge>` takes
+# `(sigma, lam, mu, sigma_q)`, and `penalty="hsic"` selects the closed form we
+# just derived.
 
 # %%
 model = fairkl.FairKernelRidge(sigma, lam, mu_best, sigma_q=sigma_q,
