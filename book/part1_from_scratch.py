@@ -151,7 +151,7 @@ plt.show()
 # $H = I - \tfrac1n \mathbf 1\mathbf 1^\top$. Multiplying by $H$ is the same as
 # subtracting row and column means and adding back the grand mean, so we never
 # form $H$ (an $n\times n$ matrix) and the cost is $O(n^2)$ instead of
-# $O(n^3)$. Exercise 1 checks the two against each other.
+# $O(n^3)$. {ref}`Exercise 1 <p1-ex-centre>` checks the two against each other.
 
 # %%
 def center(K):
@@ -366,14 +366,14 @@ print(f"median heuristic on X: {sigma_X:.2f}; chosen sigma = {sigma:.2f}, "
 assert 0 < i < len(sigmas) - 1 and 0 < j < len(lams) - 1  # interior choice
 
 # %% mystnb={"figure": {"caption": "Validation MSE of kernel ridge regression against the bandwidth, one line per ridge strength $\\lambda$; the star is the chosen pair (lowest validation MSE). Too small a bandwidth over-fits (error shoots up on the left); too large smooths too much; stronger ridge tames small bandwidths.", "name": "fig-p1-sigma"}, "image": {"alt": "Validation MSE against sigma on a log axis, six curves for lambda from 1e-5 to 1, each U-shaped, with a star at the lowest point."}}
-fig, ax = plt.subplots(figsize=(6, 3.8))
+fig, ax = plt.subplots(figsize=(7, 3.8))
 for jj, lam_j in enumerate(lams):
     ax.semilogx(sigmas, val_mse[:, jj], "o-", ms=3, label=f"λ = {lam_j:g}")
 ax.plot(sigma, val_mse[i, j], "k*", ms=14, label="chosen")
 ax.axhline(base_va["constant ȳ"][0], color="0.5", ls=":", label="constant ȳ")
 ax.set(xlabel="bandwidth σ of the kernel on X", ylabel="validation MSE",
        title="Choosing σ and λ on validation data", ylim=(0, 12))
-ax.legend(ncol=2, fontsize=8)
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
 
 # %%
@@ -425,13 +425,20 @@ def fair_fit(mu):
 
 
 mus = np.r_[0.0, np.logspace(-1, 3, 9)]
+
+
+def fmt(mu):
+    """Three significant digits without exponents: 0.316, 31.6, 1000."""
+    return np.format_float_positional(mu, precision=3, fractional=False, trim="-")
+
+
 path = []  # one row per mu: (mu, validation MSE, validation CKA)
 for mu in mus:
     p = krr_predict(fair_fit(mu), sigma, X_va)
     path.append((mu, mse(p, y_va), dependence_on_q(p, q_va)))
 print(f"{'mu':>8}{'val MSE':>10}{'val CKA':>10}")
 for mu, m, c in path:
-    print(f"{mu:8.3g}{m:10.2f}{c:10.3f}")
+    print(f"{fmt(mu):>8}{m:10.2f}{c:10.3f}")
 
 # %% [markdown]
 # ## 8. Choosing μ by a rule, and testing once
@@ -453,16 +460,18 @@ def most_accurate_within(budget, rows):
 
 
 mu_best, mse_best, cka_best = most_accurate_within(budget, path)
-print(f"chosen mu = {mu_best:.3g} (validation MSE {mse_best:.2f}, CKA {cka_best:.3f})")
+print(f"chosen mu = {fmt(mu_best)} (validation MSE {mse_best:.2f}, CKA {cka_best:.3f})")
 
 # %% mystnb={"figure": {"caption": "The accuracy–independence trade-off on validation data. Each point is one value of $\\mu$ (labelled); raising $\\mu$ moves left (less dependence on $q$) and up (larger error). The star is the model chosen by the rule *most accurate with CKA ≤ 0.2* (dashed line). The two baselines show the ends: the constant predictor and $\\sin(x)$, the best predictor that ignores $q$.", "name": "fig-p1-tradeoff"}, "image": {"alt": "Validation MSE against validation CKA for ten values of mu: a curve from the top left to the bottom right, a dashed vertical budget line at 0.2, a star on the curve just left of it, and two baseline markers near CKA zero with high MSE."}}
 mu_arr, mse_arr, cka_arr = map(np.array, zip(*path))
 fig, ax = plt.subplots(figsize=(6.5, 4.2))
 ax.plot(cka_arr, mse_arr, "o-", color="tab:blue", label="fair KRR, one point per μ")
+labelled = {0.0: (-12, 10), mus[4]: (8, 2), 10.0: (8, 4), mu_best: (10, 2),
+            1000.0: (8, -2)}  # mu -> label offset in points, chosen to avoid overlaps
 for mu, m, c in path:
-    if mu in (0.0, 1.0, 10.0, 1000.0) or mu == mu_best:
-        ax.annotate(f"μ = {mu:.3g}", (c, m), textcoords="offset points",
-                    xytext=(6, 4), fontsize=9)
+    if mu in labelled:
+        ax.annotate(f"μ = {fmt(mu)}", (c, m), textcoords="offset points",
+                    xytext=labelled[mu], fontsize=9)
 ax.plot(cka_best, mse_best, "*", color="tab:red", ms=16, label="chosen by the rule")
 ax.axvline(budget, ls="--", color="tab:red", lw=1, label=f"budget CKA ≤ {budget}")
 for name, (m, c) in base_va.items():
@@ -470,7 +479,7 @@ for name, (m, c) in base_va.items():
 ax.set(xlabel="validation CKA(predictions, q)   (lower: more independent of q)",
        ylabel="validation MSE   (lower: more accurate)",
        title="Raising μ trades accuracy for independence")
-ax.legend(fontsize=8, loc="center right")
+ax.legend(fontsize=8, loc="upper right")
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -487,7 +496,7 @@ pred_fair = krr_predict(alpha_fair, sigma, X_te)
 pred_krr = krr_predict(alpha_krr, sigma, X_te)
 test_rows = baselines(X_te, y_te, q_te)
 test_rows["plain KRR (μ = 0)"] = (mse(pred_krr, y_te), dependence_on_q(pred_krr, q_te))
-test_rows[f"fair KRR (μ = {mu_best:.3g})"] = (mse(pred_fair, y_te),
+test_rows[f"fair KRR (μ = {fmt(mu_best)})"] = (mse(pred_fair, y_te),
                                             dependence_on_q(pred_fair, q_te))
 show(test_rows, "test")
 
@@ -532,8 +541,9 @@ assert abs(dependence_on_q(pred_fair, q_te) - cka_pkg) < 1e-10
 # %% [markdown]
 # ## Exercises
 #
-# ```{exercise} Centring without the centring matrix
+# ```{exercise} Exercise 1 — Centring without the centring matrix
 # :label: p1-ex-centre
+# :nonumber:
 # Form $H = I - \tfrac1n\mathbf 1\mathbf 1^\top$ explicitly for the first 8
 # training points, compute $HKH$ with matrix products, and check that it
 # equals `center(K)` on the same points. Why does `center` cost $O(n^2)$
@@ -558,8 +568,9 @@ print("largest difference:", float(np.max(np.abs(HKH - np.asarray(center(K8)))))
 # ```{solution-end}
 # ```
 #
-# ```{exercise} Unawareness, done thoroughly
+# ```{exercise} Exercise 2 — Unawareness, done thoroughly
 # :label: p1-ex-unaware
+# :nonumber:
 # Drop the proxy column too, so the model sees only $x$. Fit plain KRR (same
 # $\sigma$ and $\lambda$) and compare its test MSE and CKA with $\sin(x)$ and
 # with the fair model. What does this say about removing columns as a
@@ -587,8 +598,9 @@ print(f"KRR on x only: test MSE {mse(pred_x, y_te):.2f}, "
 # ```{solution-end}
 # ```
 #
-# ```{exercise} A tighter budget
+# ```{exercise} Exercise 3 — A tighter budget
 # :label: p1-ex-budget
+# :nonumber:
 # Apply the same rule with a budget of 0.12 instead of 0.2. Which $\mu$ is
 # chosen, and what does the tighter budget cost in test MSE?
 # ```
@@ -600,7 +612,7 @@ print(f"KRR on x only: test MSE {mse(pred_x, y_te):.2f}, "
 # %%
 mu_tight = most_accurate_within(0.12, path)[0]
 pred_tight = krr_predict(fair_fit(mu_tight), sigma, X_te)
-print(f"budget 0.12: mu = {mu_tight:.3g}, test MSE {mse(pred_tight, y_te):.2f}, "
+print(f"budget 0.12: mu = {fmt(mu_tight)}, test MSE {mse(pred_tight, y_te):.2f}, "
       f"CKA {dependence_on_q(pred_tight, q_te):.3f}")
 
 # %% [markdown]
