@@ -170,8 +170,12 @@ def center(K):
 # centring. For a kernel $K$ on one variable and $L$ on the other, the
 # (biased) estimate is
 #
-# $$\operatorname{HSIC}(K, L) = \frac{1}{n^2}\operatorname{tr}(\tilde K\tilde L)
-#   = \frac{1}{n^2}\sum_{i,j}\tilde K_{ij}\tilde L_{ij}.$$
+# $$
+# \begin{aligned}
+# \operatorname{HSIC}(K, L) &= \frac{1}{n^2}\operatorname{tr}(\tilde K\tilde L)\\
+#   &= \frac{1}{n^2}\sum_{i,j}\tilde K_{ij}\tilde L_{ij}.
+# \end{aligned}
+# $$
 #
 # With RBF kernels on both variables it is zero (for large $n$) exactly when
 # the variables are independent. Its size, though, depends on the kernels'
@@ -179,7 +183,9 @@ def center(K):
 # normalises it, like a correlation coefficient:
 #
 # $$\operatorname{CKA}(K, L) = \frac{\operatorname{HSIC}(K, L)}
-#   {\sqrt{\operatorname{HSIC}(K, K)\,\operatorname{HSIC}(L, L)}} \in [0, 1].$$
+#   {\sqrt{\operatorname{HSIC}(K, K)\operatorname{HSIC}(L, L)}}.$$
+#
+# It lies in $[0, 1]$.
 
 # %%
 def hsic(K, L):
@@ -398,18 +404,27 @@ assert mse(pred_krr_va, y_va) < 0.3 * base_va["sin(x), best fair"][0]
 # dependence $D$ between the training predictions $f = K\alpha$ and $q$,
 # weighted by the fairness strength $\mu \ge 0$:
 #
-# $$J(\alpha) = \frac1n\Big[\lVert \tilde y - K\alpha\rVert^2
-#   + \lambda\,\alpha^\top K\alpha\Big] + \mu\, D(K\alpha, q).$$
+# $$
+# \begin{aligned}
+# J(\alpha) = {}&\frac1n\Big[\lVert \tilde y - K\alpha\rVert^2
+#   + \lambda\,\alpha^\top K\alpha\Big]\\
+#   &+ \mu\, D(K\alpha, q).
+# \end{aligned}
+# $$
 #
 # With HSIC and a *linear* kernel on $f$, the penalty is a quadratic form,
 # $D = \operatorname{HSIC}(ff^\top, L) = f^\top \tilde L f / n^2$ with
 # $\tilde L = HLH$ and $L$ the RBF kernel on $q$ (bandwidth $\sigma_q$). So
 # $J$ stays quadratic in $\alpha$. Setting its gradient to zero,
 #
-# $$\tfrac2n K\big[(K + \lambda I)\alpha - \tilde y\big]
-#   + \tfrac{2\mu}{n^2} K\tilde L K\alpha = 0
-#   \;\Longleftarrow\;
-#   \big(K + \lambda I + \tfrac{\mu}{n}\tilde L K\big)\,\alpha = \tilde y .$$
+# $$
+# \begin{aligned}
+# &\tfrac2n K\big[(K + \lambda I)\alpha - \tilde y\big]
+#   + \tfrac{2\mu}{n^2} K\tilde L K\alpha = 0\\
+# &\Longleftarrow\;
+#   \big(K + \lambda I + \tfrac{\mu}{n}\tilde L K\big)\,\alpha = \tilde y .
+# \end{aligned}
+# $$
 #
 # The matrix is not symmetric, so we solve by LU (`ops.solve`). At $\mu = 0$
 # it is plain KRR.
