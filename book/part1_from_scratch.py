@@ -152,8 +152,9 @@ plt.show()
 # $H = I - \tfrac1n \mathbf 1\mathbf 1^\top$. Multiplying by $H$ is the same as
 # subtracting row and column means and adding back the grand mean, so we never
 # form $H$ (an $n\times n$ matrix) and the cost is $O(n^2)$ instead of
-# $O(n^3)$. The first exercise, {ref}`p1-ex-centre`, checks the two against
-# each other.
+# $O(n^3)$. The first exercise,
+# {ref}`Centring without the centring matrix <p1-ex-centre>`, checks the two
+# against each other.
 
 # %%
 def center(K):
