@@ -293,7 +293,8 @@ print(f"chosen by the rule: sigma = {cv.sigma_:g}, lam = {cv.lam_:g}, "
 # does not settle it: near the budget, candidates with different $\sigma$ and
 # $\lambda$ differ in CV MSE by less than the spread over folds, so which one
 # wins depends on the folds (see the exercise
-# {ref}`How stable is the choice? <p2-ex-stability>`). What is stable is $\mu$ and the error and dependence the rule delivers.
+# {ref}`How stable is the choice? <p2-ex-stability>`). What is stable is
+# $\mu$ and the error and dependence the rule delivers.
 #
 # The 8 candidates shared with the search of §4 get the same cross-validated
 # numbers as from `GridSearchCV`, up to rounding:
