@@ -16,7 +16,8 @@ HERE = Path(__file__).parent
 
 TARGETS = {
     ("numpy", "NumPy", "2.3"): [
-        ("numpy.linalg.solve", "function", "reference/generated/numpy.linalg.solve.html#$"),
+        ("numpy.linalg.solve", "function",
+         "reference/generated/numpy.linalg.solve.html#$"),
         ("numpy.linalg.cholesky", "function",
          "reference/generated/numpy.linalg.cholesky.html#$"),
         ("numpy.median", "function", "reference/generated/numpy.median.html#$"),
