@@ -16,7 +16,7 @@ from fairkl._backend import ensure_jax_backend
 
 ensure_jax_backend()
 
-from fairkl import datasets, dependence, kernels, linalg, pareto, pipeline, sensitive, solvers  # noqa: E402
+from fairkl import datasets, dependence, kernels, linalg, metrics, pareto, pipeline, sensitive, solvers  # noqa: E402
 from fairkl.models import FairKernelRidge, MuPath  # noqa: E402
 from fairkl.sklearn import FairKernelRidgeCV, FairKernelRidgeRegressor  # noqa: E402
 
@@ -29,6 +29,7 @@ __all__ = [
     "dependence",
     "kernels",
     "linalg",
+    "metrics",
     "pareto",
     "pipeline",
     "sensitive",

@@ -28,10 +28,15 @@ from fairkl.metrics.groups import (
     wasserstein_gap,
 )
 from fairkl.metrics.independence import HSICTestResult, hsic_test
+from fairkl.metrics.selection import best_within_budget
+from fairkl.metrics.yardstick import UndefinedDependence, Yardstick
 
 __all__ = [
     "GROUP_SCORERS",
     "HSICTestResult",
+    "UndefinedDependence",
+    "Yardstick",
+    "best_within_budget",
     "correlation",
     "equal_opportunity_difference",
     "error_rate",
