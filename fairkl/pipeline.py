@@ -152,9 +152,10 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
     """Validated, prepared q and whether the penalty is active (warns once for a constant q)."""
     if q is None:
         if config.mu > 0:
+            label = name if name == "sensitive_features" else f"{name} (the sensitive attribute)"
             raise ValueError(
-                f"{name} is required when mu > 0 (mu={config.mu}): it is the sensitive attribute the "
-                f"penalty keeps predictions independent of. Pass it, or set mu=0"
+                f"{label} is required when mu > 0 (mu={config.mu}): the penalty keeps predictions "
+                f"independent of it. Pass it, or set mu=0"
                 + ("; in cross-validation enable metadata routing and call "
                    "set_fit_request(sensitive_features=True)." if name == "sensitive_features" else ".")
             )
