@@ -7,12 +7,7 @@ from typing import NamedTuple
 import jax
 from keras import ops
 
-from fairkl.dependence import centered_tiny
-
-try:  # the public name (numerics helper's branch)
-    from fairkl.dependence import normalise_hsic as _normalise
-except ImportError:  # pragma: no cover - before that branch is merged; drop at merge
-    from fairkl.dependence import _normalise
+from fairkl.dependence import centered_tiny, normalise_hsic
 
 
 class CKAPenalty(NamedTuple):
@@ -52,7 +47,7 @@ def cka_penalty(f, pen: CKAPenalty):
     total = ops.sum(rows)
     hfl = ops.sum(E * pen.Lc) / (n * n)
     hff = (ops.sum(E * E) - (2.0 / n) * ops.sum(rows * rows) + total * total / (n * n)) / (n * n)
-    return _normalise(hfl, ops.maximum(hff, 0.0), pen.hll, centered_tiny(f.dtype))
+    return normalise_hsic(hfl, ops.maximum(hff, 0.0), pen.hll, centered_tiny(f.dtype))
 
 
 def hsic_penalty(f, Lc):
