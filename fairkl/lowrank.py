@@ -65,7 +65,7 @@ from keras import ops
 from fairkl import solvers
 from fairkl._ops import eps as _eps
 from fairkl._ops import mean
-from fairkl.dependence import _normalise, centered_tiny
+from fairkl.dependence import centered_tiny, normalise_hsic
 from fairkl.kernels import median_heuristic, rbf_kernel, squared_distances
 
 LANDMARK_METHODS = ("uniform", "kmeans++", "pivoted_cholesky")
@@ -468,7 +468,7 @@ def cka_features_penalty(f, B, omega, weight, hll):
     Psi = Psi - mean(Psi, axis=0, keepdims=True)
     PB = ops.matmul(ops.transpose(Psi), B)
     PP = ops.matmul(ops.transpose(Psi), Psi)
-    return _normalise(ops.sum(PB * PB) / (n * n), ops.sum(PP * PP) / (n * n), hll, centered_tiny(f.dtype))
+    return normalise_hsic(ops.sum(PB * PB) / (n * n), ops.sum(PP * PP) / (n * n), hll, centered_tiny(f.dtype))
 
 
 class _Memory(NamedTuple):
