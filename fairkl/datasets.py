@@ -1,4 +1,4 @@
-"""Datasets: synthetic data in the style of the earlier public series `jejjohnson/keras-fairkl`, and real data shipped with fairkl.
+"""Datasets: synthetic data in the style of the earlier public series ``jejjohnson/keras-fairkl``, and real data shipped with fairkl.
 
 The real data files (UCI Communities and Crime, UCI Adult) ship gzip-compressed in
 the ``fairkl_data`` directory of the fairkl wheel, so ``pip install fairkl`` brings
