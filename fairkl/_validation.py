@@ -305,8 +305,9 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
             codes = np.argmax(values, axis=1).astype(np.int64)
             columns = list(q.columns) if _is_pandas(q) and hasattr(q, "columns") else list(range(values.shape[1]))
             return _group_result(codes, columns, ["group"], return_labels, return_attributes)
-    for values in numeric:
-        _check_integer(values, name)
+    for col, label in zip(cols, _column_names(q, name, len(cols))):
+        if not col.categorical:
+            _check_integer(col.values, label)
     if len(numeric) == len(cols):
         _check_few(np.column_stack(numeric), name)
     keys = np.column_stack([c.codes if c.categorical else c.values for c in cols])
@@ -332,6 +333,13 @@ def _attribute_names(q, name: str, k: int) -> list:
     if _is_pandas(q):
         return [q.name if getattr(q, "name", None) is not None else "group"]
     return ["group"] if k == 1 else [f"{name}_{j}" for j in range(k)]
+
+
+def _column_names(q, name: str, k: int) -> list:
+    """Names of the columns of ``q`` in error messages (as :func:`_sensitive_columns` gives them)."""
+    if _is_pandas(q) and hasattr(q, "columns"):
+        return [f"{name}[{c!r}]" for c in q.columns]
+    return [name] if k == 1 else [f"{name}[:, {j}]" for j in range(k)]
 
 
 def _check_integer(values: np.ndarray, name: str) -> None:
