@@ -248,27 +248,19 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
                  return_attributes: bool = False):
     """Integer group codes ``0..G-1`` per row: THE rule for groups in fairkl.
 
-    Group metrics (:mod:`fairkl.metrics.groups`), the scikit-learn parity
-    scorer, the HSIC test's label encoding and stratified CV splits
-    (:func:`fairkl.sensitive.group_codes`) all decide groups here.
+    Shared by the group metrics, the scikit-learn parity scorer, the HSIC
+    test and stratified CV splits (:func:`fairkl.sensitive.group_codes`).
 
-    Rule:
-
-    * categorical columns (see :func:`check_sensitive`) are groups, with
-      codes in the order of their categories (sorted labels, or a pandas
-      categorical's declared order); labels that cannot be sorted (numbers
-      mixed with strings) are refused;
-    * a numeric array of two or more columns whose rows are all one-hot (0/1,
-      one 1 per row, e.g. the output of :func:`check_sensitive`) gives the
-      index of the 1, in column order;
-    * numeric columns must hold integers; when every column is numeric, the
-      number of distinct rows must be at most ``max(GROUPS_MAX_SMALL, n // 2)``.
-      Otherwise ``ValueError`` (the attribute looks continuous: bin it first,
-      e.g. with ``pandas.cut``);
-    * several columns: each distinct row (combination) is one group, codes
-      in lexicographic order of the per-column codes.
-
-    Only groups present in the data get a code. Missing values are refused.
+    * Categorical columns (see :func:`check_sensitive`) are groups, in the
+      order of their categories (sorted labels, or a pandas categorical's
+      declared order); labels that cannot be sorted together are refused.
+    * Numeric arrays of >= 2 columns whose rows are one-hot (0/1, one 1 per
+      row) give the index of the 1.
+    * Numeric columns must hold integers; when all columns are numeric, at
+      most ``max(GROUPS_MAX_SMALL, n // 2)`` distinct rows. Otherwise
+      ``ValueError`` (continuous: bin it first, e.g. ``pandas.cut``).
+    * Several columns: each distinct row is one (intersectional) group, in
+      lexicographic order of the per-column codes.
 
     Parameters
     ----------
@@ -278,14 +270,12 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
     n : int, optional
         Expected number of rows.
     return_labels : bool, default False
-        Also return the label of each group: its category, or its integer
-        value; a tuple over columns for intersections; for one-hot input the
-        column (its name for a DataFrame, else its index).
+        Also return each group's label: category, integer value, tuple over
+        columns; for one-hot input the column (DataFrame name, else index).
     return_attributes : bool, default False
-        Also return the attribute names, one per label position: a
-        DataFrame's column names, a Series' name (else ``"group"``),
-        ``f"{name}_{j}"`` for the columns of a 2-D array; ``["group"]`` for
-        one-hot input (one attribute spread over columns).
+        Also return the attribute names: DataFrame columns, a Series' name
+        (else ``"group"``), ``f"{name}_{j}"`` for 2-D arrays; ``["group"]``
+        for one-hot input.
 
     Returns
     -------
@@ -312,13 +302,14 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
         _check_few(np.column_stack(numeric), name)
     keys = np.column_stack([c.codes if c.categorical else c.values for c in cols])
     uniq, codes = np.unique(keys, axis=0, return_inverse=True)
-    codes = codes.reshape(-1).astype(np.int64)
+    labels = [_row_label(cols, row) for row in uniq]
+    return _group_result(codes.reshape(-1).astype(np.int64), labels, attributes, return_labels, return_attributes)
 
-    def label(col, key):
-        return col.categories[int(key)] if col.categorical else int(key)
 
-    labels = [label(cols[0], row[0]) if len(cols) == 1 else tuple(map(label, cols, row)) for row in uniq]
-    return _group_result(codes, labels, attributes, return_labels, return_attributes)
+def _row_label(cols: list, row) -> object:
+    """A group's label: the category or integer value, a tuple over several columns."""
+    one = [c.categories[int(k)] if c.categorical else int(k) for c, k in zip(cols, row)]
+    return one[0] if len(cols) == 1 else tuple(one)
 
 
 def _group_result(codes, labels, attributes, return_labels: bool, return_attributes: bool):
