@@ -244,22 +244,23 @@ def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool = False):
-    """Integer group codes ``0..G-1`` per row, the one rule shared by group metrics and splits.
+def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool = False,
+                 return_attributes: bool = False):
+    """Integer group codes ``0..G-1`` per row: THE rule for groups in fairkl.
 
-    Rule:
+    Shared by the group metrics, the scikit-learn parity scorer, the HSIC
+    test and stratified CV splits (:func:`fairkl.sensitive.group_codes`).
 
-    * categorical columns (see :func:`check_sensitive`) are groups, with
-      codes in the order of their categories (sorted labels, or a pandas
-      categorical's declared order);
-    * a numeric array whose rows are all one-hot (0/1, one 1 per row, e.g.
-      the output of :func:`check_sensitive`) gives the index of the 1;
-    * other numeric columns are groups only if every value is an integer
-      and the number of distinct rows is at most ``max(GROUPS_MAX_SMALL,
-      n // 2)``; otherwise ``ValueError`` (the attribute looks continuous:
-      bin it first, e.g. with ``pandas.cut``);
-    * several columns: each distinct row (combination) is one group, codes
-      in lexicographic order of the per-column codes.
+    * Categorical columns (see :func:`check_sensitive`) are groups, in the
+      order of their categories (sorted labels, or a pandas categorical's
+      declared order); labels that cannot be sorted together are refused.
+    * Numeric arrays of >= 2 columns whose rows are one-hot (0/1, one 1 per
+      row) give the index of the 1.
+    * Numeric columns must hold integers; when all columns are numeric, at
+      most ``max(GROUPS_MAX_SMALL, n // 2)`` distinct rows. Otherwise
+      ``ValueError`` (continuous: bin it first, e.g. ``pandas.cut``).
+    * Several columns: each distinct row is one (intersectional) group, in
+      lexicographic order of the per-column codes.
 
     Parameters
     ----------
@@ -269,38 +270,71 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
     n : int, optional
         Expected number of rows.
     return_labels : bool, default False
-        Also return the label of each group (its category, value, or a tuple
-        over columns; the column index for one-hot input).
+        Also return each group's label: category, integer value, tuple over
+        columns; for one-hot input the column (DataFrame name, else index).
+    return_attributes : bool, default False
+        Also return the attribute names: DataFrame columns, a Series' name
+        (else ``"group"``), ``f"{name}_{j}"`` for 2-D arrays; ``["group"]``
+        for one-hot input.
 
     Returns
     -------
     codes : ndarray of int64, shape (n,)
     labels : list, if ``return_labels``
+    attributes : list of str, if ``return_attributes``
     """
     cols = _sensitive_columns(q, name)
     rows = len(cols[0].codes if cols[0].categorical else cols[0].values)
     if n is not None and rows != n:
         raise ValueError(f"{name} has {rows} rows but X has {n}.")
-    if not any(c.categorical for c in cols):
-        values = np.column_stack([c.values for c in cols])
+    attributes = _attribute_names(q, name, len(cols))
+    numeric = [c.values for c in cols if not c.categorical]
+    if len(numeric) == len(cols):
+        values = np.column_stack(numeric)
         if values.shape[1] > 1 and np.all((values == 0) | (values == 1)) and np.all(values.sum(1) == 1):
             codes = np.argmax(values, axis=1).astype(np.int64)
-            return (codes, list(range(values.shape[1]))) if return_labels else codes
-        _check_discrete(values, name)
+            columns = list(q.columns) if _is_pandas(q) and hasattr(q, "columns") else list(range(values.shape[1]))
+            return _group_result(codes, columns, ["group"], return_labels, return_attributes)
+    for col, label in zip(cols, _column_names(q, name, len(cols))):
+        if not col.categorical:
+            _check_integer(col.values, label)
+    if len(numeric) == len(cols):
+        _check_few(np.column_stack(numeric), name)
     keys = np.column_stack([c.codes if c.categorical else c.values for c in cols])
     uniq, codes = np.unique(keys, axis=0, return_inverse=True)
-    codes = codes.reshape(-1).astype(np.int64)
-    if not return_labels:
-        return codes
-    def label(col, key):
-        return col.categories[int(key)] if col.categorical else key.item()
-
-    labels = [label(cols[0], row[0]) if len(cols) == 1 else tuple(map(label, cols, row)) for row in uniq]
-    return codes, labels
+    labels = [_row_label(cols, row) for row in uniq]
+    return _group_result(codes.reshape(-1).astype(np.int64), labels, attributes, return_labels, return_attributes)
 
 
-def _check_discrete(values: np.ndarray, name: str) -> None:
-    """Numeric group codes must be integers and not too many (see :func:`group_labels`)."""
+def _row_label(cols: list, row) -> object:
+    """A group's label: the category or integer value, a tuple over several columns."""
+    one = [c.categories[int(k)] if c.categorical else int(k) for c, k in zip(cols, row)]
+    return one[0] if len(cols) == 1 else tuple(one)
+
+
+def _group_result(codes, labels, attributes, return_labels: bool, return_attributes: bool):
+    out = (codes,) + ((labels,) if return_labels else ()) + ((attributes,) if return_attributes else ())
+    return out[0] if len(out) == 1 else out
+
+
+def _attribute_names(q, name: str, k: int) -> list:
+    """Names of the attributes (columns) of ``q`` (see :func:`group_labels`)."""
+    if _is_pandas(q) and hasattr(q, "columns"):
+        return list(q.columns)
+    if _is_pandas(q):
+        return [q.name if getattr(q, "name", None) is not None else "group"]
+    return ["group"] if k == 1 else [f"{name}_{j}" for j in range(k)]
+
+
+def _column_names(q, name: str, k: int) -> list:
+    """Names of the columns of ``q`` in error messages (as :func:`_sensitive_columns` gives them)."""
+    if _is_pandas(q) and hasattr(q, "columns"):
+        return [f"{name}[{c!r}]" for c in q.columns]
+    return [name] if k == 1 else [f"{name}[:, {j}]" for j in range(k)]
+
+
+def _check_integer(values: np.ndarray, name: str) -> None:
+    """Numeric group codes must be integers (see :func:`group_labels`)."""
     frac = values[values != np.round(values)]
     if frac.size:
         raise ValueError(
@@ -308,6 +342,10 @@ def _check_discrete(values: np.ndarray, name: str) -> None:
             f"metrics and stratified splits need groups: pass integer codes, strings or a pandas "
             f"Categorical, or bin a continuous attribute first (e.g. pandas.cut)."
         )
+
+
+def _check_few(values: np.ndarray, name: str) -> None:
+    """Numeric group codes must not be too many (see :func:`group_labels`)."""
     n = values.shape[0]
     groups = len(np.unique(values, axis=0))
     limit = max(GROUPS_MAX_SMALL, n // 2)

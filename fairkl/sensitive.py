@@ -23,8 +23,9 @@ import jax
 import numpy as np
 from keras import ops
 
-from fairkl._constants import KERNELS_Q, MAX_GROUPS
+from fairkl._constants import KERNELS_Q
 from fairkl._ops import mean
+from fairkl._validation import group_labels
 from fairkl.kernels import center_kernel, centered_rbf_kernel, linear_kernel, median_heuristic, rbf_kernel
 from fairkl.linalg import pivoted_cholesky
 
@@ -78,18 +79,18 @@ def is_constant(q: np.ndarray) -> bool:
     return bool(np.all(np.ptp(q, axis=0) == 0))
 
 
-def group_codes(q: np.ndarray) -> np.ndarray | None:
-    """Integer group labels when ``q`` holds groups, else ``None``.
+def group_codes(q) -> np.ndarray | None:
+    """Integer group codes when ``q`` holds groups, else ``None`` (used to stratify CV folds).
 
-    ``q`` (validated, numeric, 2-D) holds groups when its values are integers
-    (labels or one-hot columns) with at most ``MAX_GROUPS`` distinct rows; each
-    distinct row is one group.
+    Groups are decided by :func:`fairkl._validation.group_labels`, the one
+    rule for groups in fairkl (integer labels, categorical labels, one-hot
+    columns, intersections); an attribute it refuses as continuous gives
+    ``None`` here instead of an error.
     """
-    q = np.asarray(q, dtype=np.float64).reshape(len(q), -1)
-    if not np.all(q == np.round(q)):
+    try:
+        return group_labels(q)
+    except ValueError:
         return None
-    rows, codes = np.unique(q, axis=0, return_inverse=True)
-    return codes.reshape(-1) if len(rows) <= MAX_GROUPS else None
 
 
 @dataclass(frozen=True)

@@ -279,3 +279,49 @@ def test_bad_input_errors(args, match):
     y, f, q = args
     with pytest.raises(ValueError, match=match):
         mse_gap(y, f, sensitive_features=q)
+
+
+# ---------------------------------------------------------------- one group rule (issue 9.3)
+def test_one_group_rule_everywhere(data):
+    """group_labels decides the groups of the metrics, the parity scorer, the HSIC test and CV strata."""
+    from fairkl import _validation as v
+    from fairkl.metrics.groups import _encode_groups, mean_prediction_difference
+    from fairkl.sensitive import group_codes
+    from fairkl.sklearn import mean_parity_gap
+
+    y, f, sex, race = data
+    male = (sex == "male").astype(int)
+    for enc in (sex, male, male.astype(bool), np.column_stack([1 - male, male]),
+                pd.DataFrame({"sex": sex, "race": race}), np.column_stack([male, race]), race):
+        codes = v.group_labels(enc)
+        np.testing.assert_array_equal(_encode_groups(enc)[0], codes)
+        if not isinstance(enc, pd.DataFrame) and np.asarray(enc).dtype.kind in "biu":
+            np.testing.assert_array_equal(group_codes(np.asarray(enc, dtype=float)), codes)
+        means = [f[codes == g].mean() for g in range(codes.max() + 1)]  # brute force
+        assert mean_parity_gap(None, f, sensitive_features=enc) == pytest.approx(max(means) - min(means), rel=1e-12)
+        assert mean_prediction_difference(y, f, sensitive_features=enc) == pytest.approx(
+            MetricFrame(metrics=mean_prediction, y_true=y, y_pred=f, sensitive_features=enc).difference(), rel=1e-12)
+    assert group_codes(np.random.default_rng(0).normal(size=(50, 1))) is None  # continuous: no strata
+
+
+def test_group_labels_names_and_attributes(data):
+    from fairkl import _validation as v
+
+    _, _, sex, race = data
+    male = (sex == "male").astype(int)
+    _, labels, attrs = v.group_labels(pd.DataFrame({"f": 1 - male, "m": male}), return_labels=True,
+                                      return_attributes=True)
+    assert labels == ["f", "m"] and attrs == ["group"]
+    _, labels, attrs = v.group_labels(pd.Series(race, name="race"), return_labels=True, return_attributes=True)
+    assert labels == [0, 1, 2] and all(type(x) is int for x in labels) and attrs == ["race"]
+    _, labels, attrs = v.group_labels(np.column_stack([male, race]), "sf", return_labels=True, return_attributes=True)
+    assert attrs == ["sf_0", "sf_1"] and labels[0] == (0, 0) and len(labels) == 6
+
+
+def test_a_continuous_column_is_refused_inside_an_intersection(data):
+    y, f, sex, _ = data
+    age = np.random.default_rng(1).normal(40, 10, size=len(sex))
+    with pytest.raises(ValueError, match=r"sensitive_features\['age'\] has non-integer values"):
+        group_report(y, f, pd.DataFrame({"sex": sex, "age": age}))
+    with pytest.raises(TypeError, match="mixes labels of different types"):
+        mse_gap(y, f, sensitive_features=np.array([1, "a"] * (len(y) // 2), dtype=object))

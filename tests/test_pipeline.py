@@ -102,7 +102,7 @@ def test_sensitive_kernel_object_against_numpy(data):
 
 
 def test_group_codes():
-    assert group_codes(np.eye(3)[[0, 1, 2, 1]]).tolist() == [2, 1, 0, 1]  # distinct rows in sorted order
+    assert group_codes(np.eye(3)[[0, 1, 2, 1]]).tolist() == [0, 1, 2, 1]  # one-hot: the column of the 1 (group_labels)
     assert group_codes(np.array([[0.5], [1.0]])) is None
 
 

@@ -9,19 +9,24 @@ with ``fairlearn.metrics.MetricFrame``, which accepts the per-group callables
 
 Groups
 ------
-``sensitive_features`` gives the group of every sample:
+``sensitive_features`` gives the group of every sample, by the one rule
+of fairkl, :func:`fairkl._validation.group_labels` (shared with the
+scikit-learn parity scorer, the HSIC test and stratified CV splits):
 
 * one column (1-D array, list, pandas Series, including categoricals): one
   group per distinct value (strings, integers, booleans, integer codes);
-* one-hot columns (2-D, every entry 0/1, one 1 per row): one group per column;
+* one-hot columns (2-D numeric, every entry 0/1, one 1 per row): one group
+  per column, named by the DataFrame's column name (else its index);
 * several columns (2-D array or DataFrame): **intersectional** groups, one
   per distinct row, named by the tuple of its values.
 
 Groups are ordered by their sorted labels (per column, then
-lexicographically); only groups present in the data appear. Missing values
-(``None``/NaN) are refused, and so are numeric labels that look continuous
-(non-integer values, or more than ``max(10, n // 2)`` distinct values): bin
-a continuous attribute first, or use :func:`correlation` and
+lexicographically; a pandas categorical keeps its declared order); only
+groups present in the data appear. Missing values (``None``/NaN), labels
+that cannot be sorted together (numbers mixed with strings), and numeric
+labels that look continuous (non-integer values, or more than
+``max(10, n // 2)`` distinct values) are refused: bin a continuous
+attribute first, or use :func:`correlation` and
 :func:`fairkl.metrics.hsic_test`, which take it as it is.
 
 Sign conventions
@@ -50,16 +55,8 @@ import numpy as np
 from fairkl import _validation as v
 
 # ---------------------------------------------------------------------------
-# Group encoding. PRIVATE and provisional: the numerics helper is adding the
-# shared rule ``fairkl._validation.group_labels(q, name)``; swap
-# ``_encode_groups`` for it when that lands (same contract: integer codes,
-# group names, attribute names).
+# Group encoding: the one rule, fairkl._validation.group_labels
 # ---------------------------------------------------------------------------
-
-
-#: Numeric labels with more distinct values than max(GROUPS_MAX_SMALL, n // 2)
-#: are taken to be continuous and refused (same rule as numerics' group_labels).
-GROUPS_MAX_SMALL = 10
 
 
 def _is_label_dtype(dtype) -> bool:
@@ -74,100 +71,11 @@ def _is_label_data(x) -> bool:
     return _is_label_dtype(dtype if dtype is not None else np.asarray(x).dtype)
 
 
-def _columns(sf, name: str) -> tuple[list[np.ndarray], list]:
-    """Split ``sf`` into 1-D object/number columns and their names."""
+def _encode_groups(sf, name: str = "sensitive_features") -> tuple[np.ndarray, list, list]:
+    """Integer group codes (n,), group labels and attribute names, by :func:`fairkl._validation.group_labels`."""
     if sf is None:
         raise ValueError(f"{name} is None; pass the group (sensitive attribute) of every sample.")
-    if hasattr(sf, "columns") and hasattr(sf, "iloc"):  # DataFrame
-        return [_series_values(sf.iloc[:, j]) for j in range(sf.shape[1])], list(sf.columns)
-    if hasattr(sf, "to_numpy") and getattr(sf, "ndim", 2) == 1:  # Series
-        return [_series_values(sf)], [sf.name if sf.name is not None else "group"]
-    arr = np.asarray(sf)
-    if arr.ndim == 1:
-        return [arr], ["group"]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_attributes); got shape {arr.shape}.")
-    return [arr[:, j] for j in range(arr.shape[1])], [f"{name}_{j}" for j in range(arr.shape[1])]
-
-
-def _series_values(series) -> np.ndarray:
-    # Labels (strings, categoricals) as objects; numbers keep their dtype (one-hot detection).
-    return series.to_numpy(dtype=object) if _is_label_dtype(series.dtype) else series.to_numpy()
-
-
-def _is_missing(x) -> bool:
-    if x is None:
-        return True
-    try:
-        return bool(x != x)  # NaN; pandas.NA makes bool() raise
-    except TypeError:
-        return True
-
-
-def _check_missing(col: np.ndarray, name: str) -> None:
-    if col.dtype.kind == "f":
-        bad = ~np.isfinite(col)
-    elif col.dtype.kind == "O":
-        bad = np.array([_is_missing(x) for x in col], dtype=bool)
-    else:
-        return
-    if bad.any():
-        raise ValueError(
-            f"{name} has {int(bad.sum())} missing or non-finite group label(s); every sample needs a group."
-        )
-
-
-def _factorize(col: np.ndarray) -> tuple[np.ndarray, list]:
-    try:
-        labels, codes = np.unique(col, return_inverse=True)
-    except TypeError:  # mixed, unorderable labels: order of first appearance
-        seen: dict = {}
-        codes = np.array([seen.setdefault(x, len(seen)) for x in col])
-        labels = list(seen)
-    return codes.reshape(-1), [x.item() if hasattr(x, "item") else x for x in labels]
-
-
-def _is_one_hot(cols: list[np.ndarray]) -> bool:
-    if len(cols) < 2 or any(c.dtype.kind not in "biuf" for c in cols):
-        return False
-    M = np.column_stack(cols).astype(float)
-    return bool(np.all((M == 0) | (M == 1)) and np.all(M.sum(axis=1) == 1))
-
-
-def _encode_groups(sf, name: str = "sensitive_features") -> tuple[np.ndarray, list, list]:
-    """Integer group codes (n,), group names and attribute names (see module notes)."""
-    cols, attrs = _columns(sf, name)
-    for col in cols:
-        _check_missing(col, name)
-    if _is_one_hot(cols):
-        return np.argmax(np.column_stack(cols), axis=1), list(attrs), ["group"]
-    for col in cols:
-        _check_discrete(col, name)
-    factors = [_factorize(c) for c in cols]
-    if len(factors) == 1:
-        codes, names = factors[0]
-    else:
-        rows, codes = np.unique(np.column_stack([f[0] for f in factors]), axis=0, return_inverse=True)
-        codes = codes.reshape(-1)
-        names = [tuple(factors[j][1][r[j]] for j in range(len(factors))) for r in rows]
-    limit = max(GROUPS_MAX_SMALL, codes.shape[0] // 2)
-    if len(names) > limit and all(c.dtype.kind in "iuf" for c in cols):
-        raise ValueError(
-            f"{name} has {len(names)} distinct values among {codes.shape[0]} rows (more than {limit}), so it "
-            f"looks continuous, not like group labels; bin it first (e.g. pandas.cut) or pass strings or a "
-            f"pandas Categorical."
-        )
-    return codes, names, attrs
-
-
-def _check_discrete(col: np.ndarray, name: str) -> None:
-    """Numeric group labels must be integers (a continuous attribute has no groups)."""
-    if col.dtype.kind == "f" and np.any(col != np.round(col)):
-        frac = col[col != np.round(col)][0]
-        raise ValueError(
-            f"{name} has non-integer values (e.g. {frac:g}), so it is not a group label; pass integer "
-            f"codes, strings or a pandas Categorical, or bin a continuous attribute first (e.g. pandas.cut)."
-        )
+    return v.group_labels(sf, name, return_labels=True, return_attributes=True)
 
 
 # ---------------------------------------------------------------------------
@@ -394,6 +302,31 @@ def mean_prediction_gap(y_true, y_pred, *, sensitive_features, group=None) -> fl
         raise ValueError(f"group={group!r} is not among the groups present: {names}.")
     inside = codes == g
     return float(f[inside].mean() - f[~inside].mean())
+
+
+def mean_prediction_difference(y_true, y_pred, *, sensitive_features) -> float:
+    r"""Largest minus smallest per-group mean prediction, :math:`\max_g \bar f_g - \min_g \bar f_g` (>= 0).
+
+    The unsigned group mean gap (first moments only); equals
+    ``MetricFrame(metrics=mean_prediction, ...).difference()``. With two
+    groups it is ``abs(mean_prediction_gap(...))``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,) or None
+        Ignored except for its length.
+    y_pred : array-like of shape (n,)
+    sensitive_features : array-like of shape (n,) or (n, n_attributes)
+        Group labels (see the module notes).
+
+    Returns
+    -------
+    float
+    """
+    _, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features, need_true=False)
+    _need_two_groups(names)
+    m = _group_means(f, codes, len(names))
+    return float(m.max() - m.min())
 
 
 def _ks(x: np.ndarray, z: np.ndarray) -> float:

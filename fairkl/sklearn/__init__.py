@@ -1,4 +1,5 @@
-"""scikit-learn integration: an estimator, fairness scorers and efficient model selection.
+"""scikit-learn integration: a regressor, a classifier (the FKL paper's ±1 protocol), fairness scorers
+and efficient model selection.
 
 The estimator takes the sensitive attribute as ``sensitive_features`` (the
 fairlearn name) in ``fit``; with metadata routing enabled it is routed per fold
@@ -18,6 +19,7 @@ Only public scikit-learn APIs are used.
 
 from __future__ import annotations
 
+from fairkl.sklearn.classifier import FairKernelRidgeClassifier
 from fairkl.sklearn.cv import FairKernelRidgeCV
 from fairkl.sklearn.estimator import FairKernelRidgeRegressor
 from fairkl.sklearn.scorers import (
@@ -31,6 +33,7 @@ from fairkl.sklearn.scorers import (
 
 __all__ = [
     "FairKernelRidgeRegressor",
+    "FairKernelRidgeClassifier",
     "FairKernelRidgeCV",
     "yardstick",
     "dependence_score",

@@ -9,10 +9,10 @@ import sklearn
 from sklearn.metrics import make_scorer
 
 from fairkl import _validation as v
-from fairkl._constants import MAX_GROUPS, MEASURES
+from fairkl._constants import MEASURES
+from fairkl.metrics.groups import mean_prediction_difference
 from fairkl.metrics.selection import best_within_budget as _select
 from fairkl.metrics.yardstick import UndefinedDependence, Yardstick
-from fairkl.sensitive import group_codes
 
 
 def yardstick(y, sensitive_features) -> dict:
@@ -57,35 +57,29 @@ def dependence_score(y_true, y_pred, *, sensitive_features, sigma_pred: float, s
         return float("nan")
 
 
-def _group_labels(sensitive_features, n: int) -> np.ndarray:
-    """Integer group codes from labels (any values) or one-hot columns; refuses a continuous attribute."""
-    a = np.asarray(sensitive_features)
-    a = a[:, None] if a.ndim == 1 else a
-    if a.shape[0] != n:
-        raise ValueError(f"sensitive_features has {a.shape[0]} rows but y_pred has {n}.")
-    if a.dtype.kind not in "biuf":  # strings, categoricals, objects: labels as given
-        return np.unique(a.astype(str), axis=0, return_inverse=True)[1].reshape(-1)
-    codes = group_codes(v.as_float_array(a, "sensitive_features"))
-    if codes is None:
-        raise ValueError(
-            "mean_parity_gap needs group labels, but sensitive_features looks continuous "
-            f"(non-integer values or more than {MAX_GROUPS} distinct rows). For a continuous attribute use "
-            "dependence_score / make_dependence_scorer."
-        )
-    return codes
-
-
 def mean_parity_gap(y_true, y_pred, *, sensitive_features) -> float:
     """Largest difference between the mean predictions of two groups (lower is fairer).
 
-    ``sensitive_features`` holds group labels (strings, categoricals or
-    integers; one column, or one-hot/several columns whose distinct rows are
-    the groups). A continuous attribute is refused: use :func:`dependence_score`.
+    Delegates to :func:`fairkl.metrics.groups.mean_prediction_difference`:
+    groups by the one rule :func:`fairkl._validation.group_labels` (strings,
+    categoricals or integers; one-hot columns; several columns give
+    intersections). A continuous attribute is refused: use
+    :func:`dependence_score`. A single group (e.g. in a small test fold) has
+    no gap: 0.
     """
+    try:
+        codes = v.group_labels(sensitive_features, "sensitive_features")
+    except ValueError as exc:
+        raise ValueError(
+            f"mean_parity_gap needs group labels, but sensitive_features looks continuous: {exc} "
+            f"For a continuous attribute use dependence_score / make_dependence_scorer."
+        ) from exc
+    if codes.max() > 0:
+        return mean_prediction_difference(y_true, y_pred, sensitive_features=sensitive_features)
     f = v.as_float_array(y_pred, "y_pred").reshape(-1)
-    codes = _group_labels(sensitive_features, f.shape[0])
-    means = np.array([f[codes == g].mean() for g in np.unique(codes)])
-    return float(means.max() - means.min())
+    if f.shape[0] != codes.shape[0]:
+        raise ValueError(f"sensitive_features has {codes.shape[0]} rows but y_pred has {f.shape[0]}.")
+    return 0.0
 
 
 def _scorer(fn, **kwargs):

@@ -159,7 +159,7 @@ def smoother(K, lam):
     return 0.5 * (S + ops.transpose(S)), chol, jitter
 
 
-def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
+def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     r"""Minimise :math:`J` with the CKA penalty: preconditioned L-BFGS in a well-scaled variable.
 
     **Parametrisation.** Write :math:`\alpha = C^{-1}z` with
@@ -174,7 +174,9 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
     step along :math:`-e` lands on the exact solution. L-BFGS (memory
     ``LBFGS_MEMORY``) uses that preconditioner as its initial inverse Hessian.
 
-    **Safeguards.** Start at :math:`z = y` (the exact :math:`\mu = 0` solution).
+    **Safeguards.** Start at :math:`z = y` (the exact :math:`\mu = 0` solution),
+    or at ``z0`` when given (a warm start, e.g. the previous μ's solution
+    :math:`z = C\alpha` along a μ-path: see :func:`warm_point`).
     The first step has length ``lr`` along :math:`-e`, later ones start at 1;
     a step is accepted only if it passes the Armijo test, else halved; a
     direction that is not a descent direction resets the memory. :math:`J`
@@ -190,7 +192,7 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
     f0 = ops.matmul(S, y)
     prob = Smoothed(S, y, f0, mu, pen)
     data0 = ops.sum(y * (y - f0)) / n  # data term at the mu = 0 solution
-    p0 = evaluate(y, prob)
+    p0 = evaluate(y if z0 is None else z0, prob)
     state0 = State(0, p0, p0.e, p0.Se, ops.ones((), dtype=dtype) * lr, Memory.empty(n, dtype))
     min_step = MIN_STEP_EPS * _eps(dtype)
 
@@ -203,3 +205,12 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol):
         cho_solve(chol, final.point.z), final.point.J + data0, dec, final.it, dec <= tol, jitter,
         ridge_condition(K, lam, chol, jitter), ops.zeros_like(dec), pen.sigma_f, final.t,
     )
+
+
+def warm_point(K, lam, result: FitResult):
+    r"""The iterate :math:`z = (K + (\lambda + j) I)\alpha` of a finished descent, to warm-start the next.
+
+    :func:`cka_descent` returns :math:`\alpha = C^{-1}z` with the jittered
+    :math:`C`; this undoes that map (to rounding).
+    """
+    return ops.matmul(K, result.alpha) + (lam + result.jitter) * result.alpha
