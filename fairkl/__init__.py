@@ -18,11 +18,12 @@ ensure_jax_backend()
 
 from fairkl import datasets, dependence, kernels, linalg, metrics, pareto, pipeline, sensitive, solvers  # noqa: E402
 from fairkl.models import FairKernelRidge, MuPath  # noqa: E402
-from fairkl.sklearn import FairKernelRidgeCV, FairKernelRidgeRegressor  # noqa: E402
+from fairkl.sklearn import FairKernelRidgeClassifier, FairKernelRidgeCV, FairKernelRidgeRegressor  # noqa: E402
 
 __all__ = [
     "FairKernelRidge",
     "FairKernelRidgeCV",
+    "FairKernelRidgeClassifier",
     "FairKernelRidgeRegressor",
     "MuPath",
     "datasets",
