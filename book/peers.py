@@ -205,7 +205,7 @@ def peers(s, seed):
     g = LinearRegression().fit(qtr, unaware.predict(Xtr))
     g_mean = float(np.mean(g.predict(qtr)))
     out["post-processing"] = out["unaware KRR"] - 0.5 * (g.predict(qte) - g_mean)
-    return out, dict(eg=eg, bound=bound, unaware=unaware)
+    return out, dict(eg=eg, gs=gs, bound=bound, unaware=unaware)
 
 
 # %% [markdown]
@@ -332,13 +332,16 @@ assert (mean[["corr", "gap"]].loc[list(pred0)] > 0).all().all()  # every peer: p
 
 # %% [markdown]
 # Read the table by column. Unawareness removes almost nothing: the
-# proxies carry $q$. The two bounded-group-loss reductions stay close to
-# unaware KRR on every dependence measure — they were not asked to reduce
-# dependence. `CorrelationRemover` and the post-processing step lower the
+# proxies carry $q$ (CKA about 0.34 against 0.35 for plain KRR). The two
+# bounded-group-loss reductions do what they were asked: they narrow the
+# per-group **MAE gap** (about 0.050 and 0.058 against 0.071), while the
+# **mean gap** between the groups' predictions does not move (about +0.29
+# for all three) — they were not asked to reduce dependence, and CKA falls
+# only a little. `CorrelationRemover` and the post-processing step lower the
 # correlation (that is what they remove) and with it CKA and the mean gap, at
-# a cost in MSE. The fairkl rows go furthest in dependence, at a larger cost
-# in MSE. Comparing rows that sit at different MSEs, though, says little:
-# the next two sections put them on one picture and at matched accuracy.
+# a cost in MSE. The fairkl rows have the lowest CKA, at a cost in MSE too.
+# Comparing rows that sit at different MSEs, though, says little: the next
+# two sections put them on one picture and at matched accuracy.
 #
 # ## 5. The picture: accuracy against dependence
 
@@ -378,7 +381,7 @@ def at_mse(curve, target, col):
 
 matched = []
 for (name, seed), r in runs.set_index(["model", "split"]).iterrows():
-    if name not in pred0:
+    if name not in pred0 or name == "unaware KRR":  # unaware KRR *is* the curves' mu = 0 end
         continue
     for model in ("fairkl-HSIC", "fairkl-CKA"):
         c = curves[(curves.model == model) & (curves.split == seed)]
@@ -392,22 +395,35 @@ m.columns = ["peer MSE", "peer CKA", "fairkl CKA", "peer corr", "fairkl corr", "
 m.loc[[p for p in pred0 if p in m.index.get_level_values(0)]]
 
 # %% tags=["remove-cell"]
-cmp = matched.dropna().groupby(["peer", "model"])[["peer_cka", "cka"]].mean()
-# At matched accuracy fairkl-CKA is less dependent (held-out CKA) than each matchable fairness peer.
-for peer in ("CorrRemover + KRR", "post-processing"):
-    assert cmp.loc[(peer, "fairkl-CKA"), "cka"] < cmp.loc[(peer, "fairkl-CKA"), "peer_cka"]
-assert matched[matched.peer == "plain KRR"]["cka"].isna().all() or True  # plain may have no match
+assert matched[matched.peer == "plain KRR"]["cka"].isna().all()  # more accurate than unaware: no match
+cmp = matched.dropna().groupby(["peer", "model"])[["peer_cka", "cka", "peer_corr", "corr"]].mean()
+for peer in ("ExpGrad (BGL)", "GridSearch (BGL)", "CorrRemover + KRR", "post-processing"):
+    for model in ("fairkl-HSIC", "fairkl-CKA"):  # fairkl less dependent (CKA) at the peer's MSE
+        assert cmp.loc[(peer, model), "cka"] < cmp.loc[(peer, model), "peer_cka"]
+    # the CKA penalty at least 10% below the peer
+    assert cmp.loc[(peer, "fairkl-CKA"), "cka"] < 0.9 * cmp.loc[(peer, "fairkl-CKA"), "peer_cka"]
+for peer in ("CorrRemover + KRR", "post-processing"):  # ...but not on the linear, signed measure
+    assert cmp.loc[(peer, "fairkl-CKA"), "peer_corr"] < cmp.loc[(peer, "fairkl-CKA"), "corr"]
+for peer in ("ExpGrad (BGL)", "GridSearch (BGL)"):  # and better than BGL on correlation
+    assert cmp.loc[(peer, "fairkl-CKA"), "corr"] < cmp.loc[(peer, "fairkl-CKA"), "peer_corr"]
 
 # %% [markdown]
-# Where a peer has a match, read the pair of CKA columns: at the peer's own
-# test MSE, fairkl's predictions are less dependent on $q$. The signed
-# columns say more than CKA can: the correlation and mean gap of each model,
-# all positive — every model still predicts more crime where the share of
-# Black residents is higher, less so as dependence falls. `CorrelationRemover`
-# and post-processing attack the *linear* part of the dependence directly,
-# so on correlation they come closer to fairkl than on CKA, which also sees
-# the non-linear part. Blank cells (NaN) mark peers whose MSE lies outside
-# fairkl's curve on every split (more accurate than unaware KRR).
+# Plain KRR has no match (NaN): it is slightly more accurate than unaware
+# KRR, the $\mu = 0$ end of fairkl's curves. For every other peer, read the
+# pair of CKA columns: at the peer's own test MSE, fairkl's predictions are
+# less dependent on $q$ — with the CKA penalty by 14% (GridSearch) to more
+# than half (`CorrelationRemover`: 0.066 against 0.150; ExponentiatedGradient:
+# 0.228 against 0.294). CKA is the measure the CKA penalty optimises,
+# so this is the comparison most favourable to `fairkl`; the signed columns
+# are a useful check. Against the bounded-group-loss reductions fairkl also
+# has the lower correlation. But `CorrelationRemover` and post-processing
+# remove the *linear* trend in $q$ directly, and on the correlation (and,
+# for `CorrelationRemover`, on the mean gap of the HSIC-matched model) they
+# are as good or **better** than fairkl at the same MSE: 0.266 against
+# 0.305 and 0.432 against 0.470. What fairkl removes in addition is the
+# non-linear dependence that correlation cannot see and CKA can. Every
+# signed value is positive: every model still predicts more crime where the
+# share of Black residents is higher.
 #
 # ## 7. Where the notions conflict
 #
@@ -419,7 +435,11 @@ assert matched[matched.peer == "plain KRR"]["cka"].isna().all() or True  # plain
 # wrong *in opposite directions* for the two groups — too low for one, too
 # high for the other — and the per-group errors can grow apart.
 #
-# The MAE-gap column of the table shows this on Communities and Crime. On the
+# The MAE-gap column of the table shows this on Communities and Crime: the
+# bounded-group-loss reductions narrow it (0.071 → about 0.05), while the
+# methods that lower dependence — `CorrelationRemover`, post-processing,
+# fairkl-HSIC — widen it (to 0.08–0.10); fairkl-CKA at $\mu = 2$ leaves it
+# about where it was. On the
 # Law School admissions data (not shipped with `fairkl`, so not rerun here)
 # the same comparison, measured for this project, was sharper: the HSIC
 # penalty cut the mean-prediction race gap from 0.506 to 0.054 but **widened
@@ -433,19 +453,26 @@ mae_cols.columns = ["MAE gap, mean", "sd"]
 mae_cols
 
 # %% tags=["remove-cell"]
-assert mean.loc["fairkl-CKA, μ = 2", "mae_gap"] > mean.loc["unaware KRR", "mae_gap"]
+for bgl in ("ExpGrad (BGL)", "GridSearch (BGL)"):
+    assert mean.loc[bgl, "mae_gap"] < 0.9 * mean.loc["unaware KRR", "mae_gap"]
+for dep in ("fairkl-HSIC, μ = 10", "CorrRemover + KRR", "post-processing"):
+    assert mean.loc[dep, "mae_gap"] > mean.loc["unaware KRR", "mae_gap"]
 
 # %% [markdown]
 # ## 8. The sign that CKA cannot see
 #
 # CKA is a squared-norm quantity: it is zero when there is no dependence and
 # positive otherwise, whatever the direction. A penalty on it can overshoot:
-# along the HSIC path, beyond $\mu \approx 50$ the held-out correlation and
-# mean gap cross zero and turn **negative** (the model now predicts *less*
-# crime where the share of Black residents is higher), while CKA keeps
-# falling slowly. A {term}`dependence budget` on CKA alone would not notice.
+# at large $\mu$ the held-out correlation crosses zero and turns
+# **negative** (the model now predicts *less* crime where the share of Black
+# residents is higher), while CKA keeps falling. A {term}`dependence budget`
+# on CKA alone would not notice. In this project's earlier measurement (one
+# split, the full training set, a smaller $\lambda$) the correlation and the
+# mean gap reversed beyond $\mu \approx 50$ and reached a correlation of
+# $-0.13$ at $\mu = 10^4$. With this page's settings ($\lambda = 1$, 1,000
+# training rows) the crossing comes later and the overshoot is smaller:
 
-# %% mystnb={"figure": {"caption": "Held-out measures along fairkl's HSIC path, mean over three splits, against $\\mu$ (log axis; $\\mu = 0$ drawn at the left edge). The signed correlation and mean gap cross zero (dotted line) and become negative beyond $\\mu \\approx 50$; CKA, which cannot be negative, keeps decreasing.", "name": "fig-peers-sign"}, "image": {"alt": "Line plot against mu on a log axis: CKA decreasing from about 0.35 to under 0.1, correlation and mean gap decreasing from positive values, crossing zero near mu 50, ending slightly negative."}}
+# %% mystnb={"figure": {"caption": "Held-out measures along fairkl's HSIC path, mean over three splits, against $\\mu$ (log axis; $\\mu = 0$ drawn at the left edge). The signed correlation crosses zero (dotted line) at a few hundred and ends negative; the mean gap ends near zero; CKA, which cannot be negative, keeps decreasing.", "name": "fig-peers-sign"}, "image": {"alt": "Line plot against mu on a log axis: CKA decreasing from about 0.35 to under 0.1, correlation and mean gap decreasing from positive values, the correlation crossing zero at a few hundred and ending slightly negative."}}
 h = curve_mean[curve_mean.model == "fairkl-HSIC"].copy()
 h["mu_plot"] = np.where(h["mu"] == 0, 0.03, h["mu"])
 fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -454,30 +481,36 @@ ax.semilogx(h["mu_plot"], h["corr"], "s-", ms=3, label="correlation with q (sign
 ax.semilogx(h["mu_plot"], h["gap"], "^-", ms=3, label="mean gap, top − rest (signed)")
 ax.axhline(0, color="0.4", ls=":")
 ax.set(xlabel="μ (fairkl-HSIC; μ = 0 at the left edge)", ylabel="held-out value",
-       title="Beyond μ ≈ 50 the sign reverses; CKA does not show it")
+       title="At large μ the sign reverses; CKA does not show it")
 ax.legend(fontsize=8)
 plt.show()
 
 mu_cross = float(h["mu"][h["corr"] < 0].min())
+print(f"last mu with positive mean correlation: {float(h['mu'][h['corr'] > 0].max()):g}")
 print(f"first mu with negative mean correlation: {mu_cross:g}; at mu = 1e4: correlation "
       f"{h['corr'].iloc[-1]:+.3f}, mean gap {h['gap'].iloc[-1]:+.4f}, CKA {h['cka'].iloc[-1]:.3f}")
 
+# %% [markdown]
+# The correlation turns negative between $\mu \approx 215$ and $464$; at
+# $\mu = 10^4$ it is about $-0.02$, with a mean gap near zero and CKA
+# still falling. How far the overshoot goes depends on the data, the split
+# and $\lambda$; that it can happen, and that CKA cannot show it, does not.
+
 # %% tags=["remove-cell"]
-assert 10 <= mu_cross <= 300  # "beyond mu ≈ 50"
-assert h["corr"].iloc[-1] < 0 and h["gap"].iloc[-1] < 0
+assert 100 <= mu_cross <= 1000  # "a few hundred"
+assert -0.1 < h["corr"].iloc[-1] < 0 and abs(h["gap"].iloc[-1]) < 0.02
 assert h["cka"].iloc[-1] < h["cka"][h["mu"] == mu_cross].iloc[0]  # CKA keeps falling
 
 # %% [markdown]
 # ## Exercises
 #
-# ```{exercise} Randomised or averaged?
+# ```{exercise} Inside GridSearch's grid
 # :label: peers-ex-eg
 # :nonumber:
-# fairlearn's `ExponentiatedGradient.predict` draws one mixture member per
-# row. For regression the *average* of the mixture,
-# $\sum_t w_t h_t(x)$ (weights `eg.weights_`, members `eg.predictors_`), is a
-# deterministic alternative. On split 0, compare its test MSE and CKA with
-# those of the randomised prediction. Which would you deploy, and why?
+# `GridSearch` fitted 10 re-weighted KRRs on split 0 and kept one. Its
+# fits are in `gs.predictors_`. Score all 10 on the test set. How far do the
+# MAE gap and the mean gap move across the grid? Could any multiplier of
+# bounded group loss buy a small mean gap?
 # ```
 #
 # ```{solution-start} peers-ex-eg
@@ -485,19 +518,21 @@ assert h["cka"].iloc[-1] < h["cka"][h["mu"] == mu_cross].iloc[0]  # CKA keeps fa
 # ```
 
 # %%
-eg = extra0["eg"]
-w = eg.weights_.to_numpy()
-avg = sum(wt * h.predict(s0["Xte"]) for wt, h in zip(w, eg.predictors_) if wt > 0)
-ex1 = pd.DataFrame({"randomised": measures(pred0["ExpGrad (BGL)"], s0, test=False),
-                    "averaged": measures(avg, s0, test=False)}).T
+gs = extra0["gs"]
+ex1 = pd.DataFrame([measures(h.predict(s0["Xte"]), s0, test=False) for h in gs.predictors_])
+ex1.index.name = "grid point"
+print(f"GridSearch kept grid point {gs.best_idx_}; across the grid: MAE gap "
+      f"{ex1['mae_gap'].min():.4f} to {ex1['mae_gap'].max():.4f}, mean gap "
+      f"{ex1['gap'].min():+.3f} to {ex1['gap'].max():+.3f}")
 ex1.round(4)
 
 # %% [markdown]
-# By the convexity of the square loss the averaged prediction's MSE is never
-# larger than the expected MSE of the randomised one, and it gives the same
-# person the same answer every time. The randomised form is what the
-# reduction's guarantee is stated for (the constraint holds for the mixture
-# in expectation); the averaged form is what most deployments would want.
+# Re-weighting the groups trades the error of one group against the other:
+# the MAE gap moves a lot across the grid, while the mean gap of the
+# predictions stays near +0.3 at every grid point. No multiplier of
+# bounded group loss asks for smaller *differences between the groups'
+# predictions*, so none delivers them: that needs a constraint on
+# dependence (or, for groups, on the mean gap itself).
 #
 # ```{solution-end}
 # ```
@@ -534,7 +569,8 @@ ex2.round(4)
 # ```
 
 # %% tags=["remove-cell"]
-assert ex1.loc["averaged", "mse"] <= ex1.loc["randomised", "mse"] + 1e-12
+assert ex1["mae_gap"].max() - ex1["mae_gap"].min() > 2 * (ex1["gap"].max() - ex1["gap"].min())
+assert ex1["gap"].min() > 0.2  # the mean gap stays large at every grid point
 assert abs(ex2.loc["the whole trend", "corr"]) < 0.1 < ex2.loc["½ of the trend", "corr"]
 assert ex2.loc["the whole trend", "cka"] > 0.02
 assert ex2.loc["the whole trend", "mse"] > ex2.loc["½ of the trend", "mse"]
