@@ -528,11 +528,14 @@ ex1.round(4)
 
 # %% [markdown]
 # Re-weighting the groups trades the error of one group against the other:
-# the MAE gap moves a lot across the grid, while the mean gap of the
-# predictions stays near +0.3 at every grid point. No multiplier of
-# bounded group loss asks for smaller *differences between the groups'
-# predictions*, so none delivers them: that needs a constraint on
-# dependence (or, for groups, on the mean gap itself).
+# the MAE gap runs from about 0.045 to 0.105 across the grid, while the mean
+# gap of the predictions stays at +0.30 to +0.31 at nine of the ten points.
+# The one point with a clearly smaller mean gap (about +0.21) is the one that
+# up-weights the *other* group: it has the **widest** MAE gap of the grid and
+# by far the largest MSE. Bounded group loss never asks for smaller
+# differences between the groups' predictions; where re-weighting happens to
+# give them, it pays in exactly the per-group error that bounded group loss
+# protects — the conflict of section 7 again.
 #
 # ```{solution-end}
 # ```
@@ -569,8 +572,10 @@ ex2.round(4)
 # ```
 
 # %% tags=["remove-cell"]
-assert ex1["mae_gap"].max() - ex1["mae_gap"].min() > 2 * (ex1["gap"].max() - ex1["gap"].min())
-assert ex1["gap"].min() > 0.2  # the mean gap stays large at every grid point
+assert ex1["gap"].min() > 0.15 and (ex1["gap"] > 0.28).sum() >= 8  # the mean gap stays large
+assert ex1["mae_gap"].idxmax() == ex1["gap"].idxmin()  # smallest mean gap: widest MAE gap
+assert ex1["mse"].idxmax() == ex1["gap"].idxmin()
+assert ex1["mae_gap"].min() < 0.06 and ex1["mae_gap"].max() > 0.09
 assert abs(ex2.loc["the whole trend", "corr"]) < 0.1 < ex2.loc["½ of the trend", "corr"]
 assert ex2.loc["the whole trend", "cka"] > 0.02
 assert ex2.loc["the whole trend", "mse"] > ex2.loc["½ of the trend", "mse"]
