@@ -175,10 +175,11 @@ def nystrom_fit(X, y, q, *, m, sigma, lam, mus=(0.0,), penalty="hsic", landmarks
 
 
 def timed(fn, *args, **kwargs):
-    """Run ``fn`` and print its wall time and the process's peak memory so far."""
-    start = time.perf_counter()
+    """Run ``fn``; print its wall time, CPU time (all threads) and the process's peak memory so far."""
+    wall, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
-    print(f"  {time.perf_counter() - start:.1f} s, peak RSS so far {peak_rss_gb():.2f} GB")
+    print(f"  wall {time.perf_counter() - wall:.1f} s, CPU {time.process_time() - cpu:.1f} s, "
+          f"peak RSS so far {peak_rss_gb():.2f} GB")
     return out
 
 
@@ -221,7 +222,7 @@ def unexplained(Z, X):
 exact = FairKernelRidge(sigma, lam, 0.0, dtype="float64").fit(X_tr[fit_rows], y_tr[fit_rows])
 err_exact = error(exact.predict(X_te[test_rows]), y_te[test_rows])
 print(f"sigma = {sigma:.2f}; exact KRR at n = 3,000: test error {err_exact:.3f}")
-m_grid = [125, 250, 500, 1000]
+m_grid = [125, 250, 500]
 curve = {}
 for m in m_grid:
     pred, Z = nystrom_fit(X_tr[fit_rows], y_tr[fit_rows], sex_tr[fit_rows], m=m, sigma=sigma, lam=lam)
@@ -232,11 +233,11 @@ print(f"rule: m = {m_rule}")
 
 # %% tags=["remove-cell"]
 assert 0.13 < err_exact < 0.18
-assert all(abs(curve[m][0] - err_exact) < 0.015 for m in m_grid)
+assert all(abs(curve[m][0] - err_exact) < 0.01 and 0.14 < curve[m][0] < 0.16 for m in m_grid)
 assert all(curve[a][1] > curve[b][1] for a, b in zip(m_grid, m_grid[1:]))
 assert m_rule == 500 and 3.0 < sigma < 5.0
 
-# %% mystnb={"figure": {"caption": "Choosing the number of landmarks on a subsample of 3,000 training rows. Left: test error of the Nyström model against $m$, with the exact model's as a dashed line; every $m$ is within about a point of it. Right: the share of the kernel's variance the landmarks leave unexplained on held-out rows, falling with $m$; the rule (below 5%, dotted) picks $m = 500$.", "name": "fig-scale-m"}, "image": {"alt": "Two line plots against the number of landmarks on a log axis: test error hovering near the dashed exact-model line, and unexplained variance falling from about 8% to 2%, crossing the 5% threshold between 250 and 500."}}
+# %% mystnb={"figure": {"caption": "Choosing the number of landmarks on a subsample of 3,000 training rows. Left: test error of the Nyström model against $m$, with the exact model's as a dashed line; every $m$ is within about a point of it. Right: the share of the kernel's variance the landmarks leave unexplained on held-out rows, falling with $m$; the rule (below 5%, dotted) picks $m = 500$.", "name": "fig-scale-m"}, "image": {"alt": "Two line plots against the number of landmarks on a log axis: test error hovering near the dashed exact-model line, and unexplained variance falling from about 8% to under 4%, crossing the 5% threshold between 250 and 500."}}
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
 ax1.plot(m_grid, [curve[m][0] for m in m_grid], "o-", label="Nyström")
 ax1.axhline(err_exact, color="k", ls="--", label="exact (n = 3,000)")
@@ -249,14 +250,12 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The error is flat in $m$ here: on Adult a few hundred landmarks already
-# carry what the kernel model can learn (a smaller $m$ even regularises a
-# little). The rule picks $m = 500$, and that is what this page runs at full
-# size. With $m = 1{,}000$ (the cost grows like $m^2$) the same full-size
-# fits took 10–12 s each for the unpenalised model, 21 s for the HSIC path and
-# 31–40 s for a CKA fit, at a peak of 1.7 GB, with test errors
-# 13.9%–14.5% along the HSIC path — measured on this build's (busy, 2-core)
-# machine, not re-executed here.
+# The error is flat in $m$ here (14.9% for every $m$, as for the exact
+# model): on Adult a few hundred landmarks already carry what the kernel
+# model can learn. The rule picks $m = 500$, and that is what this page runs
+# at full size. In a benchmark run, $m = 1{,}000$ left 2.2% of the variance
+# unexplained on the same rows (3.6% for $m = 500$) at the same 15.0% test
+# error, for four times the $O(nm^2)$ work. FULLSIZE_M1000
 #
 # ## 5. Full size: the HSIC $\mu$-path from one factorisation
 #
@@ -287,15 +286,15 @@ for mu, (e, c, p) in zip(mus, hsic_front):
 # %% tags=["remove-cell"]
 assert 0.13 < hsic_front[0, 0] < 0.16 and 0.15 < hsic_front[0, 2] < 0.20
 assert abs(hsic_front[-1, 1]) < 0.01 and hsic_front[-1, 0] < 0.16
-assert 0.07 < hsic_front[-1, 2] < 0.13
-assert hsic_front[0, 1] < -0.2
+assert 0.07 < hsic_front[-1, 2] < 0.11 and hsic_front[-1, 0] - hsic_front[0, 0] < 0.01
+assert -0.36 < hsic_front[0, 1] < -0.26
 
 # %% [markdown]
 # Unpenalised, the predictions correlate with sex at about $-0.3$ (women are
-# predicted lower) and the share of positive decisions differs by about 18
+# predicted lower) and the share of positive decisions differs by about 17
 # points between men and women. A large $\mu$ drives the correlation to zero
-# for a fraction of a point of error, but the decision parity gap stops near
-# 10 points: the linear kernel on predictions only equalises the **mean**
+# for less than one point of error, but the decision parity gap stops near
+# 9 points: the linear kernel on predictions only equalises the **mean**
 # prediction of the two groups, and the sign of $f$ can still differ.
 #
 # ## 6. The CKA penalty without $n\times n$ matrices
@@ -323,13 +322,14 @@ for mu, (e, c, p) in zip(mus_cka, cka_front):
 
 # %% tags=["remove-cell"]
 assert 0.13 < cka_front[0, 0] < 0.17 and 0.13 < cka_front[1, 0] < 0.18
-assert cka_front[1, 2] < 0.08 and cka_front[1, 2] < hsic_front[-1, 2]
+assert 0.02 < cka_front[1, 2] < 0.05 and cka_front[1, 2] < hsic_front[-1, 2] - 0.03
+assert 0.005 < cka_front[1, 0] - hsic_front[0, 0] < 0.025
 
 # %% [markdown]
 # The RBF kernel on predictions sees the whole distribution of $f$ in each
 # group, not only its mean, so the CKA penalty also closes the **decision**
-# gap — to a few points at $\mu = 10$, below anything the HSIC path reaches,
-# for about one more point of error.
+# gap — to about 3.5 points at $\mu = 10$, well below anything the HSIC path
+# reaches, for about 1.5 points more error than the unpenalised model.
 #
 # ## 7. The accuracy/fairness front
 
@@ -345,9 +345,10 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# These match what the authors' protocol gave on 7,000 rows (DESIGN numbers:
-# KRR 15.1% error and a parity gap of 0.17; CKA at $\mu = 10$ 16.3% and 0.04);
-# with all the rows the unpenalised error is lower.
+# For comparison, the authors' protocol on 7,000 training rows (measured for
+# this book, not re-executed here) gave 15.1% error and a parity gap of 0.17
+# for plain KRR, and 16.3% and 0.04 for CKA at $\mu = 10$: with all the rows
+# the unpenalised model is more accurate, and the fair models keep up.
 #
 # ## 8. When one machine is not enough
 #
@@ -368,38 +369,53 @@ plt.show()
 # ```
 #
 # The package's tests run exactly this (a chief and two workers on
-# `127.0.0.1`) and check that the trials are shared out and none is lost.
+# `127.0.0.1`, 12 trials) and check that every trial completes and that no
+# hyperparameter setting is evaluated twice.
 #
 # **One large fit: JAX sharding of the rows.** The expensive part of a
 # low-rank fit is a sum over rows, $\Phi^\top\Phi = \sum_i
 # \phi(x_i)\phi(x_i)^\top$: split the rows of $X$ over devices (GPUs, or
 # hosts) and XLA computes each device's partial sum and adds them. The
-# sketch below runs on two *virtual* CPU devices; the flag must be set
-# before JAX is first imported, so run it in a fresh Python process (this
-# page has already imported JAX):
-#
-# ```python
-# import os
-# os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"  # before importing jax
-# import jax, jax.numpy as jnp, numpy as np
-# from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-# jax.config.update("jax_enable_x64", True)
-#
-# mesh = Mesh(np.array(jax.devices()), ("rows",))
-# rows = NamedSharding(mesh, P("rows", None))        # split the rows, keep the columns
-# X = jax.device_put(np.random.default_rng(0).normal(size=(10_000, 20)), rows)
-# Z = X[:200]
-#
-# @jax.jit
-# def gram(X, Z):
-#     K = jnp.exp(-0.5 * ((X[:, None, :] - Z[None]) ** 2).sum(-1) / 20.0)
-#     return K.T @ K                                 # each device sums its rows; XLA adds the parts
-#
-# print(len(jax.devices()), X.sharding.spec, jnp.abs(gram(X, Z) - gram(np.asarray(X), Z)).max())
-# ```
-#
-# It prints `2 PartitionSpec('rows', None)` and a difference at rounding
-# level: the same result as on one device.
+# sketch below runs on two *virtual* CPU devices
+# (`XLA_FLAGS=--xla_force_host_platform_device_count=2`). The flag must be set
+# before JAX is first imported, and this page has already imported it, so we
+# run the sketch in a fresh Python process:
+
+# %%
+SHARDING_SKETCH = """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"  # before importing jax
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+jax.config.update("jax_enable_x64", True)
+
+mesh = Mesh(np.array(jax.devices()), ("rows",))
+rows = NamedSharding(mesh, P("rows", None))  # split the rows over the devices, keep the columns
+X = np.random.default_rng(0).normal(size=(4_000, 20))
+Z = X[:200]
+
+@jax.jit
+def gram(X, Z):  # Phi^T Phi-like sum over rows: each device sums its rows, XLA adds the parts
+    K = jnp.exp(-0.5 * ((X[:, None, :] - Z[None]) ** 2).sum(-1) / 20.0)
+    return K.T @ K
+
+X_sharded = jax.device_put(X, rows)
+print("devices:", len(jax.devices()), "| rows of X on:", sorted(d.id for d in X_sharded.sharding.device_set))
+print("largest difference from the one-device result:", float(jnp.abs(gram(X_sharded, Z) - gram(X, Z)).max()))
+"""
+import subprocess
+import sys
+
+run = subprocess.run([sys.executable, "-c", SHARDING_SKETCH], capture_output=True, text=True, timeout=120)
+print(run.stdout or run.stderr[-2000:])
+
+# %% tags=["remove-cell"]
+assert run.returncode == 0 and "devices: 2" in run.stdout
+
+# %% [markdown]
+# The same program runs on one device or many; only the placement of $X$
+# changes. For a real fit, shard the rows of the data and keep the
+# $m\times m$ statistics replicated.
 #
 # ## Exercises
 #
@@ -423,8 +439,11 @@ for lam_try in (0.01, 0.1, 1.0):
     print(f"lambda = {lam_try:g}: validation error {val_err[lam_try]:.3f}")
 
 # %% [markdown]
-# The largest $\lambda$ wins again, and the low-rank errors are close to the
-# exact model's: the choice costs a fraction of the exact grid's time.
+# Here $\lambda = 0.1$ wins by a few tenths of a point: with only 250
+# landmarks the low rank itself regularises, so a lighter ridge suffices.
+# The three errors are within half a point of each other, so the choice of
+# $\lambda$ matters little on Adult; what matters is to make it by a rule on
+# held-out rows, at the $m$ and $n$ of the final fit if one can afford it.
 #
 # ```{solution-end}
 # ```
@@ -456,7 +475,7 @@ for method in ("uniform", "kmeans++"):
 # ```
 
 # %% tags=["remove-cell"]
-assert max(val_err, key=lambda k: -val_err[k]) in (0.1, 1.0)
+assert max(val_err.values()) - min(val_err.values()) < 0.01
 assert all(0.13 < e < 0.19 for e in val_err.values())
 
 # %% [markdown]
