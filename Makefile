@@ -50,7 +50,7 @@ test-floor:
 	$(FLOOR)/bin/python -m pip install --quiet --upgrade pip
 	$(FLOOR)/bin/python -m pip install --quiet -c $(FLOOR)/constraints.txt ".[test]"
 	$(FLOOR)/bin/python -m pip list --format=freeze | grep -iE "^(keras|jax|jaxlib|numpy|scipy|scikit-learn|matplotlib|keras-tuner|six)=="
-	$(FLOOR)/bin/python -m pytest tests -m "not slow" -p no:cacheprovider
+	$(FLOOR)/bin/python -m pytest tests -m "not slow and not book" -p no:cacheprovider
 
 dist: $(STAMP)
 	rm -rf dist

@@ -101,6 +101,7 @@ def test_with_repo_url_every_button_points_at_that_repository(tiny_site_with_rep
     assert f'href="{REPO}"' in intro and "mybinder.org" not in intro  # not a notebook: no launch buttons
 
 
+@pytest.mark.book
 def test_repo_url_must_be_a_github_repository(monkeypatch):
     from sphinx.errors import ConfigError
 
