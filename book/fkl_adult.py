@@ -373,7 +373,7 @@ tradeoff_figure()
 # The shape is the paper's: the test HSIC falls from $1.5\times10^{-2}$ to a
 # few times $10^{-6}$ — more than 500 times lower at $\mu_c = 10^{-2}$ — while
 # the error rises by less than a point. Beyond $\mu_c \approx 10^{-2}$ nothing
-# changes: the training HSIC is already zero (the group means of the training
+# changes: the training HSIC is already nearly zero (the group means of the training
 # predictions are equal), and what remains on the test set is the difference
 # between the training and test samples. That floor is sampling noise: with
 # about 5,400 women and 10,900 men in the test file, the group means of $f$
