@@ -49,14 +49,15 @@
 # %% tags=["hide-cell"]
 # Setup: this notebook needs the fairkl package (its data ship with it).
 try:
-    import fairkl  # noqa: F401  (also selects Keras's JAX backend before anything imports keras)
+    import fairkl  # noqa: F401  (also selects Keras's JAX backend)
 except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
         "This notebook needs the fairkl package. From a clone of its repository run\n"
         '    python -m pip install ".[notebooks]"\n'
         "or, in a hosted notebook such as Colab, run in a cell\n"
         '    %pip install "fairkl[notebooks] @ git+https://github.com/OWNER/fairkl"\n'
-        "with the repository linked at the top of the book's pages; then restart the kernel. "
+        "with the repository linked at the top of the book's pages;\n"
+        "then restart the kernel. "
         "The book's Installation page has the details."
     ) from error
 
@@ -67,7 +68,11 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 
 from fairkl import dependence, lowrank
 from fairkl.datasets import load_adult
-from fairkl.metrics import equal_opportunity_difference, hsic_test, statistical_parity_difference
+from fairkl.metrics import (
+    equal_opportunity_difference,
+    hsic_test,
+    statistical_parity_difference,
+)
 
 set_matplotlib_formats("svg")  # sharp figures at any zoom
 
@@ -138,15 +143,27 @@ X_tr, y_tr, sex_tr = data.X_train[tr], data.y_train[tr], data.sex_train[tr]
 X_va, y_va = data.X_train[va], data.y_train[va]
 X_te, y_te, sex_te = data.X_test, data.y_test, data.sex_test
 n = len(y_tr)
-print(f"X: {X_tr.shape[1]} columns; train {n}, validation {len(y_va)}, test {len(y_te)} rows")
-print(f"positive rate (test): men {np.mean(y_te[sex_te == 0] > 0):.3f}, "
-      f"women {np.mean(y_te[sex_te == 1] > 0):.3f}")
+print(
+    f"X: {X_tr.shape[1]} columns; train {n}, validation {len(y_va)}, "
+    f"test {len(y_te)} rows"
+)
+print(
+    f"positive rate (test): men {np.mean(y_te[sex_te == 0] > 0):.3f}, "
+    f"women {np.mean(y_te[sex_te == 1] > 0):.3f}"
+)
 
 # %% tags=["remove-cell"]
 assert X_tr.shape == (7000, 105) and X_te.shape == (16281, 105)
-assert 0.28 < np.mean(y_te[sex_te == 0] > 0) < 0.33 and 0.10 < np.mean(y_te[sex_te == 1] > 0) < 0.13
-assert 0.17 < np.mean(y_te[sex_te == 0] > 0) - np.mean(y_te[sex_te == 1] > 0) < 0.21  # "near 0.19"
-assert 5000 < np.sum(sex_te == 1) < 5800 and 10500 < np.sum(sex_te == 0) < 11300  # section 6
+assert (
+    0.28 < np.mean(y_te[sex_te == 0] > 0) < 0.33
+    and 0.10 < np.mean(y_te[sex_te == 1] > 0) < 0.13
+)
+assert (
+    0.17 < np.mean(y_te[sex_te == 0] > 0) - np.mean(y_te[sex_te == 1] > 0) < 0.21
+)  # "near 0.19"
+assert (
+    5000 < np.sum(sex_te == 1) < 5800 and 10500 < np.sum(sex_te == 0) < 11300
+)  # section 6
 
 # %% [markdown]
 # The labels themselves are far from parity: about 30% of men and 11% of
@@ -200,13 +217,24 @@ class NystromFeatures:
 
     def transform(self, X):
         """Φ(X) = k(X, Z) K_ZZ^{-1/2}, in row chunks."""
-        return np.asarray(lowrank.feature_matrix(lowrank._f64(X[:, self.columns]), self.nmap))
+        return np.asarray(
+            lowrank.feature_matrix(lowrank._f64(X[:, self.columns]), self.nmap)
+        )
 
     def path(self, lam, Q, mus):
         """Weights w(μ), one row per μ (fairkl's μ), penalty on the one-hot groups Q."""
         P = self.Phi.T @ (Q - Q.mean(axis=0))  # Φᵀ B with B = HQ
-        return np.asarray(lowrank.hsic_path_solve(self.A0, self.b, P, self.nmap.dropped, n,
-                                                  float(lam), np.asarray(mus, dtype=float)))
+        return np.asarray(
+            lowrank.hsic_path_solve(
+                self.A0,
+                self.b,
+                P,
+                self.nmap.dropped,
+                n,
+                float(lam),
+                np.asarray(mus, dtype=float),
+            )
+        )
 
 
 Q_tr = one_hot(sex_tr)
@@ -238,7 +266,9 @@ print(f"chosen σ = {sigma:g}, λ = {lam:g}")
 # %% tags=["remove-cell"]
 assert 0 < i < len(sigmas) - 1 and 0 < j < len(lams) - 1  # an interior choice
 _d = np.sqrt(((X_tr[:400, None] - X_tr[None, :400]) ** 2).sum(-1))
-assert 3.5 < np.median(_d[np.triu_indices(400, 1)]) < 4.5  # "the median distance is about 4"
+assert (
+    3.5 < np.median(_d[np.triu_indices(400, 1)]) < 4.5
+)  # "the median distance is about 4"
 assert val_err.min() < 0.15
 
 # %% [markdown]
@@ -266,15 +296,18 @@ def scores(f):
     """Test error, test HSIC and decision gaps of predictions f (in the units of y)."""
     d = np.sign(f)
     return dict(
-        err=float(np.mean(d != y_te)), hsic=test_hsic(f),
+        err=float(np.mean(d != y_te)),
+        hsic=test_hsic(f),
         spd=statistical_parity_difference(y_te, d, sensitive_features=sex_te),
         eod=equal_opportunity_difference(y_te, d, sensitive_features=sex_te),
     )
 
 
 def show(name, s):
-    print(f"{name:24s} error {100 * s['err']:.2f}%  HSIC {s['hsic']:.2e}  "
-          f"parity gap {s['spd']:.3f}  equal-opportunity gap {s['eod']:.3f}")
+    print(
+        f"{name:24s} error {100 * s['err']:.2f}%  HSIC {s['hsic']:.2e}  "
+        f"parity gap {s['spd']:.3f}  equal-opportunity gap {s['eod']:.3f}"
+    )
 
 
 f_krr = Phi_te @ feats.path(lam, Q_tr, [0.0])[0] * y_scale
@@ -284,9 +317,13 @@ show("KRR", ours["KRR"])
 # %% tags=["remove-cell"]
 # The closed form of the test HSIC against fairkl's dense HSIC (linear kernels) on 2,000 rows.
 _f, _Q = f_krr[:2000], Q_te[:2000]
-assert abs(test_hsic(_f, _Q) - float(dependence.hsic(np.outer(_f, _f), _Q @ _Q.T))) < 1e-12
+assert (
+    abs(test_hsic(_f, _Q) - float(dependence.hsic(np.outer(_f, _f), _Q @ _Q.T))) < 1e-12
+)
 _k = ours["KRR"]
-assert 0.140 < _k["err"] < 0.155 and 0.010 < _k["hsic"] < 0.020 and 0.15 < _k["spd"] < 0.20
+assert (
+    0.140 < _k["err"] < 0.155 and 0.010 < _k["hsic"] < 0.020 and 0.15 < _k["spd"] < 0.20
+)
 
 # %% [markdown]
 # Plain KRR lands where the paper's did: an error just under 15% (the paper:
@@ -300,9 +337,13 @@ assert 0.140 < _k["err"] < 0.155 and 0.010 < _k["hsic"] < 0.020 and 0.15 < _k["s
 # rows.
 
 # %%
-aware = np.array([not name.startswith(("sex=", "race=")) for name in data.feature_names])
+aware = np.array(
+    [not name.startswith(("sex=", "race=")) for name in data.feature_names]
+)
 feats_unaware = NystromFeatures(sigma, columns=aware)
-f_unaware = feats_unaware.transform(X_te) @ feats_unaware.path(lam, Q_tr, [0.0])[0] * y_scale
+f_unaware = (
+    feats_unaware.transform(X_te) @ feats_unaware.path(lam, Q_tr, [0.0])[0] * y_scale
+)
 ours["KRR, q dropped"] = scores(f_unaware)
 show("KRR, q dropped", ours["KRR, q dropped"])
 drop = 1 - ours["KRR, q dropped"]["hsic"] / ours["KRR"]["hsic"]
@@ -344,6 +385,7 @@ assert abs(path[0]["err"] - _k["err"]) < 1e-3  # μ_c = 1e-7 is plain KRR
 assert _k["hsic"] / _a["hsic"] > 1000 and 0.145 < _a["err"] < 0.16
 assert 0.45 < F_te[5].std() < 0.75 and 1e-7 < _a["hsic"] and 1e-7 < _b["hsic"] < 1e-5
 
+
 # %% mystnb={"figure": {"caption": "Test error against test HSIC (log axis) along the HSIC path (circles, labelled by $\\mu_c$), with plain and unaware KRR; open diamonds are the paper's reference points; the grey band is where sampling noise of the test set alone puts the test HSIC (section 6). What to see: the dependence falls by more than two orders of magnitude for well under a point of error, the curve is almost flat; dropping $q$ moves HSIC only a little to the left.", "name": "fig-adult-tradeoff"}, "image": {"alt": "Scatter of test error in percent against test HSIC on a log axis. The HSIC path runs from HSIC 1.5e-2 at 14.7 percent error leftwards to about 3e-6 at 15.1 percent; paper reference diamonds sit slightly higher at similar HSIC."}}
 def tradeoff_figure():
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -352,17 +394,46 @@ def tradeoff_figure():
     offsets = {1e-4: (-10, -14), 1e-3: (4, -12), 1e-2: (-20, -14), 1e3: (4, 6)}
     for m_c, h, e in zip(mu_c, hs, es):
         if m_c in offsets:
-            ax.annotate(f"μ_c={m_c:.0e}", (h, e), textcoords="offset points", xytext=offsets[m_c], fontsize=8)
-    ax.axvspan(5e-7, 1e-5, color="0.9", zorder=0, label="test-sample noise floor (order)")
-    for name, style in [("KRR", "ks"), ("KRR, q dropped", "k^"), ("CKA penalty, μ = 10", "r*")]:
+            ax.annotate(
+                f"μ_c={m_c:.0e}",
+                (h, e),
+                textcoords="offset points",
+                xytext=offsets[m_c],
+                fontsize=8,
+            )
+    ax.axvspan(
+        5e-7, 1e-5, color="0.9", zorder=0, label="test-sample noise floor (order)"
+    )
+    for name, style in [
+        ("KRR", "ks"),
+        ("KRR, q dropped", "k^"),
+        ("CKA penalty, μ = 10", "r*"),
+    ]:
         if name in ours:
-            ax.plot(ours[name]["hsic"], 100 * ours[name]["err"], style, ms=10, label=f"{name} (ours)")
+            ax.plot(
+                ours[name]["hsic"],
+                100 * ours[name]["err"],
+                style,
+                ms=10,
+                label=f"{name} (ours)",
+            )
     for name, ref in REFERENCE.items():
         if np.isfinite(ref["err"]) and np.isfinite(ref["hsic"]):
-            ax.plot(ref["hsic"], 100 * ref["err"], "D", mfc="none", mec="tab:orange", ms=9,
-                    label="paper (a9a)" if name == "KRR" else None)
-    ax.set(xlabel="test HSIC (linear kernel on predictions, one-hot sex)", ylabel="test error (%)",
-           title="UCI Adult, q = sex: accuracy against dependence", xlim=(5e-7, 3e-2))
+            ax.plot(
+                ref["hsic"],
+                100 * ref["err"],
+                "D",
+                mfc="none",
+                mec="tab:orange",
+                ms=9,
+                label="paper (a9a)" if name == "KRR" else None,
+            )
+    ax.set(
+        xlabel="test HSIC (linear kernel on predictions, one-hot sex)",
+        ylabel="test error (%)",
+        title="UCI Adult, q = sex: accuracy against dependence",
+        xlim=(5e-7, 3e-2),
+    )
     ax.legend(fontsize=8, loc="upper right")
     plt.show()
 
@@ -395,9 +466,18 @@ fig, ax = plt.subplots(figsize=(7.5, 3.8))
 ax.semilogx(mu_c, [s["spd"] for s in path], "o-", label="statistical-parity difference")
 ax.semilogx(mu_c, [s["eod"] for s in path], "s-", label="equal-opportunity difference")
 ax.axhline(ours["KRR"]["spd"], color="tab:blue", ls="--", lw=1, label="KRR parity gap")
-ax.axhline(REFERENCE["FKRR-HSIC, μ_c = 1e-2"]["spd"], color="tab:orange", ls=":", label="paper, μ_c = 1e-2")
-ax.set(xlabel="μ_c (paper's units; fairkl's μ = n·μ_c)", ylabel="gap between men and women",
-       title="The HSIC penalty narrows decision gaps, but not to zero", ylim=(0, 0.22))
+ax.axhline(
+    REFERENCE["FKRR-HSIC, μ_c = 1e-2"]["spd"],
+    color="tab:orange",
+    ls=":",
+    label="paper, μ_c = 1e-2",
+)
+ax.set(
+    xlabel="μ_c (paper's units; fairkl's μ = n·μ_c)",
+    ylabel="gap between men and women",
+    title="The HSIC penalty narrows decision gaps, but not to zero",
+    ylim=(0, 0.22),
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -421,8 +501,9 @@ assert path[-1]["spd"] < 0.12
 # give 0 here: most pairs of ±1 labels are equal).
 
 # %%
-cka_fit = lowrank.fit_cka_lowrank(X_tr, y_std, Q_tr, X_tr[landmarks], sigma, lam, 10.0,
-                                  kernel_q="linear", sigma_f=1.0)
+cka_fit = lowrank.fit_cka_lowrank(
+    X_tr, y_std, Q_tr, X_tr[landmarks], sigma, lam, 10.0, kernel_q="linear", sigma_f=1.0
+)
 f_cka = Phi_te @ np.asarray(cka_fit.weights) * y_scale
 ours["CKA penalty, μ = 10"] = scores(f_cka)
 print(f"L-BFGS: {int(cka_fit.n_iter)} iterations, converged: {bool(cka_fit.converged)}")
@@ -459,17 +540,27 @@ tradeoff_figure()
 # $\sigma_b = 1$.
 
 # %%
-tests = {name: hsic_test(f, sex_te, sigma_b=1.0, n_permutations=200, random_state=0)
-         for name, f in [("KRR", f_krr), ("KRR, q dropped", f_unaware),
-                         ("FKRR-HSIC, μ_c = 1e-2", F_te[list(mu_c).index(1e-2)]),
-                         ("CKA penalty, μ = 10", f_cka)]}
+tests = {
+    name: hsic_test(f, sex_te, sigma_b=1.0, n_permutations=200, random_state=0)
+    for name, f in [
+        ("KRR", f_krr),
+        ("KRR, q dropped", f_unaware),
+        ("FKRR-HSIC, μ_c = 1e-2", F_te[list(mu_c).index(1e-2)]),
+        ("CKA penalty, μ = 10", f_cka),
+    ]
+}
 for name, res in tests.items():
     print(f"{name:24s} HSIC (RBF) {res.statistic:.2e}   p-value {res.pvalue:.3f}")
 
 # %% tags=["remove-cell"]
 assert tests["KRR"].pvalue < 0.01 and tests["KRR, q dropped"].pvalue < 0.01
-assert tests["FKRR-HSIC, μ_c = 1e-2"].pvalue < 0.01  # dependence beyond the mean remains
-assert tests["CKA penalty, μ = 10"].statistic < 0.2 * tests["FKRR-HSIC, μ_c = 1e-2"].statistic
+assert (
+    tests["FKRR-HSIC, μ_c = 1e-2"].pvalue < 0.01
+)  # dependence beyond the mean remains
+assert (
+    tests["CKA penalty, μ = 10"].statistic
+    < 0.2 * tests["FKRR-HSIC, μ_c = 1e-2"].statistic
+)
 assert tests["CKA penalty, μ = 10"].pvalue < 0.05
 
 # %% [markdown]
@@ -482,6 +573,7 @@ assert tests["CKA penalty, μ = 10"].pvalue < 0.05
 #
 # ## 9. The reproduction table
 
+
 # %%
 def fmt(x, spec, width):
     """x formatted, or a dash when the reference gives no number; right-aligned."""
@@ -489,14 +581,22 @@ def fmt(x, spec, width):
     return text.rjust(width)
 
 
-print(f"{'model':24s} {'error (paper)':>14s} {'error (ours)':>13s} {'HSIC (paper)':>13s} "
-      f"{'HSIC (ours)':>12s} {'parity (paper)':>15s} {'parity (ours)':>14s}")
+print(
+    f"{'model':24s} {'error (paper)':>14s} {'error (ours)':>13s} {'HSIC (paper)':>13s} "
+    f"{'HSIC (ours)':>12s} {'parity (paper)':>15s} {'parity (ours)':>14s}"
+)
 for name, ref in REFERENCE.items():
     o = ours[name]
-    print(f"{name:24s} {fmt(ref['err'], '.2%', 14)} {fmt(o['err'], '.2%', 13)} "
-          f"{fmt(ref['hsic'], '.1e', 13)} {fmt(o['hsic'], '.1e', 12)} {fmt(ref['spd'], '.3f', 15)} "
-          f"{fmt(o['spd'], '.3f', 14)}")
-print(f"HSIC reduction at μ_c = 1e-2: paper 652×, ours {ours['KRR']['hsic'] / at[1e-2]['hsic']:.0f}×")
+    print(
+        f"{name:24s} {fmt(ref['err'], '.2%', 14)} {fmt(o['err'], '.2%', 13)} "
+        f"{fmt(ref['hsic'], '.1e', 13)} {fmt(o['hsic'], '.1e', 12)} "
+        f"{fmt(ref['spd'], '.3f', 15)} "
+        f"{fmt(o['spd'], '.3f', 14)}"
+    )
+print(
+    "HSIC reduction at μ_c = 1e-2: paper 652×, "
+    f"ours {ours['KRR']['hsic'] / at[1e-2]['hsic']:.0f}×"
+)
 
 # %% [markdown]
 # Where we match and where we do not:
@@ -540,13 +640,22 @@ Q7_te = np.hstack([Q_te, one_hot(data.race_test)])
 w_rs = feats.path(lam, Q7_tr, [0.0, n * 1e-2])
 for label, w in zip(["KRR", "FKRR-HSIC race+sex, μ_c = 1e-2"], w_rs):
     f = Phi_te @ w * y_scale
-    gap = statistical_parity_difference(y_te, np.sign(f), sensitive_features=data.race_test)
-    print(f"{label:32s} HSIC(race+sex) {test_hsic(f, Q7_te):.2e}  race parity gap {gap:.3f}")
+    gap = statistical_parity_difference(
+        y_te, np.sign(f), sensitive_features=data.race_test
+    )
+    print(
+        f"{label:32s} HSIC(race+sex) {test_hsic(f, Q7_te):.2e}  "
+        f"race parity gap {gap:.3f}"
+    )
 
 # %% tags=["remove-cell"]
 _h0, _h1 = (test_hsic(Phi_te @ w * y_scale, Q7_te) for w in w_rs)
-_g0, _g1 = (statistical_parity_difference(y_te, np.sign(Phi_te @ w), sensitive_features=data.race_test)
-            for w in w_rs)
+_g0, _g1 = (
+    statistical_parity_difference(
+        y_te, np.sign(Phi_te @ w), sensitive_features=data.race_test
+    )
+    for w in w_rs
+)
 assert _h1 < 0.01 * _h0 and 0.5 * _g0 < _g1 < _g0 and 0.15 < _g0 < 0.23
 
 # %% [markdown]

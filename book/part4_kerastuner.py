@@ -23,14 +23,15 @@
 # %% tags=["hide-cell"]
 # Setup: this notebook needs the fairkl package (its data ship with it).
 try:
-    import fairkl  # noqa: F401  (also selects Keras's JAX backend before anything imports keras)
+    import fairkl  # noqa: F401  (also selects Keras's JAX backend)
 except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
         "This notebook needs the fairkl package. From a clone of its repository run\n"
         '    python -m pip install ".[notebooks]"\n'
         "or, in a hosted notebook such as Colab, run in a cell\n"
         '    %pip install "fairkl[notebooks] @ git+https://github.com/OWNER/fairkl"\n'
-        "with the repository linked at the top of the book's pages; then restart the kernel. "
+        "with the repository linked at the top of the book's pages;\n"
+        "then restart the kernel. "
         "The book's Installation page has the details."
     ) from error
 

@@ -52,14 +52,15 @@
 # %% tags=["hide-cell"]
 # Setup: this notebook needs the fairkl package (its data ship with it).
 try:
-    import fairkl  # noqa: F401  (also selects Keras's JAX backend before anything imports keras)
+    import fairkl  # noqa: F401  (also selects Keras's JAX backend)
 except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
         "This notebook needs the fairkl package. From a clone of its repository run\n"
         '    python -m pip install ".[notebooks]"\n'
         "or, in a hosted notebook such as Colab, run in a cell\n"
         '    %pip install "fairkl[notebooks] @ git+https://github.com/OWNER/fairkl"\n'
-        "with the repository linked at the top of the book's pages; then restart the kernel. "
+        "with the repository linked at the top of the book's pages;\n"
+        "then restart the kernel. "
         "The book's Installation page has the details."
     ) from error
 
@@ -70,7 +71,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from fairlearn.preprocessing import CorrelationRemover
-from fairlearn.reductions import BoundedGroupLoss, ExponentiatedGradient, GridSearch, SquareLoss
+from fairlearn.reductions import (
+    BoundedGroupLoss,
+    ExponentiatedGradient,
+    GridSearch,
+    SquareLoss,
+)
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import LinearRegression
@@ -80,7 +86,13 @@ from threadpoolctl import threadpool_limits
 from fairkl import FairKernelRidge
 from fairkl.datasets import load_communities_crime
 from fairkl.kernels import median_heuristic
-from fairkl.metrics import Yardstick, correlation, hsic_test, mae_gap, mean_prediction_gap
+from fairkl.metrics import (
+    Yardstick,
+    correlation,
+    hsic_test,
+    mae_gap,
+    mean_prediction_gap,
+)
 
 set_matplotlib_formats("svg")  # sharp figures at any zoom
 # These fits are small (n = 1,000): one BLAS thread is faster than two fighting over
@@ -118,21 +130,40 @@ N_TRAIN, SEEDS = 1000, (0, 1, 2)
 
 
 def make_split(seed):
-    """One seeded split, its group labels and its yardstick (all from training data only)."""
-    Xtr, Xte, ytr, yte, qtr, qte = train_test_split(X, y, q, train_size=N_TRAIN, random_state=seed)
+    """One seeded split, its group labels and its yardstick (training data only)."""
+    Xtr, Xte, ytr, yte, qtr, qte = train_test_split(
+        X, y, q, train_size=N_TRAIN, random_state=seed
+    )
     threshold = np.quantile(qtr[:, 0], 0.75)
-    return dict(Xtr=Xtr, Xte=Xte, ytr=ytr, yte=yte, qtr=qtr, qte=qte,
-                gtr=qtr[:, 0] >= threshold, gte=qte[:, 0] >= threshold,
-                yard=Yardstick.from_data(ytr, qtr), sigma=float(median_heuristic(Xtr)))
+    return dict(
+        Xtr=Xtr,
+        Xte=Xte,
+        ytr=ytr,
+        yte=yte,
+        qtr=qtr,
+        qte=qte,
+        gtr=qtr[:, 0] >= threshold,
+        gte=qte[:, 0] >= threshold,
+        yard=Yardstick.from_data(ytr, qtr),
+        sigma=float(median_heuristic(Xtr)),
+    )
 
 
 s0 = make_split(SEEDS[0])
-cv = GridSearchCV(KernelRidge(kernel="rbf", gamma=1 / (2 * s0["sigma"] ** 2)),
-                  {"alpha": np.logspace(-3, 1, 5)}, cv=3, scoring="neg_mean_squared_error")
+cv = GridSearchCV(
+    KernelRidge(kernel="rbf", gamma=1 / (2 * s0["sigma"] ** 2)),
+    {"alpha": np.logspace(-3, 1, 5)},
+    cv=3,
+    scoring="neg_mean_squared_error",
+)
 LAM = float(cv.fit(s0["Xtr"], s0["ytr"]).best_params_["alpha"])
-print(f"{X.shape[0]} communities, {X.shape[1]} features; sigma = {s0['sigma']:.2f} (split 0), "
-      f"lambda = {LAM:g} by 3-fold CV; yardstick (split 0): sigma_pred = {s0['yard'].sigma_pred:.3f}, "
-      f"sigma_q = {s0['yard'].sigma_q:.3f}")
+print(
+    f"{X.shape[0]} communities, {X.shape[1]} features; "
+    f"sigma = {s0['sigma']:.2f} (split 0), "
+    f"lambda = {LAM:g} by 3-fold CV; yardstick (split 0): "
+    f"sigma_pred = {s0['yard'].sigma_pred:.3f}, "
+    f"sigma_q = {s0['yard'].sigma_q:.3f}"
+)
 
 # %% tags=["remove-cell"]
 assert 1e-3 < LAM < 10  # an interior choice of the grid
@@ -180,6 +211,7 @@ assert 1e-3 < LAM < 10  # an interior choice of the grid
 # (iterative, one fit per $\mu$). They constrain **dependence**, and need $q$
 # only for training.
 
+
 # %%
 def krr(sigma):
     return KernelRidge(kernel="rbf", gamma=1 / (2 * sigma**2), alpha=LAM)
@@ -190,18 +222,32 @@ def peers(s, seed):
     Xtr, Xte, ytr, qtr, qte = s["Xtr"], s["Xte"], s["ytr"], s["qtr"], s["qte"]
     out = {}
     Xq_tr, Xq_te = np.column_stack([Xtr, qtr]), np.column_stack([Xte, qte])
-    out["plain KRR"] = krr(float(median_heuristic(Xq_tr))).fit(Xq_tr, ytr).predict(Xq_te)
+    out["plain KRR"] = (
+        krr(float(median_heuristic(Xq_tr))).fit(Xq_tr, ytr).predict(Xq_te)
+    )
     unaware = krr(s["sigma"]).fit(Xtr, ytr)
     out["unaware KRR"] = unaware.predict(Xte)
-    bound = float(np.mean((unaware.predict(Xtr) - ytr) ** 2))  # binds for the worse-off group
-    eg = ExponentiatedGradient(krr(s["sigma"]), BoundedGroupLoss(SquareLoss(0, 1), upper_bound=bound))
+    bound = float(
+        np.mean((unaware.predict(Xtr) - ytr) ** 2)
+    )  # binds for the worse-off group
+    eg = ExponentiatedGradient(
+        krr(s["sigma"]), BoundedGroupLoss(SquareLoss(0, 1), upper_bound=bound)
+    )
     eg.fit(Xtr, ytr, sensitive_features=s["gtr"])
     out["ExpGrad (BGL)"] = eg.predict(Xte, random_state=seed)
-    gs = GridSearch(krr(s["sigma"]), BoundedGroupLoss(SquareLoss(0, 1), upper_bound=bound), grid_size=10)
+    gs = GridSearch(
+        krr(s["sigma"]),
+        BoundedGroupLoss(SquareLoss(0, 1), upper_bound=bound),
+        grid_size=10,
+    )
     out["GridSearch (BGL)"] = gs.fit(Xtr, ytr, sensitive_features=s["gtr"]).predict(Xte)
-    cr = CorrelationRemover(sensitive_feature_ids=[Xq_tr.shape[1] - 1], alpha=1.0).fit(Xq_tr)
+    cr = CorrelationRemover(sensitive_feature_ids=[Xq_tr.shape[1] - 1], alpha=1.0).fit(
+        Xq_tr
+    )
     Ztr, Zte = cr.transform(Xq_tr), cr.transform(Xq_te)
-    out["CorrRemover + KRR"] = krr(float(median_heuristic(Ztr))).fit(Ztr, ytr).predict(Zte)
+    out["CorrRemover + KRR"] = (
+        krr(float(median_heuristic(Ztr))).fit(Ztr, ytr).predict(Zte)
+    )
     g = LinearRegression().fit(qtr, unaware.predict(Xtr))
     g_mean = float(np.mean(g.predict(qtr)))
     out["post-processing"] = out["unaware KRR"] - 0.5 * (g.predict(qte) - g_mean)
@@ -223,11 +269,15 @@ MUS_CKA = np.array([0.5, 2.0, 8.0])
 
 
 def fairkl_paths(s):
-    """Test predictions of fairkl-HSIC (one row per MUS_HSIC) and fairkl-CKA (one per MUS_CKA)."""
+    """Test predictions of fairkl-HSIC (row per MUS_HSIC), -CKA (row per MUS_CKA)."""
     model = FairKernelRidge(s["sigma"], LAM, 0.0, dtype="float64")
     hsic = model.mu_path(s["Xtr"], s["ytr"], s["qtr"], MUS_HSIC).predict(s["Xte"])
-    cka = [FairKernelRidge(s["sigma"], LAM, mu, penalty="cka", dtype="float64")
-           .fit(s["Xtr"], s["ytr"], q=s["qtr"]).predict(s["Xte"]) for mu in MUS_CKA]
+    cka = [
+        FairKernelRidge(s["sigma"], LAM, mu, penalty="cka", dtype="float64")
+        .fit(s["Xtr"], s["ytr"], q=s["qtr"])
+        .predict(s["Xte"])
+        for mu in MUS_CKA
+    ]
     return hsic, np.array(cka)
 
 
@@ -256,13 +306,22 @@ N_PERM = 300
 def measures(p, s, test=True):
     """Held-out measures of the predictions p on split s."""
     yte, qte, gte, yard = s["yte"], s["qte"], s["gte"], s["yard"]
-    row = dict(mse=float(np.mean((p - yte) ** 2)), cka=yard.score(p, qte),
-               corr=correlation(yte, p, sensitive_features=qte),
-               gap=mean_prediction_gap(yte, p, sensitive_features=gte),
-               mae_gap=mae_gap(yte, p, sensitive_features=gte))
+    row = dict(
+        mse=float(np.mean((p - yte) ** 2)),
+        cka=yard.score(p, qte),
+        corr=correlation(yte, p, sensitive_features=qte),
+        gap=mean_prediction_gap(yte, p, sensitive_features=gte),
+        mae_gap=mae_gap(yte, p, sensitive_features=gte),
+    )
     if test:
-        row["p"] = hsic_test(p, qte, n_permutations=N_PERM, random_state=0,
-                             sigma_a=yard.sigma_pred, sigma_b=yard.sigma_q).pvalue
+        row["p"] = hsic_test(
+            p,
+            qte,
+            n_permutations=N_PERM,
+            random_state=0,
+            sigma_a=yard.sigma_pred,
+            sigma_b=yard.sigma_q,
+        ).pvalue
     return row
 
 
@@ -270,17 +329,24 @@ pred0, extra0 = peers(s0, SEEDS[0])
 hsic0, cka0 = fairkl_paths(s0)
 one = pd.DataFrame({name: measures(p, s0) for name, p in pred0.items()}).T
 one.loc["fairkl-CKA, μ = 2"] = measures(cka0[1], s0)
-print(f"bounded group loss: every group's training MSE <= {extra0['bound']:.4f}; "
-      f"ExponentiatedGradient kept {int(np.sum(extra0['eg'].weights_ > 0))} "
-      f"of {len(extra0['eg'].predictors_)} fits in its mixture")
+print(
+    f"bounded group loss: every group's training MSE <= {extra0['bound']:.4f}; "
+    f"ExponentiatedGradient kept {int(np.sum(extra0['eg'].weights_ > 0))} "
+    f"of {len(extra0['eg'].predictors_)} fits in its mixture"
+)
 one.round(4)
 
 # %% tags=["remove-cell"]
 assert one["p"].max() <= 0.01  # every model rejects independence on split 0
 assert int(np.sum(extra0["eg"].weights_ > 0)) == 1
 assert one.loc["unaware KRR", "cka"] > 0.7 * one.loc["plain KRR", "cka"]
-assert np.allclose(FairKernelRidge(s0["sigma"], LAM, 0.0, dtype="float64")
-                   .fit(s0["Xtr"], s0["ytr"]).predict(s0["Xte"]), pred0["unaware KRR"], atol=1e-8)
+assert np.allclose(
+    FairKernelRidge(s0["sigma"], LAM, 0.0, dtype="float64")
+    .fit(s0["Xtr"], s0["ytr"])
+    .predict(s0["Xte"]),
+    pred0["unaware KRR"],
+    atol=1e-8,
+)
 assert np.allclose(hsic0[0], pred0["unaware KRR"], atol=1e-8)
 
 # %% [markdown]
@@ -307,12 +373,21 @@ for seed in SEEDS:
     for name, p in pred.items():
         rows.append(dict(model=name, split=seed, **measures(p, s)))
     for mu, p in zip(MUS_HSIC, hp):
-        curves.append(dict(model="fairkl-HSIC", mu=mu, split=seed, **measures(p, s, test=False)))
-    curves.append(dict(model="fairkl-CKA", mu=0.0, split=seed, **measures(hp[0], s, test=False)))
+        curves.append(
+            dict(model="fairkl-HSIC", mu=mu, split=seed, **measures(p, s, test=False))
+        )
+    curves.append(
+        dict(model="fairkl-CKA", mu=0.0, split=seed, **measures(hp[0], s, test=False))
+    )
     for mu, p in zip(MUS_CKA, cp):
-        curves.append(dict(model="fairkl-CKA", mu=mu, split=seed, **measures(p, s, test=False)))
+        curves.append(
+            dict(model="fairkl-CKA", mu=mu, split=seed, **measures(p, s, test=False))
+        )
     # the HSIC test for the fairkl models near the middle of their curves
-    for label, p in (("fairkl-HSIC, μ = 10", hp[list(MUS_HSIC).index(10.0)]), ("fairkl-CKA, μ = 2", cp[1])):
+    for label, p in (
+        ("fairkl-HSIC, μ = 10", hp[list(MUS_HSIC).index(10.0)]),
+        ("fairkl-CKA, μ = 2", cp[1]),
+    ):
         rows.append(dict(model=label, split=seed, **measures(p, s)))
 runs, curves = pd.DataFrame(rows), pd.DataFrame(curves)
 
@@ -321,9 +396,23 @@ cols = ["mse", "cka", "corr", "gap", "mae_gap"]
 mean = runs.groupby("model")[cols + ["p"]].mean().loc[order]
 sd = runs.groupby("model")[cols].std().loc[order]
 pmax = runs.groupby("model")["p"].max().loc[order]
-table = pd.DataFrame({c: [f"{m:.4f} ± {d:.4f}" if c in ("mse", "mae_gap") else f"{m:+.3f} ± {d:.3f}"
-                          for m, d in zip(mean[c], sd[c])] for c in cols}, index=order)
-table.columns = ["test MSE", "CKA with q", "corr. with q", "mean gap (top − rest)", "MAE gap"]
+table = pd.DataFrame(
+    {
+        c: [
+            f"{m:.4f} ± {d:.4f}" if c in ("mse", "mae_gap") else f"{m:+.3f} ± {d:.3f}"
+            for m, d in zip(mean[c], sd[c])
+        ]
+        for c in cols
+    },
+    index=order,
+)
+table.columns = [
+    "test MSE",
+    "CKA with q",
+    "corr. with q",
+    "mean gap (top − rest)",
+    "MAE gap",
+]
 table["HSIC test p (max)"] = [f"{v:.4f}" for v in pmax]
 table
 
@@ -332,15 +421,23 @@ assert pmax.max() <= 0.01  # DESIGN §9: every model still rejects independence
 assert mean.loc["plain KRR", "mse"] < mean.loc["unaware KRR", "mse"] * 1.05
 assert mean.loc["unaware KRR", "cka"] > 0.7 * mean.loc["plain KRR", "cka"]
 assert mean.loc["fairkl-CKA, μ = 2", "cka"] < 0.5 * mean.loc["unaware KRR", "cka"]
-assert (mean[["corr", "gap"]].loc[list(pred0)] > 0).all().all()  # every peer: positive sign
+assert (
+    (mean[["corr", "gap"]].loc[list(pred0)] > 0).all().all()
+)  # every peer: positive sign
 # numbers quoted in the prose below the table
-assert 0.30 < mean.loc["unaware KRR", "cka"] < 0.39 and 0.31 < mean.loc["plain KRR", "cka"] < 0.40
+assert (
+    0.30 < mean.loc["unaware KRR", "cka"] < 0.39
+    and 0.31 < mean.loc["plain KRR", "cka"] < 0.40
+)
 assert 0.045 < mean.loc["ExpGrad (BGL)", "mae_gap"] < 0.055
 assert 0.053 < mean.loc["GridSearch (BGL)", "mae_gap"] < 0.063
 assert 0.066 < mean.loc["unaware KRR", "mae_gap"] < 0.076
 for name in ("plain KRR", "unaware KRR", "ExpGrad (BGL)", "GridSearch (BGL)"):
     assert 0.27 < mean.loc[name, "gap"] < 0.31  # "about +0.29 for all three"
-assert mean["cka"].loc[["fairkl-HSIC, μ = 10", "fairkl-CKA, μ = 2"]].min() == mean["cka"].min()
+assert (
+    mean["cka"].loc[["fairkl-HSIC, μ = 10", "fairkl-CKA, μ = 2"]].min()
+    == mean["cka"].min()
+)
 
 # %% [markdown]
 # Read the table by column. Unawareness removes almost nothing: the
@@ -362,13 +459,26 @@ curve_mean = curves.groupby(["model", "mu"])[cols].mean().reset_index()
 fig, ax = plt.subplots(figsize=(7.5, 4.6))
 for model, style in (("fairkl-HSIC", "o-"), ("fairkl-CKA", "s-")):
     c = curve_mean[(curve_mean.model == model) & (curve_mean.mu <= 100)]
-    ax.plot(c["cka"], c["mse"], style, ms=4, label=f"{model} (μ from 0 to {c.mu.max():g})")
+    ax.plot(
+        c["cka"], c["mse"], style, ms=4, label=f"{model} (μ from 0 to {c.mu.max():g})"
+    )
 markers = dict(zip(pred0, "^vDPXh"))
 for name in pred0:
-    ax.errorbar(mean.loc[name, "cka"], mean.loc[name, "mse"], xerr=sd.loc[name, "cka"],
-                yerr=sd.loc[name, "mse"], fmt=markers[name], ms=7, capsize=2, label=name)
-ax.set(xlabel="held-out CKA(predictions, racepctblack)   (lower: less dependent)",
-       ylabel="test MSE   (lower: more accurate)", title="Communities and Crime, three splits")
+    ax.errorbar(
+        mean.loc[name, "cka"],
+        mean.loc[name, "mse"],
+        xerr=sd.loc[name, "cka"],
+        yerr=sd.loc[name, "mse"],
+        fmt=markers[name],
+        ms=7,
+        capsize=2,
+        label=name,
+    )
+ax.set(
+    xlabel="held-out CKA(predictions, racepctblack)   (lower: less dependent)",
+    ylabel="test MSE   (lower: more accurate)",
+    title="Communities and Crime, three splits",
+)
 ax.legend(fontsize=8, loc="upper right")
 plt.show()
 
@@ -382,9 +492,10 @@ plt.show()
 # unaware KRR (the $\mu = 0$ end of the curve) have no match: fairkl's curves
 # start there, and we say so rather than extrapolate.
 
+
 # %%
 def at_mse(curve, target, col):
-    """Linear interpolation of curve[col] at test MSE = target (NaN outside the curve's range)."""
+    """Linear interpolation of curve[col] at MSE = target (NaN outside its range)."""
     c = curve.sort_values("mse")
     if not c["mse"].iloc[0] <= target <= c["mse"].iloc[-1]:
         return np.nan
@@ -393,41 +504,110 @@ def at_mse(curve, target, col):
 
 matched = []
 for (name, seed), r in runs.set_index(["model", "split"]).iterrows():
-    if name not in pred0 or name == "unaware KRR":  # unaware KRR *is* the curves' mu = 0 end
+    if (
+        name not in pred0 or name == "unaware KRR"
+    ):  # unaware KRR *is* the curves' mu = 0 end
         continue
     for model in ("fairkl-HSIC", "fairkl-CKA"):
         c = curves[(curves.model == model) & (curves.split == seed)]
-        matched.append(dict(peer=name, split=seed, model=model, peer_mse=r["mse"],
-                            **{f"peer_{k}": r[k] for k in ("cka", "corr", "gap")},
-                            **{k: at_mse(c, r["mse"], k) for k in ("cka", "corr", "gap")}))
+        matched.append(
+            dict(
+                peer=name,
+                split=seed,
+                model=model,
+                peer_mse=r["mse"],
+                **{f"peer_{k}": r[k] for k in ("cka", "corr", "gap")},
+                **{k: at_mse(c, r["mse"], k) for k in ("cka", "corr", "gap")},
+            )
+        )
 matched = pd.DataFrame(matched)
-m = matched.groupby(["peer", "model"])[["peer_mse", "peer_cka", "cka", "peer_corr", "corr",
-                                        "peer_gap", "gap"]].mean().round(3)
-m.columns = ["peer MSE", "peer CKA", "fairkl CKA", "peer corr", "fairkl corr", "peer gap", "fairkl gap"]
+m = (
+    matched.groupby(["peer", "model"])[
+        ["peer_mse", "peer_cka", "cka", "peer_corr", "corr", "peer_gap", "gap"]
+    ]
+    .mean()
+    .round(3)
+)
+m.columns = [
+    "peer MSE",
+    "peer CKA",
+    "fairkl CKA",
+    "peer corr",
+    "fairkl corr",
+    "peer gap",
+    "fairkl gap",
+]
 m.loc[[p for p in pred0 if p in m.index.get_level_values(0)]]
 
 # %% tags=["remove-cell"]
-assert matched[matched.peer == "plain KRR"]["cka"].isna().all()  # more accurate than unaware: no match
-cmp = matched.dropna().groupby(["peer", "model"])[["peer_cka", "cka", "peer_corr", "corr"]].mean()
-for peer in ("ExpGrad (BGL)", "GridSearch (BGL)", "CorrRemover + KRR", "post-processing"):
-    for model in ("fairkl-HSIC", "fairkl-CKA"):  # fairkl less dependent (CKA) at the peer's MSE
+assert (
+    matched[matched.peer == "plain KRR"]["cka"].isna().all()
+)  # more accurate than unaware: no match
+cmp = (
+    matched.dropna()
+    .groupby(["peer", "model"])[["peer_cka", "cka", "peer_corr", "corr"]]
+    .mean()
+)
+for peer in (
+    "ExpGrad (BGL)",
+    "GridSearch (BGL)",
+    "CorrRemover + KRR",
+    "post-processing",
+):
+    for model in (
+        "fairkl-HSIC",
+        "fairkl-CKA",
+    ):  # fairkl less dependent (CKA) at the peer's MSE
         assert cmp.loc[(peer, model), "cka"] < cmp.loc[(peer, model), "peer_cka"]
     # the CKA penalty at least 10% below the peer
-    assert cmp.loc[(peer, "fairkl-CKA"), "cka"] < 0.9 * cmp.loc[(peer, "fairkl-CKA"), "peer_cka"]
-for peer in ("CorrRemover + KRR", "post-processing"):  # ...but not on the linear, signed measure
-    assert cmp.loc[(peer, "fairkl-CKA"), "peer_corr"] < cmp.loc[(peer, "fairkl-CKA"), "corr"]
+    assert (
+        cmp.loc[(peer, "fairkl-CKA"), "cka"]
+        < 0.9 * cmp.loc[(peer, "fairkl-CKA"), "peer_cka"]
+    )
+for peer in (
+    "CorrRemover + KRR",
+    "post-processing",
+):  # ...but not on the linear, signed measure
+    assert (
+        cmp.loc[(peer, "fairkl-CKA"), "peer_corr"]
+        < cmp.loc[(peer, "fairkl-CKA"), "corr"]
+    )
 for peer in ("ExpGrad (BGL)", "GridSearch (BGL)"):  # and better than BGL on correlation
-    assert cmp.loc[(peer, "fairkl-CKA"), "corr"] < cmp.loc[(peer, "fairkl-CKA"), "peer_corr"]
+    assert (
+        cmp.loc[(peer, "fairkl-CKA"), "corr"]
+        < cmp.loc[(peer, "fairkl-CKA"), "peer_corr"]
+    )
 # numbers quoted in the prose (mean over the splits)
-quoted = {("CorrRemover + KRR", "cka"): 0.066, ("CorrRemover + KRR", "peer_cka"): 0.150,
-          ("ExpGrad (BGL)", "cka"): 0.228, ("ExpGrad (BGL)", "peer_cka"): 0.294,
-          ("CorrRemover + KRR", "corr"): 0.305, ("CorrRemover + KRR", "peer_corr"): 0.266,
-          ("post-processing", "corr"): 0.470, ("post-processing", "peer_corr"): 0.432}
+quoted = {
+    ("CorrRemover + KRR", "cka"): 0.066,
+    ("CorrRemover + KRR", "peer_cka"): 0.150,
+    ("ExpGrad (BGL)", "cka"): 0.228,
+    ("ExpGrad (BGL)", "peer_cka"): 0.294,
+    ("CorrRemover + KRR", "corr"): 0.305,
+    ("CorrRemover + KRR", "peer_corr"): 0.266,
+    ("post-processing", "corr"): 0.470,
+    ("post-processing", "peer_corr"): 0.432,
+}
 for (peer, col), value in quoted.items():
-    assert abs(m.loc[(peer, "fairkl-CKA"), {"cka": "fairkl CKA", "peer_cka": "peer CKA", "corr": "fairkl corr",
-                                           "peer_corr": "peer corr"}[col]] - value) < 0.02
+    assert (
+        abs(
+            m.loc[
+                (peer, "fairkl-CKA"),
+                {
+                    "cka": "fairkl CKA",
+                    "peer_cka": "peer CKA",
+                    "corr": "fairkl corr",
+                    "peer_corr": "peer corr",
+                }[col],
+            ]
+            - value
+        )
+        < 0.02
+    )
 ratio = cmp.xs("fairkl-CKA", level="model").eval("cka / peer_cka")
-assert 0.8 < ratio["GridSearch (BGL)"] < 0.9 and ratio["CorrRemover + KRR"] < 0.5  # "14% ... more than half"
+assert (
+    0.8 < ratio["GridSearch (BGL)"] < 0.9 and ratio["CorrRemover + KRR"] < 0.5
+)  # "14% ... more than half"
 
 # %% [markdown]
 # Plain KRR has no match (NaN): it is slightly more accurate than unaware
@@ -480,7 +660,10 @@ for bgl in ("ExpGrad (BGL)", "GridSearch (BGL)"):
 for dep in ("fairkl-HSIC, μ = 10", "CorrRemover + KRR", "post-processing"):
     assert 0.078 < mean.loc[dep, "mae_gap"] < 0.105  # "widen it (to 0.08-0.10)"
     assert mean.loc[dep, "mae_gap"] > mean.loc["unaware KRR", "mae_gap"]
-assert abs(mean.loc["fairkl-CKA, μ = 2", "mae_gap"] - mean.loc["unaware KRR", "mae_gap"]) < 0.01
+assert (
+    abs(mean.loc["fairkl-CKA, μ = 2", "mae_gap"] - mean.loc["unaware KRR", "mae_gap"])
+    < 0.01
+)
 
 # %% [markdown]
 # ## 8. The sign that CKA cannot see
@@ -504,15 +687,23 @@ ax.semilogx(h["mu_plot"], h["cka"], "o-", ms=3, label="CKA with q (unsigned)")
 ax.semilogx(h["mu_plot"], h["corr"], "s-", ms=3, label="correlation with q (signed)")
 ax.semilogx(h["mu_plot"], h["gap"], "^-", ms=3, label="mean gap, top − rest (signed)")
 ax.axhline(0, color="0.4", ls=":")
-ax.set(xlabel="μ (fairkl-HSIC; μ = 0 at the left edge)", ylabel="held-out value",
-       title="At large μ the sign reverses; CKA does not show it")
+ax.set(
+    xlabel="μ (fairkl-HSIC; μ = 0 at the left edge)",
+    ylabel="held-out value",
+    title="At large μ the sign reverses; CKA does not show it",
+)
 ax.legend(fontsize=8)
 plt.show()
 
 mu_cross = float(h["mu"][h["corr"] < 0].min())
-print(f"last mu with positive mean correlation: {float(h['mu'][h['corr'] > 0].max()):g}")
-print(f"first mu with negative mean correlation: {mu_cross:g}; at mu = 1e4: correlation "
-      f"{h['corr'].iloc[-1]:+.3f}, mean gap {h['gap'].iloc[-1]:+.4f}, CKA {h['cka'].iloc[-1]:.3f}")
+print(
+    f"last mu with positive mean correlation: {float(h['mu'][h['corr'] > 0].max()):g}"
+)
+print(
+    f"first mu with negative mean correlation: {mu_cross:g}; at mu = 1e4: correlation "
+    f"{h['corr'].iloc[-1]:+.3f}, mean gap {h['gap'].iloc[-1]:+.4f}, "
+    f"CKA {h['cka'].iloc[-1]:.3f}"
+)
 
 # %% [markdown]
 # The correlation turns negative between $\mu \approx 215$ and $464$; at
@@ -522,7 +713,9 @@ print(f"first mu with negative mean correlation: {mu_cross:g}; at mu = 1e4: corr
 
 # %% tags=["remove-cell"]
 assert 100 <= mu_cross <= 1000  # "a few hundred"
-assert np.isclose(mu_cross, 464.159, rtol=1e-3) and np.isclose(h["mu"][h["corr"] > 0].max(), 215.443, rtol=1e-3)
+assert np.isclose(mu_cross, 464.159, rtol=1e-3) and np.isclose(
+    h["mu"][h["corr"] > 0].max(), 215.443, rtol=1e-3
+)
 assert -0.04 < h["corr"].iloc[-1] < 0 and abs(h["gap"].iloc[-1]) < 0.02
 assert h["cka"].iloc[-1] < h["cka"][h["mu"] == mu_cross].iloc[0]  # CKA keeps falling
 
@@ -544,11 +737,15 @@ assert h["cka"].iloc[-1] < h["cka"][h["mu"] == mu_cross].iloc[0]  # CKA keeps fa
 
 # %%
 gs = extra0["gs"]
-ex1 = pd.DataFrame([measures(h.predict(s0["Xte"]), s0, test=False) for h in gs.predictors_])
+ex1 = pd.DataFrame(
+    [measures(h.predict(s0["Xte"]), s0, test=False) for h in gs.predictors_]
+)
 ex1.index.name = "grid point"
-print(f"GridSearch kept grid point {gs.best_idx_}; across the grid: MAE gap "
-      f"{ex1['mae_gap'].min():.4f} to {ex1['mae_gap'].max():.4f}, mean gap "
-      f"{ex1['gap'].min():+.3f} to {ex1['gap'].max():+.3f}")
+print(
+    f"GridSearch kept grid point {gs.best_idx_}; across the grid: MAE gap "
+    f"{ex1['mae_gap'].min():.4f} to {ex1['mae_gap'].max():.4f}, mean gap "
+    f"{ex1['gap'].min():+.3f} to {ex1['gap'].max():+.3f}"
+)
 ex1.round(4)
 
 # %% [markdown]
@@ -581,8 +778,12 @@ ex1.round(4)
 f_tr = extra0["unaware"].predict(s0["Xtr"])
 line = LinearRegression().fit(s0["qtr"], f_tr)
 full = pred0["unaware KRR"] - (line.predict(s0["qte"]) - line.predict(s0["qtr"]).mean())
-ex2 = pd.DataFrame({"½ of the trend": measures(pred0["post-processing"], s0, test=False),
-                    "the whole trend": measures(full, s0, test=False)}).T
+ex2 = pd.DataFrame(
+    {
+        "½ of the trend": measures(pred0["post-processing"], s0, test=False),
+        "the whole trend": measures(full, s0, test=False),
+    }
+).T
 ex2.round(4)
 
 # %% [markdown]
@@ -597,8 +798,12 @@ ex2.round(4)
 # ```
 
 # %% tags=["remove-cell"]
-assert ex1["gap"].min() > 0.15 and (ex1["gap"] > 0.28).sum() >= 8  # the mean gap stays large
-assert ex1["mae_gap"].idxmax() == ex1["gap"].idxmin()  # smallest mean gap: widest MAE gap
+assert (
+    ex1["gap"].min() > 0.15 and (ex1["gap"] > 0.28).sum() >= 8
+)  # the mean gap stays large
+assert (
+    ex1["mae_gap"].idxmax() == ex1["gap"].idxmin()
+)  # smallest mean gap: widest MAE gap
 assert ex1["mse"].idxmax() == ex1["gap"].idxmin()
 assert ex1["mae_gap"].min() < 0.06 and ex1["mae_gap"].max() > 0.09
 assert abs(ex2.loc["the whole trend", "corr"]) < 0.1 < ex2.loc["½ of the trend", "corr"]

@@ -47,14 +47,15 @@
 # %% tags=["hide-cell"]
 # Setup: this notebook needs the fairkl package (its data ship with it).
 try:
-    import fairkl  # noqa: F401  (also selects Keras's JAX backend before anything imports keras)
+    import fairkl  # noqa: F401  (also selects Keras's JAX backend)
 except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
         "This notebook needs the fairkl package. From a clone of its repository run\n"
         '    python -m pip install ".[notebooks]"\n'
         "or, in a hosted notebook such as Colab, run in a cell\n"
         '    %pip install "fairkl[notebooks] @ git+https://github.com/OWNER/fairkl"\n'
-        "with the repository linked at the top of the book's pages; then restart the kernel. "
+        "with the repository linked at the top of the book's pages;\n"
+        "then restart the kernel. "
         "The book's Installation page has the details."
     ) from error
 
@@ -97,8 +98,10 @@ adult = load_adult()
 X_tr, y_tr, sex_tr = adult.X_train, adult.y_train, adult.sex_train
 X_te, y_te, sex_te = adult.X_test, adult.y_test, adult.sex_test
 n_full, d = X_tr.shape
-print(f"train {n_full:,} rows, test {len(X_te):,} rows, {d} columns; "
-      f"share of women {sex_tr.mean():.2f}, share earning >50K {np.mean(y_tr > 0):.2f}")
+print(
+    f"train {n_full:,} rows, test {len(X_te):,} rows, {d} columns; "
+    f"share of women {sex_tr.mean():.2f}, share earning >50K {np.mean(y_tr > 0):.2f}"
+)
 
 # %% tags=["remove-cell"]
 assert (n_full, d, len(X_te)) == (32561, 105, 16281)
@@ -111,8 +114,10 @@ assert (n_full, d, len(X_te)) == (32561, 105, 16281)
 
 # %%
 for n in (3_000, 10_000, n_full, n_full + len(X_te)):
-    print(f"n = {n:>6,}: one n x n float64 matrix = {8 * n**2 / 1e9:6.2f} GB, "
-          f"n^3/3 = {n**3 / 3:.1e} flops")
+    print(
+        f"n = {n:>6,}: one n x n float64 matrix = {8 * n**2 / 1e9:6.2f} GB, "
+        f"n^3/3 = {n**3 / 3:.1e} flops"
+    )
 
 # %% [markdown]
 # At $n = 10{,}000$ one copy is 0.8 GB; at the full 48,842 rows it is 19 GB,
@@ -150,8 +155,11 @@ for n in (3_000, 10_000, n_full, n_full + len(X_te)):
 # linear kernel on the standardised $q$) and returns a prediction function on
 # the scale of $y$.
 
+
 # %%
-def nystrom_fit(X, y, q, *, m, sigma, lam, mus=(0.0,), penalty="hsic", landmarks="uniform", seed=0):
+def nystrom_fit(
+    X, y, q, *, m, sigma, lam, mus=(0.0,), penalty="hsic", landmarks="uniform", seed=0
+):
     """Low-rank fair KRR fits for every mu in ``mus``; returns ``(predict, Z)``.
 
     ``predict(X_new)`` gives an array (len(X_new), len(mus)) on the scale of y.
@@ -162,11 +170,23 @@ def nystrom_fit(X, y, q, *, m, sigma, lam, mus=(0.0,), penalty="hsic", landmarks
     qs = (q - q.mean()) / q.std()  # the model's preparation for kernel_q="linear"
     Z = Xc[lowrank.select_landmarks(Xc, m, landmarks, seed=seed, sigma=sigma)]
     if penalty == "hsic":
-        betas = lowrank.hsic_path_lowrank(Xc, ys, qs[:, None], Z, sigma, lam,
-                                          np.asarray(mus, float), kernel_q="linear")
+        betas = lowrank.hsic_path_lowrank(
+            Xc,
+            ys,
+            qs[:, None],
+            Z,
+            sigma,
+            lam,
+            np.asarray(mus, float),
+            kernel_q="linear",
+        )
     else:
-        betas = [lowrank.fit_cka_lowrank(Xc, ys, qs[:, None], Z, sigma, lam, mu,
-                                         kernel_q="linear").alpha for mu in mus]
+        betas = [
+            lowrank.fit_cka_lowrank(
+                Xc, ys, qs[:, None], Z, sigma, lam, mu, kernel_q="linear"
+            ).alpha
+            for mu in mus
+        ]
     betas = np.asarray(betas)  # (len(mus), m) landmark coefficients
 
     def predict(X_new):
@@ -176,11 +196,14 @@ def nystrom_fit(X, y, q, *, m, sigma, lam, mus=(0.0,), penalty="hsic", landmarks
 
 
 def timed(fn, *args, **kwargs):
-    """Run ``fn``; print its wall time, CPU time (all threads) and the process's peak memory so far."""
+    """Run ``fn``; print its wall time, CPU time and peak memory so far."""
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
-    print(f"  wall {time.perf_counter() - wall:.1f} s, CPU {time.process_time() - cpu:.1f} s, "
-          f"peak RSS so far {peak_rss_gb():.2f} GB")
+    print(
+        f"  wall {time.perf_counter() - wall:.1f} s, "
+        f"CPU {time.process_time() - cpu:.1f} s, "
+        f"peak RSS so far {peak_rss_gb():.2f} GB"
+    )
     return out
 
 
@@ -215,26 +238,43 @@ def error(pred, y):
 
 def unexplained(Z, X):
     """Mean residual kernel variance 1 - k(x,Z) K_mm^+ k(Z,x) over the rows of X."""
-    Kxz = np.asarray(rbf_kernel(ops.convert_to_tensor(X), ops.convert_to_tensor(Z), sigma=sigma))
+    Kxz = np.asarray(
+        rbf_kernel(ops.convert_to_tensor(X), ops.convert_to_tensor(Z), sigma=sigma)
+    )
     Kzz = np.asarray(rbf_kernel(ops.convert_to_tensor(Z), sigma=sigma))
-    return float(1.0 - np.mean(np.sum(Kxz * np.linalg.lstsq(Kzz, Kxz.T, rcond=1e-12)[0].T, axis=1)))
+    return float(
+        1.0
+        - np.mean(np.sum(Kxz * np.linalg.lstsq(Kzz, Kxz.T, rcond=1e-12)[0].T, axis=1))
+    )
 
 
-exact = FairKernelRidge(sigma, lam, 0.0, dtype="float64").fit(X_tr[fit_rows], y_tr[fit_rows])
+exact = FairKernelRidge(sigma, lam, 0.0, dtype="float64").fit(
+    X_tr[fit_rows], y_tr[fit_rows]
+)
 err_exact = error(exact.predict(X_te[test_rows]), y_te[test_rows])
 print(f"sigma = {sigma:.2f}; exact KRR at n = 3,000: test error {err_exact:.3f}")
 m_grid = [125, 250, 500]
 curve = {}
 for m in m_grid:
-    pred, Z = nystrom_fit(X_tr[fit_rows], y_tr[fit_rows], sex_tr[fit_rows], m=m, sigma=sigma, lam=lam)
-    curve[m] = (error(pred(X_te[test_rows])[:, 0], y_te[test_rows]), unexplained(Z, X_tr[held_rows[:1000]]))
-    print(f"m = {m:>4}: test error {curve[m][0]:.3f}, unexplained kernel variance {curve[m][1]:.3f}")
+    pred, Z = nystrom_fit(
+        X_tr[fit_rows], y_tr[fit_rows], sex_tr[fit_rows], m=m, sigma=sigma, lam=lam
+    )
+    curve[m] = (
+        error(pred(X_te[test_rows])[:, 0], y_te[test_rows]),
+        unexplained(Z, X_tr[held_rows[:1000]]),
+    )
+    print(
+        f"m = {m:>4}: test error {curve[m][0]:.3f}, "
+        f"unexplained kernel variance {curve[m][1]:.3f}"
+    )
 m_rule = min(m for m in m_grid if curve[m][1] < 0.05)
 print(f"rule: m = {m_rule}")
 
 # %% tags=["remove-cell"]
 assert 0.13 < err_exact < 0.18
-assert all(abs(curve[m][0] - err_exact) < 0.01 and 0.14 < curve[m][0] < 0.16 for m in m_grid)
+assert all(
+    abs(curve[m][0] - err_exact) < 0.01 and 0.14 < curve[m][0] < 0.16 for m in m_grid
+)
 assert all(curve[a][1] > curve[b][1] for a, b in zip(m_grid, m_grid[1:]))
 assert m_rule == 500 and 3.0 < sigma < 5.0
 
@@ -242,11 +282,22 @@ assert m_rule == 500 and 3.0 < sigma < 5.0
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
 ax1.plot(m_grid, [curve[m][0] for m in m_grid], "o-", label="Nyström")
 ax1.axhline(err_exact, color="k", ls="--", label="exact (n = 3,000)")
-ax1.set(xscale="log", xlabel="landmarks m", ylabel="test error", title="Accuracy vs m", ylim=(0.10, 0.20))
+ax1.set(
+    xscale="log",
+    xlabel="landmarks m",
+    ylabel="test error",
+    title="Accuracy vs m",
+    ylim=(0.10, 0.20),
+)
 ax1.legend()
 ax2.plot(m_grid, [curve[m][1] for m in m_grid], "o-", color="tab:orange")
 ax2.axhline(0.05, color="k", ls=":")
-ax2.set(xscale="log", xlabel="landmarks m", ylabel="1 − ‖φ(x)‖² (mean)", title="Unexplained kernel variance")
+ax2.set(
+    xscale="log",
+    xlabel="landmarks m",
+    ylabel="1 − ‖φ(x)‖² (mean)",
+    title="Unexplained kernel variance",
+)
 fig.tight_layout()
 plt.show()
 
@@ -283,21 +334,34 @@ plt.show()
 # %%
 mus = np.r_[0.0, np.logspace(-1, 4, 11), 1e6]
 print(f"HSIC path, n = {n_full:,}, m = {m_rule}, {len(mus)} values of mu:")
-predict_path, Z_full = timed(nystrom_fit, X_tr, y_tr, sex_tr, m=m_rule, sigma=sigma, lam=lam, mus=mus)
+predict_path, Z_full = timed(
+    nystrom_fit, X_tr, y_tr, sex_tr, m=m_rule, sigma=sigma, lam=lam, mus=mus
+)
 print("predicting the test file:")
 F_hsic = timed(predict_path, X_te)
 
 
 def front(F):
-    """Test error, correlation of f with sex, and decision parity gap for every column of F."""
-    return np.array([[error(f, y_te), correlation(None, f, sensitive_features=sex_te),
-                      statistical_parity_difference(None, np.sign(f), sensitive_features=sex_te)]
-                     for f in F.T])
+    """Test error, correlation of f with sex and parity gap, per column of F."""
+    return np.array(
+        [
+            [
+                error(f, y_te),
+                correlation(None, f, sensitive_features=sex_te),
+                statistical_parity_difference(
+                    None, np.sign(f), sensitive_features=sex_te
+                ),
+            ]
+            for f in F.T
+        ]
+    )
 
 
 hsic_front = front(F_hsic)
 for mu, (e, c, p) in zip(mus, hsic_front):
-    print(f"mu = {mu:8.3g}: test error {e:.4f}, corr(f, sex) {c:+.3f}, parity gap {p:.3f}")
+    print(
+        f"mu = {mu:8.3g}: test error {e:.4f}, corr(f, sex) {c:+.3f}, parity gap {p:.3f}"
+    )
 
 # %% tags=["remove-cell"]
 assert 0.13 < hsic_front[0, 0] < 0.16 and 0.15 < hsic_front[0, 2] < 0.20
@@ -330,11 +394,23 @@ assert -0.36 < hsic_front[0, 1] < -0.26
 # %%
 mus_cka = [1.0, 10.0]
 print(f"CKA fits, n = {n_full:,}, m = {m_rule}, mu in {mus_cka}:")
-predict_cka, _ = timed(nystrom_fit, X_tr, y_tr, sex_tr, m=m_rule, sigma=sigma, lam=lam, mus=mus_cka,
-                       penalty="cka")
+predict_cka, _ = timed(
+    nystrom_fit,
+    X_tr,
+    y_tr,
+    sex_tr,
+    m=m_rule,
+    sigma=sigma,
+    lam=lam,
+    mus=mus_cka,
+    penalty="cka",
+)
 cka_front = front(predict_cka(X_te))
 for mu, (e, c, p) in zip(mus_cka, cka_front):
-    print(f"CKA mu = {mu:g}: test error {e:.4f}, corr(f, sex) {c:+.3f}, parity gap {p:.3f}")
+    print(
+        f"CKA mu = {mu:g}: test error {e:.4f}, corr(f, sex) {c:+.3f}, "
+        f"parity gap {p:.3f}"
+    )
 
 # %% tags=["remove-cell"]
 assert 0.13 < cka_front[0, 0] < 0.17 and 0.13 < cka_front[1, 0] < 0.18
@@ -351,7 +427,9 @@ assert 0.005 < cka_front[1, 0] - hsic_front[0, 0] < 0.025
 
 # %% mystnb={"figure": {"caption": "The accuracy/fairness front on the Adult test file (16,281 rows) of models fitted to all 32,561 training rows with 500 landmarks. Left: test error against the absolute correlation of predictions with sex; right: against the gap in the share of positive decisions between men and women. Blue: the HSIC $\\mu$-path (one factorisation); orange: CKA fits.", "name": "fig-scale-front"}, "image": {"alt": "Two scatter plots of test error against dependence. The HSIC path runs from correlation 0.32 at 14.1 percent error to near 0 at about 14.8 percent; on parity it stops near 0.09. One CKA point lies on the HSIC curve; the other reaches a parity gap of about 0.035 at 15.6 percent error."}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-for ax, col, label in zip(axes, (1, 2), ("|corr(f, sex)| on test", "decision parity gap on test")):
+for ax, col, label in zip(
+    axes, (1, 2), ("|corr(f, sex)| on test", "decision parity gap on test")
+):
     ax.plot(np.abs(hsic_front[:, col]), hsic_front[:, 0], "o-", label="HSIC path")
     ax.plot(np.abs(cka_front[:, col]), cka_front[:, 0], "s", ms=8, label="CKA")
     ax.set(xlabel=label)
@@ -400,29 +478,35 @@ plt.show()
 # %%
 SHARDING_SKETCH = """
 import os
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"  # before importing jax
+# before importing jax:
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax, jax.numpy as jnp, numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 jax.config.update("jax_enable_x64", True)
 
 mesh = Mesh(np.array(jax.devices()), ("rows",))
-rows = NamedSharding(mesh, P("rows", None))  # split the rows over the devices, keep the columns
+# split the rows over the devices, keep the columns
+rows = NamedSharding(mesh, P("rows", None))
 X = np.random.default_rng(0).normal(size=(4_000, 20))
 Z = X[:200]
 
 @jax.jit
-def gram(X, Z):  # Phi^T Phi-like sum over rows: each device sums its rows, XLA adds the parts
+def gram(X, Z):  # a sum over rows: each device sums its rows, XLA adds the parts
     K = jnp.exp(-0.5 * ((X[:, None, :] - Z[None]) ** 2).sum(-1) / 20.0)
     return K.T @ K
 
 X_sharded = jax.device_put(X, rows)
-print("devices:", len(jax.devices()), "| rows of X on:", sorted(d.id for d in X_sharded.sharding.device_set))
-print("largest difference from the one-device result:", float(jnp.abs(gram(X_sharded, Z) - gram(X, Z)).max()))
+on = sorted(d.id for d in X_sharded.sharding.device_set)
+print("devices:", len(jax.devices()), "| rows of X on:", on)
+diff = float(jnp.abs(gram(X_sharded, Z) - gram(X, Z)).max())
+print("largest difference from the one-device result:", diff)
 """
 import subprocess
 import sys
 
-run = subprocess.run([sys.executable, "-c", SHARDING_SKETCH], capture_output=True, text=True, timeout=120)
+run = subprocess.run(
+    [sys.executable, "-c", SHARDING_SKETCH], capture_output=True, text=True, timeout=120
+)
 print(run.stdout or run.stderr[-2000:])
 
 # %% tags=["remove-cell"]
@@ -450,7 +534,14 @@ assert run.returncode == 0 and "devices: 2" in run.stdout
 # %%
 val_err = {}
 for lam_try in (0.01, 0.1, 1.0):
-    pred, _ = nystrom_fit(X_tr[fit_rows], y_tr[fit_rows], sex_tr[fit_rows], m=250, sigma=sigma, lam=lam_try)
+    pred, _ = nystrom_fit(
+        X_tr[fit_rows],
+        y_tr[fit_rows],
+        sex_tr[fit_rows],
+        m=250,
+        sigma=sigma,
+        lam=lam_try,
+    )
     val_err[lam_try] = error(pred(X_tr[held_rows])[:, 0], y_tr[held_rows])
     print(f"lambda = {lam_try:g}: validation error {val_err[lam_try]:.3f}")
 
@@ -477,10 +568,19 @@ for lam_try in (0.01, 0.1, 1.0):
 
 # %%
 for method in ("uniform", "kmeans++"):
-    pred, Z = nystrom_fit(X_tr[fit_rows], y_tr[fit_rows], sex_tr[fit_rows], m=250, sigma=sigma, lam=lam,
-                          landmarks=method)
-    print(f"{method:>8}: unexplained {unexplained(Z, X_tr[held_rows[:1000]]):.3f}, "
-          f"test error {error(pred(X_te[test_rows])[:, 0], y_te[test_rows]):.3f}")
+    pred, Z = nystrom_fit(
+        X_tr[fit_rows],
+        y_tr[fit_rows],
+        sex_tr[fit_rows],
+        m=250,
+        sigma=sigma,
+        lam=lam,
+        landmarks=method,
+    )
+    print(
+        f"{method:>8}: unexplained {unexplained(Z, X_tr[held_rows[:1000]]):.3f}, "
+        f"test error {error(pred(X_te[test_rows])[:, 0], y_te[test_rows]):.3f}"
+    )
 
 # %% [markdown]
 # $D^2$ sampling spreads the landmarks over the data and explains a little
