@@ -1,4 +1,4 @@
-"""Datasets: the seed tutorial's synthetic data, and real data shipped with fairkl.
+"""Datasets: synthetic data in the style of the earlier public series ``jejjohnson/keras-fairkl``, and real data shipped with fairkl.
 
 The real data files (UCI Communities and Crime, UCI Adult) ship gzip-compressed in
 the ``fairkl_data`` directory of the fairkl wheel, so ``pip install fairkl`` brings
@@ -17,7 +17,7 @@ import numpy as np
 
 
 def make_seed_data(n: int = 200, noise: float = 0.1, proxy_noise: float = 0.5, seed: int = 0):
-    r"""The seed tutorial's regression problem :math:`y = \sin(x) + 3q + \varepsilon`.
+    r"""The synthetic regression problem of the tutorial (from the earlier public series ``jejjohnson/keras-fairkl``) :math:`y = \sin(x) + 3q + \varepsilon`.
 
     ``q ~ N(0, 1)`` is the sensitive attribute and :math:`x \sim U(-3, 3)`.
     ``q`` itself is **not** a feature: the inputs are ``x`` and a noisy proxy

@@ -91,8 +91,9 @@ def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, time
         done = _completed(project) if project.exists() else 0
         if done >= max_trials - 2:
             break
-        # Spread the kills over the search: on average one every max_trials / (kills + 1) trials.
-        step = max(2, 2 * max_trials // (kills + 1))
+        # Spread the kills over the search: on average one every max_trials / (2 kills + 2) trials,
+        # so that every kill lands before the search ends.
+        step = max(2, max_trials // (kills + 1))
         target = int(rng.integers(done + 1, max(done + 2, min(max_trials - 1, done + step))))
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         runs += 1

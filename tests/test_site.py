@@ -1,8 +1,8 @@
 """The built site: no script, style sheet or font from another site (MathJax bundled), and
 repository/launch buttons exactly when ``REPO_URL`` is set (``make book REPO_URL=...``).
 
-The whole book is built once without a repository (as ``make book`` does); the buttons are
-checked on a two-page book built with the same ``_config.yml`` and extensions, to keep CI short.
+The whole book is built once without a repository (as ``make book`` does, but without executing
+the notebooks: nbval runs them in the same ``make test``); the buttons are checked on a two-page book built with the same ``_config.yml`` and extensions, to keep CI short.
 """
 
 import os
@@ -22,7 +22,9 @@ LINK_REL = re.compile(r"\brel=\"(?:stylesheet|preload|modulepreload|icon|prefetc
 
 
 def _build(source: Path, out: Path, repo_url: str = "") -> Path:
-    env = dict(os.environ, FAIRKL_REPO_URL=repo_url, PYTHONPATH=str(ROOT))
+    # Pages are not executed here (book/_ext/execution_switch.py): nbval executes and checks
+    # every notebook in the same `make test`, and the checks below only read the HTML.
+    env = dict(os.environ, FAIRKL_REPO_URL=repo_url, PYTHONPATH=str(ROOT), FAIRKL_BOOK_EXECUTE="off")
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(out), "-W", "-n",
                              "--keep-going"], env=env, capture_output=True, text=True, timeout=1200)  # fmt: skip
@@ -81,7 +83,7 @@ def test_without_repo_url_there_are_no_repository_or_launch_buttons(full_site):
         html = (full_site / "book" / f"{page}.html").read_text()
         assert "mybinder.org" not in html and "colab.research.google.com" not in html
         assert 'href="https://github.com' not in html and "dropdown-launch-buttons" not in html
-    # Downloads of the executed notebooks are still offered.
+    # Downloads of the notebooks are still offered.
     assert (full_site / "_sources" / "book" / "part3_fairkl_api.ipynb").is_file()
 
 
