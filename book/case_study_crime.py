@@ -84,7 +84,7 @@ set_matplotlib_formats("svg")  # sharp figures at any zoom
 #
 # We split once into training (50 %, to fit), validation (25 %, to choose)
 # and test (25 %, to report once). The yardstick for dependence
-# ({py:class}`~fairkl.metrics.Yardstick`, Part 1 §5) is fixed from the
+# ({py:class}`~fairkl.metrics.yardstick.Yardstick`, Part 1 §5) is fixed from the
 # training data. For group metrics we call the communities in the top quarter
 # of `racepctblack` (threshold from the training data) the *protected group*.
 

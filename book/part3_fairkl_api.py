@@ -26,7 +26,7 @@
 # 1. fit `FairKernelRidge` with either penalty and say what each one removes;
 # 2. compute an exact μ-path and say, from a measurement, when it is cheaper
 #    than separate fits;
-# 3. choose a model with {py:func}`fairkl.metrics.best_within_budget` and test
+# 3. choose a model with {py:func}`fairkl.metrics.best_within_budget <fairkl.metrics.selection.best_within_budget>` and test
 #    it once, beside baselines;
 # 4. test held-out predictions for independence with
 #    {py:func}`fairkl.metrics.hsic_test` and read its p-value;
@@ -81,7 +81,7 @@ set_matplotlib_formats("svg")  # sharp figures at any zoom
 # $x$ and a noisy proxy of the {term}`sensitive attribute` $q$. We split 400
 # rows into training (240), validation (80, to choose) and test (80, to report
 # once). Every model is measured with one yardstick
-# ({py:class}`fairkl.metrics.Yardstick`): CKA with median-heuristic bandwidths
+# ({py:class}`fairkl.metrics.Yardstick <fairkl.metrics.yardstick.Yardstick>`): CKA with median-heuristic bandwidths
 # fixed from the training $y$ and $q$. Two baselines frame every table: the
 # constant predictor $\bar y$ (training mean) and $\sin(x)$, the best
 # predictor that ignores $q$.
@@ -260,7 +260,7 @@ assert np.all(np.diff(path_mse) > -1e-9)  # error rises monotonically along the 
 # The candidates are the 41 points of the HSIC path plus CKA-penalty fits at
 # four values of $\mu$. The rule, stated before the test set is touched:
 # **the most accurate candidate (lowest validation MSE) whose validation CKA
-# with $q$ is at most 0.2** — {py:func}`fairkl.metrics.best_within_budget`,
+# with $q$ is at most 0.2** — {py:func}`fairkl.metrics.best_within_budget <fairkl.metrics.selection.best_within_budget>`,
 # the same function the scikit-learn and KerasTuner layers use.
 
 # %%
@@ -391,7 +391,7 @@ assert list(named.feature_names_in_) == ["x", "proxy"]
 #
 # A fitted model saves to a `.keras` file — coefficients, centred training
 # inputs, offsets and bandwidths — and loads with
-# {py:func}`keras.saving.load_model` (no `custom_objects` once `fairkl` is
+# [`keras.saving.load_model`](https://keras.io/api/models/model_saving_apis/model_saving_and_loading/) (no `custom_objects` once `fairkl` is
 # imported). {py:func}`fairkl.models.load_model` does the same with a clear
 # message for a truncated file. The legacy `.h5` format is refused: it would
 # lose the fit.
