@@ -136,7 +136,7 @@ print(f"train {len(tr)}, validation {len(va)}, test {len(te)} rows; "
 # %%
 X_aware = np.column_stack([X, q])  # the plain model's inputs
 sigma_X = float(median_heuristic(X[tr]))
-sigmas = sigma_X * np.array([0.5, 1, 2, 4])
+sigmas = sigma_X * np.array([1, 2, 4])
 lams = np.logspace(-3, 1, 5)
 
 
