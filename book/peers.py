@@ -287,7 +287,7 @@ def fairkl_paths(s):
 # Five held-out measures, each with its sign convention:
 #
 # * **CKA** with $q$ on the fixed yardstick ({py:meth}`Yardstick.score
-#   <fairkl.metrics.Yardstick.score>`): 0 = no dependence, cannot be negative;
+#   <fairkl.metrics.yardstick.Yardstick.score>`): 0 = no dependence, cannot be negative;
 # * **correlation** with $q$ ({py:func}`fairkl.metrics.correlation`), signed:
 #   positive means higher predicted crime where the share of Black residents
 #   is higher;

@@ -31,7 +31,7 @@ class FairKernelRidgeClassifier(ClassifierMixin, BaseEstimator):
     (the data term on :math:`t / s_t`, see the regressor).
     :meth:`decision_function` is :math:`f(x)`, :meth:`predict` is
     ``classes_[1]`` where :math:`f(x) > 0` and ``classes_[0]`` otherwise, and
-    :meth:`score` is accuracy. With ``mu=0`` the decision function equals
+    ``score`` is accuracy. With ``mu=0`` the decision function equals
     ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)`` fitted to
     the :math:`\pm 1` codes (ridge is linear in the targets, so the internal
     scaling by :math:`s_t` cancels; there is no intercept in either).

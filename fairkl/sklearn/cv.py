@@ -66,7 +66,9 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
       sigma); the smoother :math:`K(K + \lambda I)^{-1}` is re-formed per μ
       (one O(n³) Cholesky each, as in a single fit) and each L-BFGS step costs
       O(n²). Warm starts cut the steps (``cv_results_["n_iter"]``); results
-      agree with cold-started refits to within the solver's ``tol``. For every grid point it reports the cross-validated mean
+      agree with cold-started refits to within the solver's ``tol``.
+
+    For every grid point it reports the cross-validated mean
     squared error and the dependence (CKA on a fixed
     :class:`~fairkl.metrics.yardstick.Yardstick`) between held-out predictions
     and the sensitive attribute, the Pareto front of the two, and refits the
@@ -87,7 +89,7 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
     cv : int, cross-validation splitter, iterable of splits, or "loo"; default 5
         An integer k means **shuffled**, seeded k-fold (``random_state``):
         ``StratifiedKFold`` on the groups when the sensitive attribute holds
-        group labels (by :func:`fairkl._validation.group_labels`: labels,
+        group labels (by ``fairkl._validation.group_labels``: labels,
         integer codes or one-hot columns; each group with at least k members), else ``KFold(shuffle=True)``. Unshuffled folds on
         data sorted by group would hold out whole groups and underestimate the
         held-out dependence several-fold. ``"loo"``: exact leave-one-out from

@@ -60,8 +60,8 @@ def dependence_score(y_true, y_pred, *, sensitive_features, sigma_pred: float, s
 def mean_parity_gap(y_true, y_pred, *, sensitive_features) -> float:
     """Largest difference between the mean predictions of two groups (lower is fairer).
 
-    Delegates to :func:`fairkl.metrics.groups.mean_prediction_difference`:
-    groups by the one rule :func:`fairkl._validation.group_labels` (strings,
+    Delegates to :func:`fairkl.metrics.mean_prediction_difference`:
+    groups by the one rule ``fairkl._validation.group_labels`` (strings,
     categoricals or integers; one-hot columns; several columns give
     intersections). A continuous attribute is refused: use
     :func:`dependence_score`. A single group (e.g. in a small test fold) has

@@ -176,7 +176,7 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
 
     **Safeguards.** Start at :math:`z = y` (the exact :math:`\mu = 0` solution),
     or at ``z0`` when given (a warm start, e.g. the previous μ's solution
-    :math:`z = C\alpha` along a μ-path: see :func:`warm_point`).
+    :math:`z = C\alpha` along a μ-path: see ``warm_point``).
     The first step has length ``lr`` along :math:`-e`, later ones start at 1;
     a step is accepted only if it passes the Armijo test, else halved; a
     direction that is not a descent direction resets the memory. :math:`J`

@@ -33,7 +33,7 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
 
     Notes
     -----
-    The search follows :meth:`keras_tuner.engine.base_tuner.BaseTuner.search`
+    The search follows KerasTuner's ``BaseTuner.search``
     with ``batch_size`` virtual workers: each batch slot asks the oracle for a
     trial under its own tuner id (``"<tuner_id>-slot<j>"``), as the workers of
     KerasTuner's distributed mode do, so the oracle can hand out several
