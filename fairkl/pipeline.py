@@ -29,7 +29,7 @@ from keras import ops
 
 from fairkl import _validation as v
 from fairkl import lowrank, solvers
-from fairkl._constants import DEFAULT_TOL, DTYPES, KERNELS_Q, PENALTIES, SCALE_LIMIT
+from fairkl._constants import DEFAULT_TOL, DTYPES, KERNELS_Q, PATH_TOL, PENALTIES, SCALE_LIMIT
 from fairkl.kernels import median_heuristic
 from fairkl.sensitive import SensitiveKernel, is_constant
 
@@ -289,9 +289,15 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
         return _solve_lowrank(p, config)
     if not p.penalised:
         c = _caster(config.dtype)
-        return solvers.fit_krr(c(p.X), c(p.y), c(config.sigma), c(config.lam), c(p.sqrt_w), kernel=config.kernel)
+        weighted = bool(np.any(p.sqrt_w != 1.0))
+        return solvers.fit_krr(c(p.X), c(p.y), c(config.sigma), c(config.lam), c(p.sqrt_w), kernel=config.kernel,
+                               weighted=weighted)
     if config.penalty == "hsic":
         c = _caster(config.dtype)
+        B = _hsic_factor(p, config.dtype)
+        if B is not None:  # Woodbury: one Cholesky, no L K product, no LU (same alpha to rounding)
+            return solvers.fit_hsic_woodbury(c(p.X), c(p.y), c(B), c(config.sigma), c(config.lam), c(config.mu),
+                                             c(p.sensitive.traced_sigma), kernel=config.kernel)
         return solvers.fit_hsic(
             c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu),
             c(p.sensitive.traced_sigma), kernel_q=config.kernel_q, kernel=config.kernel,
@@ -302,6 +308,12 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
         c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol),
         kernel_q=config.kernel_q, kernel=config.kernel,
     )
+
+
+def _hsic_factor(p: Problem, dtype: str):
+    """A centred factor B of HLH exact to rounding (rank <= 256, from columns of L on the fly), else None."""
+    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL[dtype])
+    return np.asarray(B) if residual <= PATH_TOL[dtype] and B.shape[1] < p.n // 4 else None
 
 
 def _solve_lowrank(p: Problem, config: FitConfig) -> "lowrank.LowRankResult":
