@@ -14,7 +14,12 @@ that proxy (plus non-linear terms of other features). RBF kernel with
 sigma = sqrt(d), lam = 1e-2, mu = 10 (HSIC) and mu = 1 (CKA), RBF kernel on q
 (median heuristic).
 
-Tables printed:
+``--closing`` prints only the closing table of issue 11: for each n, sklearn
+KernelRidge (n <= --sklearn-max), the exact FairKernelRidge (n <= --exact-max)
+and the low-rank one (``n_components=--m``) through the public model, with time,
+peak RSS and the held-out MSE / CKA of low rank relative to exact.
+
+Tables printed otherwise:
 1. fit time and peak RSS for n in --sizes, m = --m, for mu = 0, HSIC and CKA
    (targets: n = 50,000 <= 60 s and <= 4 GB; n = 200,000 fits);
    scikit-learn KernelRidge at n = 5,000 and 10,000 as the reference;
@@ -142,6 +147,54 @@ def case_accuracy(n: int, penalty: str, m: int, method: str) -> dict:
     return {"time": t, "rss": _rss_gb(), "mse": mse, "cka": cka}
 
 
+def case_model(n: int, penalty: str, m: int) -> dict:
+    """One fit through the public model (``m = 0``: exact, else ``n_components=m``), held-out MSE and CKA."""
+    from fairkl import FairKernelRidge
+
+    def fit(Xa, ya, qa, mm):
+        model = FairKernelRidge(float(np.sqrt(D)), LAM, MU[penalty], penalty="cka" if penalty == "none" else penalty,
+                                dtype="float64", n_components=mm or None)
+        return model.fit(Xa, ya, q=qa)
+
+    if m:  # warm-up: compiles the landmark-size programs (the n-dependent ones compile in the timed fit)
+        Xw, yw, qw = make_data(2000, seed=1)
+        fit(Xw, yw, qw, min(m, 1000))
+    X, y, q = make_data(n + 2000)
+    Xtr, ytr, qtr, Xte, yte, qte = X[:n], y[:n], q[:n], X[n:], y[n:], q[n:]
+    del X
+    sf, sq = _yardstick(ytr[:5000], qtr[:5000])
+    c0, t0 = _cpu(), time.perf_counter()
+    model = fit(Xtr, ytr, qtr, m)
+    t, c = time.perf_counter() - t0, _cpu() - c0
+    mse, cka = _heldout(model.predict(Xte), yte, qte, sf, sq)
+    return {"time": t, "cpu": c, "rss": _rss_gb(), "mse": mse, "cka": cka, "n_iter": int(model.n_iter_)}
+
+
+def closing_table(sizes, m: int, exact_max: int, sklearn_max: int, pens) -> None:
+    """The closing table: exact vs low-rank (m landmarks) vs sklearn, each case in its own subprocess."""
+    print(f"\n## Closing table: d = {D}, m = {m} uniform landmarks, 2,000 held out; float64\n", flush=True)
+    print("| n | penalty | sklearn KRR s | exact s | exact RSS GB | low-rank s (CPU s) | low-rank RSS GB | "
+          "test MSE exact / low-rank (rel.) | held-out CKA exact / low-rank (rel.) |", flush=True)
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    for n in sizes:
+        sk = run("sklearn", n) if n <= sklearn_max else None
+        for p in pens:
+            ex = run("model", n, p, 0) if n <= exact_max else None
+            lr = run("model", n, p, m)
+            skt = _fmt(sk, "time", ".1f") if sk and p == pens[0] else "-"
+            ext = (_fmt(ex, "time", ".1f"), _fmt(ex, "rss", ".2f")) if ex else ("-", "-")
+            lrt = "failed: " + lr["error"] if "error" in lr else f"{lr['time']:.1f} ({lr['cpu']:.0f})"
+            if ex and "error" not in ex and "error" not in lr:
+                dm, dc = (lr["mse"] - ex["mse"]) / ex["mse"], (lr["cka"] - ex["cka"]) / ex["cka"]
+                acc = (f"{ex['mse']:.4f} / {lr['mse']:.4f} ({dm:+.1%})", f"{ex['cka']:.4f} / {lr['cka']:.4f} ({dc:+.1%})")
+            elif "error" not in lr:
+                acc = (f"- / {lr['mse']:.4f}", f"- / {lr['cka']:.4f}")
+            else:
+                acc = ("-", "-")
+            print(f"| {n:,} | {p} | {skt} | {ext[0]} | {ext[1]} | {lrt} | {_fmt(lr, 'rss', '.2f')} | {acc[0]} | {acc[1]} |",
+                  flush=True)
+
+
 def run(kind: str, *args) -> dict:
     """Run one case in a fresh subprocess; its JSON result (or the error)."""
     cmd = [sys.executable, __file__, "--case", kind, *map(str, args)]
@@ -168,14 +221,22 @@ def main() -> None:
     ap.add_argument("--penalties", default="none,hsic,cka")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--closing", action="store_true", help="print only the closing table (exact vs low-rank vs sklearn)")
+    ap.add_argument("--exact-max", type=int, default=10000, help="largest n fitted exactly in the closing table")
+    ap.add_argument("--sklearn-max", type=int, default=20000)
     a = ap.parse_args()
     if a.case:
         kind, *rest = a.case
-        fn = {"time": case_time, "sklearn": case_sklearn, "exact": case_exact, "accuracy": case_accuracy}[kind]
+        fn = {"time": case_time, "sklearn": case_sklearn, "exact": case_exact, "accuracy": case_accuracy,
+              "model": case_model}[kind]
         conv = [int(x) if x.isdigit() else x for x in rest]
         print(json.dumps(fn(*conv)))
         return
     print(f"load average at start: {os.getloadavg()}  (2 cores shared with other jobs)", flush=True)
+    if a.closing:
+        closing_table(list(map(int, a.sizes.split(","))), a.m, a.exact_max, a.sklearn_max, a.penalties.split(","))
+        print(f"\nload average at end: {os.getloadavg()}", flush=True)
+        return
     if not a.skip_scale:
         print(f"\n## Fit time (s) and peak RSS (GB), d = {D}, m = {a.m}, uniform landmarks\n", flush=True)
         pens = a.penalties.split(",")

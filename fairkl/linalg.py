@@ -6,11 +6,19 @@ Every function is pure, works on ``keras.ops`` tensors and runs inside ``jax.jit
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from keras import ops
 
 from fairkl._constants import JITTER_TRIES
 from fairkl._ops import eps as _eps
 from fairkl._ops import mean
+
+
+def add_diagonal(A, value):
+    r""":math:`A + vI` without materialising :math:`I` (one scatter-add on the diagonal; in place
+    when XLA may reuse ``A``'s buffer)."""
+    i = jnp.arange(A.shape[0])
+    return A.at[i, i].add(ops.cast(value, A.dtype))
 
 
 @jax.jit
@@ -33,22 +41,29 @@ def cholesky_jitter(A):
     jitter : scalar tensor
         The :math:`j` that was added (0 if none was needed).
     """
-    n = A.shape[0]
-    eye = ops.eye(n, dtype=A.dtype)
     base = _eps(A.dtype) * ops.maximum(mean(ops.abs(ops.diagonal(A))), 1e-30)
 
     def factor(j):
-        return ops.cholesky(A + j * eye)
+        return ops.cholesky(add_diagonal(A, j))
 
-    def cond(k, _, c):
+    def cond(state):
+        k, _, c = state
         return ops.logical_and(k < JITTER_TRIES, ops.logical_not(ops.all(ops.isfinite(c))))
 
-    def body(k, _, __):
+    def body(state):
+        k = state[0]
         j = base * ops.power(ops.cast(10.0, A.dtype), ops.cast(k, A.dtype))
         return k + 1, j, factor(j)
 
+    def retry(chol0):
+        # Reached only when the plain factorisation failed: the loop (and its second
+        # factor buffer) costs nothing in the usual case.
+        _, jitter, chol = jax.lax.while_loop(cond, body, (0, zero, chol0))
+        return jitter, chol
+
     zero = ops.zeros((), dtype=A.dtype)
-    _, jitter, chol = ops.while_loop(cond, body, (0, zero, factor(zero)))
+    chol0 = factor(zero)
+    jitter, chol = jax.lax.cond(ops.all(ops.isfinite(chol0)), lambda c: (zero, c), retry, chol0)
     return chol, jitter
 
 
@@ -93,13 +108,14 @@ def pivoted_cholesky(L, rank: int, tol):
     return G, ops.sum(ops.maximum(d, 0.0)) / total
 
 
-def condition_estimate(A, chol, iters: int = 10):
-    r"""Estimate of the 2-norm condition number of an SPD matrix from its Cholesky factor.
+def condition_estimate(A, chol, iters: int = 10, shift=0.0):
+    r"""Estimate of the 2-norm condition number of the SPD matrix :math:`A + sI` from its Cholesky factor.
 
     ``iters`` steps of power iteration (largest eigenvalue) and of inverse
     iteration with the factor (smallest eigenvalue), then Rayleigh quotients:
     O(iters * n^2), negligible next to the factorisation. Accurate to a small
     factor for the kernel matrices met here (tested against ``numpy.linalg.cond``).
+    The shift :math:`s` enters the products only (:math:`A + sI` is never formed).
     """
     n = A.shape[0]
     # Deterministic start, not orthogonal to either end of the spectrum in practice.
@@ -108,12 +124,15 @@ def condition_estimate(A, chol, iters: int = 10):
     def unit(v):
         return v / ops.sqrt(ops.sum(v * v))
 
-    top = ops.fori_loop(0, iters, lambda i, v: unit(ops.matmul(A, v)), unit(x0))
+    def mv(v):
+        return ops.matmul(A, v) + shift * v
+
+    top = ops.fori_loop(0, iters, lambda i, v: unit(mv(v)), unit(x0))
     bottom = ops.fori_loop(0, iters, lambda i, v: unit(cho_solve(chol, v)), unit(x0))
-    rayleigh = lambda v: ops.sum(v * ops.matmul(A, v))  # noqa: E731
+    rayleigh = lambda v: ops.sum(v * mv(v))  # noqa: E731
     return rayleigh(top) / ops.maximum(rayleigh(bottom), ops.sqrt(ops.sum(top * top)) * 1e-300)
 
 
 def ridge_condition(K, lam, chol, jitter):
-    r"""Condition estimate of :math:`K + (\lambda + j)I` given its Cholesky factor."""
-    return condition_estimate(K + (lam + jitter) * ops.eye(K.shape[0], dtype=K.dtype), chol)
+    r"""Condition estimate of :math:`K + (\lambda + j)I` given its Cholesky factor (no n × n copy)."""
+    return condition_estimate(K, chol, shift=lam + jitter)

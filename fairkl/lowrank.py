@@ -406,8 +406,14 @@ def hsic_path_solve(A0, b, P, dropped, n, lam, mus):
 def hsic_path_lowrank(X, y, q, landmarks, sigma, lam, mus, sigma_q=None, kernel_q: str = "rbf",
                       tol_q: float = Q_TOL, max_rank_q: int = Q_MAX_RANK, chunk: int = CHUNK):
     r"""Landmark coefficients :math:`\beta(\mu)` (len(mus), m) of the low-rank HSIC fits for every ``mu``."""
-    X, y, q = _f64(X), _f64(y), _f64(q)
+    q = _f64(q)
     B, _ = sensitive_factor(q, _sigma_q(q, sigma_q, kernel_q), kernel_q, tol_q, max_rank_q)
+    return hsic_path_from_factor(X, y, B, landmarks, sigma, lam, mus, chunk)
+
+
+def hsic_path_from_factor(X, y, B, landmarks, sigma, lam, mus, chunk: int = CHUNK):
+    r""":func:`hsic_path_lowrank` from a centred factor :math:`B` of :math:`HLH` (see :func:`sensitive_factor`)."""
+    X, y, B = _f64(X), _f64(y), _f64(B)
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
     A0, b, P = gram_statistics(X, y, B, nmap, chunk=chunk)
     W = hsic_path_solve(A0, b, P, nmap.dropped, X.shape[0], _f64(lam), _f64(np.asarray(mus)))

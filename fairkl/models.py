@@ -27,7 +27,7 @@ from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
-from fairkl import solvers
+from fairkl import lowrank, solvers
 from fairkl._constants import DEFAULT_TOL, DTYPES, ILL_CONDITIONED, KERNELS_Q, PATH_TOL, PENALTIES, PREDICT_CHUNK
 from fairkl._ops import eps as _eps
 from fairkl.pipeline import FitConfig, center, feature_names, prepare, solve
@@ -38,7 +38,8 @@ __all__ = ["FairKernelRidge", "MuPath", "load_model", "DEFAULT_TOL", "PATH_TOL",
 _COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 
 _SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
-_CONFIG_KEYS = ("sigma", "lam", "mu", "sigma_q", "penalty", "kernel_q", "sigma_f", "tol", "dtype")
+_CONFIG_KEYS = ("sigma", "lam", "mu", "sigma_q", "penalty", "kernel_q", "sigma_f", "tol",
+                "n_components", "landmarks", "random_state", "dtype")
 
 
 def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
@@ -103,13 +104,28 @@ class FairKernelRidge(keras.Model):
         ``lam`` (a :class:`~scipy.linalg.LinAlgWarning` says when). The
         iterative CKA solver always works in float64: its line search compares
         objective values that agree to 7 digits.
+    n_components : int or None, default None
+        ``None``: the exact model (n × n kernel; memory O(n²), practical to
+        n ≈ 10,000). An integer m: the low-rank (Nyström) model of
+        :mod:`fairkl.lowrank` — predictions :math:`k(x, Z)\beta` on m landmark
+        rows :math:`Z` of ``X``, the same objective with :math:`K \approx
+        K_{nm}K_{mm}^{+}K_{mn}`; O(n m²) time and O(n m) memory (no n × n
+        matrix), so n = 50,000 fits in seconds. The CKA penalty then uses 64
+        Gauss–Hermite Fourier features of the prediction kernel. Computed in
+        float64 whatever ``dtype``; ``sample_weight`` is not supported.
+    landmarks : {"uniform", "kmeans++", "pivoted_cholesky"}, default "uniform"
+        How the m landmarks are chosen (see :func:`fairkl.lowrank.select_landmarks`).
+    random_state : int, default 0
+        Seed of the landmark choice (equal seeds, equal landmarks).
 
     Attributes
     ----------
     alpha_ : ndarray of shape (n_samples,)
         Dual coefficients on the standardised scale.
     X_fit_ : ndarray of shape (n_samples, n_features)
-        Training inputs minus ``X_offset_`` (in the compute dtype).
+        Training inputs minus ``X_offset_`` (in the compute dtype); for the
+        low-rank model the landmarks, shape (n_components, n_features), and
+        ``alpha_`` their coefficients.
     X_offset_ : ndarray of shape (n_features,)
         Training mean of ``X`` (float64), subtracted in float64 before every prediction.
     y_scale_ : float
@@ -159,11 +175,15 @@ class FairKernelRidge(keras.Model):
         sigma_f: float | None = None,
         tol: float | None = None,
         dtype: str = "float32",
+        n_components: int | None = None,
+        landmarks: str = "uniform",
+        random_state: int = 0,
         **kwargs,
     ):
         dtype = _dtype_name(dtype)
         super().__init__(dtype=dtype, **kwargs)
-        cfg = FitConfig(sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol, dtype=dtype)
+        cfg = FitConfig(sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol, dtype=dtype,
+                        n_components=n_components, landmarks=landmarks, random_state=random_state)
         for key in _CONFIG_KEYS[:-1]:
             setattr(self, key, getattr(cfg, key))
         self.compute_dtype_name = dtype
@@ -185,7 +205,8 @@ class FairKernelRidge(keras.Model):
     def fit_config(self, epochs: int = 300, lr: float = 0.01) -> FitConfig:
         """This model's hyperparameters with the solver settings of one fit, validated."""
         return FitConfig(self.sigma, self.lam, self.mu, self.sigma_q, self.penalty, self.kernel_q,
-                         self.sigma_f, self.tol, epochs, lr, self.compute_dtype_name)
+                         self.sigma_f, self.tol, epochs, lr, self.compute_dtype_name,
+                         n_components=self.n_components, landmarks=self.landmarks, random_state=self.random_state)
 
     # ------------------------------------------------------------- fit state
     def _reset_fit(self) -> None:
@@ -282,9 +303,9 @@ class FairKernelRidge(keras.Model):
             self.sigma_f_ = float(res.sigma_f) * problem.y_scale
             self.decrement_, self.n_iter_ = float(res.decrement), int(res.n_iter)
             self.converged_ = bool(res.converged)
-            self._last_step = float(res.step)
+            self._last_step = float(getattr(res, "step", 1.0))  # low-rank results carry no step
         self.alpha_ = alpha
-        self.X_fit_ = np.asarray(self._cast(problem.X))
+        self.X_fit_ = np.asarray(self._cast(problem.X if problem.landmarks is None else problem.landmarks))
         self.X_offset_ = problem.X_offset
         self.y_scale_ = problem.y_scale
         self.n_features_in_ = problem.X.shape[1]
@@ -324,8 +345,9 @@ class FairKernelRidge(keras.Model):
         spread = float(np.std(self._predict_scaled(problem.X)))
         if spread < 0.02 and np.std(problem.y) > 0:
             base = solve(problem, FitConfig(config.sigma, config.lam, 0.0, dtype="float64", kernel=config.kernel))
+            fit_points = problem.X if problem.landmarks is None else problem.landmarks
             base_spread = float(np.std(np.asarray(solvers.predict_program(
-                ops.convert_to_tensor(problem.X), ops.convert_to_tensor(problem.X), base.alpha, config.sigma))))
+                ops.convert_to_tensor(problem.X), ops.convert_to_tensor(fit_points), base.alpha, config.sigma))))
             if base_spread < 0.02:
                 return (
                     f"lam={self.lam:g} shrinks even the unpenalised (mu=0) predictions to a constant "
@@ -441,14 +463,22 @@ class FairKernelRidge(keras.Model):
         mus = v.as_float_array(mus, "mus").reshape(-1)
         if np.any(mus < 0):
             raise ValueError(f"mus must all be >= 0; got min {mus.min()}.")
-        config = FitConfig(self.sigma, self.lam, 1.0, self.sigma_q, "hsic", self.kernel_q, dtype=self.compute_dtype_name)
+        config = FitConfig(self.sigma, self.lam, 1.0, self.sigma_q, "hsic", self.kernel_q, dtype=self.compute_dtype_name,
+                           n_components=self.n_components, landmarks=self.landmarks, random_state=self.random_state)
         p = prepare(X, y, q, config)
         kernel = p.sensitive.resolve(p.q)
         c = self._cast
-        B, rank, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
-        alphas, _ = solvers.hsic_path_program(c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus))
+        if p.landmarks is not None:  # low rank: coefficients on the landmarks
+            B, residual = lowrank.sensitive_factor(p.q, kernel.traced_sigma, self.kernel_q)
+            rank = int(B.shape[1])
+            alphas = lowrank.hsic_path_from_factor(p.X, p.y, B, p.landmarks, self.sigma, self.lam, mus)
+            X_fit = p.landmarks
+        else:
+            B, rank, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
+            alphas, _ = solvers.hsic_path_program(c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus))
+            X_fit = p.X
         return MuPath(
-            mus=mus, alphas=np.asarray(alphas), X_fit=np.asarray(c(p.X)), sigma=self.sigma,
+            mus=mus, alphas=np.asarray(alphas).astype(self.compute_dtype_name), X_fit=np.asarray(c(X_fit)), sigma=self.sigma,
             y_scale=p.y_scale, sigma_q=kernel.sigma, rank=rank, residual=residual,
             dtype=self.compute_dtype_name, X_offset=p.X_offset,
         )
@@ -464,7 +494,8 @@ class FairKernelRidge(keras.Model):
         return super().save(filepath, *args, **kwargs)
 
     def _config_fingerprint(self) -> np.ndarray:
-        blob = json.dumps({k: getattr(self, k) for k in _CONFIG_KEYS[:-1]}, sort_keys=True)
+        keys = _CONFIG_KEYS[:-1] if self.n_components is not None else _CONFIG_KEYS[:-4]  # exact: as before low rank
+        blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
         return np.frombuffer(hashlib.sha256(blob.encode()).digest()[:8], dtype=np.int64).copy()
 
     def save_own_variables(self, store) -> None:
@@ -531,6 +562,9 @@ def _check_loaded_state(state: dict, fingerprint: np.ndarray, config: dict) -> N
     alpha, X_fit, ints = state["alpha"], state["X_fit"], state["ints"]
     n, d = alpha.shape[0], int(ints[2]) if ints.shape == (3,) else -1
     shapes_ok = alpha.ndim == 1 and X_fit.shape == (n, d) and state["X_offset"].shape == (d,) and state["scalars"].shape == (len(_SCALARS),)
+    m = config.get("n_components")
+    if shapes_ok and m is not None and n != m:
+        raise ValueError(f"the saved low-rank state has {n} landmark coefficients, but n_components={m}: the file is corrupt.")
     if not shapes_ok:
         raise ValueError(f"the saved FairKernelRidge state is inconsistent (alpha {alpha.shape}, X_fit {X_fit.shape}).")
     arrays = (alpha, X_fit, state["X_offset"], state["scalars"][:1])
@@ -546,7 +580,8 @@ class MuPath:
     ----------
     mus : ndarray of shape (m,)
     alphas : ndarray of shape (m, n_samples)
-        Coefficients on the standardised scale, one row per ``mu``.
+        Coefficients on the standardised scale, one row per ``mu`` (on the
+        landmarks ``X_fit``, shape (m, n_components), for a low-rank model).
     rank : int
         Columns of the low-rank factor of :math:`HLH`.
     residual : float

@@ -11,7 +11,9 @@ the tuner) fits through these functions, so each setup step lives in one place:
    offset, e.g. a calendar year), checks the scales the compute dtype can
    represent, scales ``y`` by :func:`target_scale`, prepares ``q`` through a
    :class:`~fairkl.sensitive.SensitiveKernel` and resolves both bandwidths;
-3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`;
+3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`,
+   or, when ``config.n_components`` is set, to the low-rank (Nyström)
+   programs of :mod:`fairkl.lowrank` on the landmarks :func:`prepare` chose;
    :func:`solve_batch` is the vectorised CKA entry used by the tuner.
 """
 
@@ -26,8 +28,8 @@ import numpy as np
 from keras import ops
 
 from fairkl import _validation as v
-from fairkl import solvers
-from fairkl._constants import DEFAULT_TOL, DTYPES, KERNELS_Q, PENALTIES, SCALE_LIMIT
+from fairkl import lowrank, solvers
+from fairkl._constants import DEFAULT_TOL, DTYPES, KERNELS_Q, PATH_TOL, PENALTIES, SCALE_LIMIT
 from fairkl.kernels import median_heuristic
 from fairkl.sensitive import SensitiveKernel, is_constant
 
@@ -53,6 +55,9 @@ class FitConfig:
     lr: float = 0.01
     dtype: str = "float32"
     kernel: str = "rbf"
+    n_components: int | None = None
+    landmarks: str = "uniform"
+    random_state: int = 0
 
     def __post_init__(self):
         put = lambda k, val: object.__setattr__(self, k, val)  # noqa: E731  (frozen: set once, here)
@@ -67,6 +72,16 @@ class FitConfig:
         v.check_choice(self.dtype, "dtype", DTYPES)
         solvers.x_kernel(self.kernel)
         put("epochs", v.check_int(self.epochs, "epochs"))
+        put("n_components", _check_n_components(self.n_components))
+        if self.landmarks not in lowrank.LANDMARK_METHODS:
+            raise ValueError(f"landmarks must be one of {list(lowrank.LANDMARK_METHODS)}; got {self.landmarks!r}.")
+        rs = self.random_state
+        if isinstance(rs, bool) or not isinstance(rs, (int, np.integer)) or rs < 0:
+            raise ValueError(f"random_state (the seed of the landmark choice) must be an integer >= 0; got {rs!r}.")
+        put("random_state", int(rs))
+        if self.n_components is not None and self.kernel != "rbf":
+            raise ValueError(f"n_components (the low-rank model) supports kernel='rbf' only; got kernel={self.kernel!r}. "
+                             f"Use n_components=None for the exact model.")
         put("lr", v.check_positive(self.lr, "lr"))
         if self.lr > 1:
             raise ValueError(f"lr must be in (0, 1]; got {self.lr}.")
@@ -77,9 +92,26 @@ class FitConfig:
             )
 
     @property
+    def low_rank(self) -> bool:
+        """True when the fit is the low-rank (Nyström) model of :mod:`fairkl.lowrank`."""
+        return self.n_components is not None
+
+    @property
     def stopping_tol(self) -> float:
         """``tol``, or :data:`fairkl._constants.DEFAULT_TOL` when it is None."""
         return DEFAULT_TOL if self.tol is None else self.tol
+
+
+def _check_n_components(m):
+    """None (the exact model) or a positive integer number of landmarks."""
+    if m is None:
+        return None
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(
+            f"n_components (the number of landmarks of the low-rank model) must be None (exact model) or an "
+            f"integer >= 1; got {m!r}. Typical values: 500 to 2000."
+        )
+    return int(m)
 
 
 @dataclass(frozen=True)
@@ -96,6 +128,7 @@ class Problem:
     sqrt_w: np.ndarray  #: square roots of the sample weights
     penalised: bool  #: mu > 0 and q not constant
     feature_names: np.ndarray | None = field(default=None)
+    landmarks: np.ndarray | None = field(default=None)  #: rows of X used as landmarks (low-rank fits), else None
 
     @property
     def n(self) -> int:
@@ -207,6 +240,11 @@ def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q"
     s = target_scale(y)
     qp, kernel, penalised = _prepare_q(q, n, config, q_name)
     sqrt_w = _sample_weight(sample_weight, n)
+    if config.low_rank and sample_weight is not None:
+        raise ValueError(
+            f"sample_weight is not supported by the low-rank model (n_components={config.n_components}): "
+            f"pass sample_weight=None, or use the exact model (n_components=None)."
+        )
     if penalised and np.ptp(sqrt_w) > 0:
         raise ValueError(
             "sample_weight is supported only for the unpenalised fit (mu=0); weighted "
@@ -216,7 +254,20 @@ def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q"
     if penalised and config.penalty == "cka":
         ys = ops.convert_to_tensor((y / s)[:, None], dtype="float64")
         sigma_f = config.sigma_f / s if config.sigma_f is not None else float(median_heuristic(ys))
-    return Problem(Xc, offset, y / s, s, qp, kernel, sigma_f, sqrt_w, penalised, names)
+    Z = _landmarks(Xc, config) if config.low_rank else None
+    return Problem(Xc, offset, y / s, s, qp, kernel, sigma_f, sqrt_w, penalised, names, Z)
+
+
+def _landmarks(Xc: np.ndarray, config: FitConfig) -> np.ndarray:
+    """The ``n_components`` landmark rows of the centred ``X`` (seeded by ``random_state``)."""
+    n, m = Xc.shape[0], config.n_components
+    if m > n:
+        raise ValueError(
+            f"n_components={m} is larger than the number of training samples n={n}: use n_components <= {n} "
+            f"(n_components=None fits the exact model)."
+        )
+    idx = lowrank.select_landmarks(Xc, m, config.landmarks, config.random_state, sigma=config.sigma)
+    return Xc[idx]
 
 
 def _require_x64(dtype: str) -> None:
@@ -234,11 +285,19 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
     solver always runs in float64 (see :class:`fairkl.models.FairKernelRidge`).
     """
     p = problem
+    if p.landmarks is not None:
+        return _solve_lowrank(p, config)
     if not p.penalised:
         c = _caster(config.dtype)
-        return solvers.fit_krr(c(p.X), c(p.y), c(config.sigma), c(config.lam), c(p.sqrt_w), kernel=config.kernel)
+        weighted = bool(np.any(p.sqrt_w != 1.0))
+        return solvers.fit_krr(c(p.X), c(p.y), c(config.sigma), c(config.lam), c(p.sqrt_w), kernel=config.kernel,
+                               weighted=weighted)
     if config.penalty == "hsic":
         c = _caster(config.dtype)
+        B = _hsic_factor(p, config.dtype)
+        if B is not None:  # Woodbury: one Cholesky, no L K product, no LU (same alpha to rounding)
+            return solvers.fit_hsic_woodbury(c(p.X), c(p.y), c(B), c(config.sigma), c(config.lam), c(config.mu),
+                                             c(p.sensitive.traced_sigma), kernel=config.kernel)
         return solvers.fit_hsic(
             c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu),
             c(p.sensitive.traced_sigma), kernel_q=config.kernel_q, kernel=config.kernel,
@@ -248,6 +307,28 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
         c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu), c(p.sensitive.traced_sigma),
         c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol),
         kernel_q=config.kernel_q, kernel=config.kernel,
+    )
+
+
+def _hsic_factor(p: Problem, dtype: str):
+    """A centred factor B of HLH exact to rounding (rank <= 256, from columns of L on the fly), else None."""
+    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL[dtype])
+    return np.asarray(B) if residual <= PATH_TOL[dtype] and B.shape[1] < p.n // 4 else None
+
+
+def _solve_lowrank(p: Problem, config: FitConfig) -> "lowrank.LowRankResult":
+    """The low-rank programs of :mod:`fairkl.lowrank` (float64; ``alpha`` = landmark coefficients)."""
+    _require_x64("float64")
+    if not p.penalised:
+        return lowrank.fit_krr_lowrank(p.X, p.y, p.landmarks, config.sigma, config.lam)
+    sigma_q = p.sensitive.traced_sigma
+    if config.penalty == "hsic":
+        return lowrank.fit_hsic_lowrank(p.X, p.y, p.q, p.landmarks, config.sigma, config.lam, config.mu,
+                                        sigma_q=sigma_q, kernel_q=config.kernel_q)
+    return lowrank.fit_cka_lowrank(
+        p.X, p.y, p.q, p.landmarks, config.sigma, config.lam, config.mu, sigma_q=sigma_q, sigma_f=p.sigma_f,
+        epochs=config.epochs, lr=config.lr, tol=config.stopping_tol, kernel_q=config.kernel_q,
+        seed=config.random_state,
     )
 
 
@@ -276,6 +357,8 @@ def solve_batch(problem: Problem, config: FitConfig, *, sigmas, lams, mus, sigma
     """
     if not (problem.penalised and config.penalty == "cka"):
         raise ValueError("solve_batch needs a problem prepared with penalty='cka', mu > 0 and a non-constant q.")
+    if problem.landmarks is not None:
+        raise ValueError("solve_batch runs the exact model only: prepare the problem with n_components=None.")
     sigma_qs = np.asarray(sigma_qs, dtype=np.float64)
     cols = dict(sigma=sigmas, lam=lams, mu=mus, lr=lrs, epochs=epochs)
     for values in zip(*(np.asarray(a).tolist() for a in cols.values())):

@@ -250,3 +250,106 @@ def test_constant_predictions_have_zero_dependence(seed_data):
     assert m.converged_ and np.isfinite(m.objective_)
     assert np.all(np.isfinite(m.predict(Xt)))
     assert float(cka_rbf(np.full(len(Xt), 1.0), qt)) == 0.0
+
+
+# ----------------------------------------------------------------- low rank
+@pytest.mark.parametrize("penalty,mu", [("hsic", 0.0), ("hsic", 4.0), ("cka", 2.0)])
+def test_low_rank_model_with_every_point_a_landmark_equals_exact_model(seed_data, penalty, mu):
+    X, y, q, Xt, _, _ = seed_data
+    kw = dict(penalty=penalty, dtype="float64", tol=1e-14)
+    # sigma = 0.5 keeps K's spectrum within ~1e-11 of its top: the Nystrom map's K^(-1/2)
+    # then loses only rounding (at sigma = 1 the eigh error on the tiny eigenvalues shows at 1e-6).
+    exact = FairKernelRidge(0.5, 1e-2, mu, **kw).fit(X, y, q=q, epochs=1000)
+    low = FairKernelRidge(0.5, 1e-2, mu, n_components=len(y), **kw).fit(X, y, q=q, epochs=1000)
+    np.testing.assert_allclose(np.sort(low.X_fit_[:, 0]), np.sort(exact.X_fit_[:, 0]), rtol=1e-14)
+    ref = exact.predict(Xt)
+    # Closed forms: rounding (and the eigenvalues of K below 1e-12 max that the Nystrom
+    # map drops). CKA: the prediction kernel by 64 Gauss-Hermite features.
+    tol = 1e-7 if penalty == "hsic" else 1e-5
+    np.testing.assert_allclose(low.predict(Xt), ref, atol=tol * np.abs(ref).max())
+
+
+def np_nystrom(Xc, Z, sigma, rcond=1e-12):
+    """Phi = K_nm U diag(s^-1/2) with the eigenvalues below rcond * max dropped."""
+    s, U = np.linalg.eigh(np_rbf(Z, Z, sigma))
+    keep = s > rcond * s.max()
+    M = U[:, keep] / np.sqrt(s[keep])
+    return np_rbf(Xc, Z, sigma) @ M, M
+
+
+@pytest.mark.parametrize("mu", [0.0, 3.0])
+def test_low_rank_model_equals_dense_numpy_low_rank_objective(seed_data, mu):
+    X, y, q, Xt, _, _ = seed_data
+    n, sigma, lam = len(y), 0.8, 1e-2
+    model = FairKernelRidge(sigma, lam, mu, penalty="hsic", dtype="float64", n_components=12,
+                            landmarks="kmeans++", random_state=3).fit(X, y, q=q)
+    Z = model.X_fit_
+    assert Z.shape == (12, 2)
+    Xc, s = X - X.mean(0), y.std()
+    Phi, M = np_nystrom(Xc, Z, sigma)
+    A = Phi.T @ Phi + lam * np.eye(Phi.shape[1])
+    if mu > 0:
+        Lc = np_center(np_rbf(q, q, float(median_heuristic(q))))
+        A = A + mu / n * Phi.T @ Lc @ Phi
+    w = np.linalg.solve(A, Phi.T @ (y / s))
+    expected = s * np_rbf(Xt - X.mean(0), Z, sigma) @ (M @ w)
+    np.testing.assert_allclose(model.predict(Xt), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+    f = Phi @ w
+    J = (np.sum((y / s - f) ** 2) + lam * w @ w) / n + (mu * f @ Lc @ f / n**2 if mu > 0 else 0.0)
+    assert model.objective_ == pytest.approx(J, rel=1e-9)
+
+
+def test_low_rank_landmarks_are_seeded(seed_data):
+    X, y, q, *_ = seed_data
+    fit = lambda rs: FairKernelRidge(1.0, n_components=20, random_state=rs, dtype="float64").fit(X, y).X_fit_  # noqa: E731
+    np.testing.assert_array_equal(fit(1), fit(1))
+    assert not np.array_equal(fit(1), fit(2))
+
+
+@pytest.mark.parametrize("bad,match", [
+    (0, "n_components .* integer >= 1; got 0"),
+    (2.5, "n_components .* integer >= 1; got 2.5"),
+    (True, "n_components .* integer >= 1; got True"),
+    (151, "n_components=151 is larger than the number of training samples n=150"),
+])
+def test_bad_n_components_is_refused_with_a_clear_message(seed_data, bad, match):
+    X, y, *_ = seed_data
+    with pytest.raises(ValueError, match=match):
+        FairKernelRidge(n_components=bad).fit(X, y)
+
+
+def test_low_rank_refuses_sample_weight_and_bad_landmark_choice(seed_data):
+    X, y, *_ = seed_data
+    with pytest.raises(ValueError, match="sample_weight is not supported by the low-rank model"):
+        FairKernelRidge(n_components=10).fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.raises(ValueError, match="landmarks must be one of"):
+        FairKernelRidge(n_components=10, landmarks="random")
+    with pytest.raises(ValueError, match="random_state .* integer >= 0; got -1"):
+        FairKernelRidge(n_components=10, random_state=-1)
+
+
+@pytest.mark.parametrize("penalty", ["cka", "hsic"])
+def test_low_rank_save_load_and_chunked_predict(seed_data, tmp_path, penalty):
+    X, y, q, *_ = seed_data
+    model = FairKernelRidge(0.8, 1e-2, 3.0, penalty=penalty, n_components=25, dtype="float64").fit(X, y, q=q)
+    big = np.random.default_rng(0).uniform(-3, 3, size=(5000, 2))
+    pred = model.predict(big)
+    Z, beta = model.X_fit_.astype(np.float64), model.alpha_.astype(np.float64)
+    ref = model.y_scale_ * np_rbf(big - model.X_offset_, Z, 0.8) @ beta
+    np.testing.assert_allclose(pred, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
+    path = tmp_path / "low.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.get_config() == model.get_config() and loaded.X_fit_.shape == (25, 2)
+    np.testing.assert_array_equal(loaded.predict(big), pred)
+
+
+def test_low_rank_mu_path_equals_separate_low_rank_fits(seed_data):
+    X, y, q, Xt, _, _ = seed_data
+    mus = np.array([0.0, 2.0, 20.0])
+    kw = dict(dtype="float64", n_components=30, random_state=5)
+    path = FairKernelRidge(1.0, 1e-2, **kw).mu_path(X, y, q, mus)
+    assert path.X_fit.shape == (30, 2) and path.alphas.shape == (3, 30)
+    for mu, p in zip(mus, path.predict(Xt)):
+        ref = FairKernelRidge(1.0, 1e-2, mu, penalty="hsic", **kw).fit(X, y, q=q).predict(Xt)
+        np.testing.assert_allclose(p, ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max())

@@ -160,3 +160,16 @@ def test_a_kernel_on_x_is_one_registry_entry(data, monkeypatch):
     alpha = np.asarray(solve(p, cfg).alpha) * p.y_scale
     D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
     np.testing.assert_allclose(alpha, np.linalg.solve(np.exp(-D / 0.9) + 1e-2 * np.eye(len(y)), y), rtol=1e-6, atol=1e-8)
+
+
+def test_regressor_forwards_the_low_rank_parameters(data):
+    X, y, q = data
+    kw = dict(sigma=0.9, lam=1e-2, mu=2.0, penalty="hsic", n_components=20, landmarks="pivoted_cholesky", random_state=4)
+    reg = FairKernelRidgeRegressor(**kw).fit(X, y, sensitive_features=q)
+    model = FairKernelRidge(dtype="float64", **kw).fit(X, y, q=q)
+    assert reg.model_.X_fit_.shape == (20, X.shape[1])
+    np.testing.assert_array_equal(reg.predict(X), model.predict(X))
+    with pytest.raises(ValueError, match="solve_batch runs the exact model only"):
+        cfg = FitConfig(mu=1.0, n_components=10)
+        solve_batch(prepare(X, y, q, cfg), cfg, sigmas=[1.0], lams=[1e-2], mus=[1.0], sigma_qs=[np.nan],
+                    lrs=[0.01], epochs=[10])

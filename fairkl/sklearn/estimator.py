@@ -29,6 +29,9 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     dtype : {"float64", "float32"}, default "float64"
         Compute precision. The one documented difference from the Keras model
         (float32, Keras' default): scikit-learn estimators compute in float64.
+    n_components, landmarks, random_state
+        The low-rank (Nyström) model, as in :class:`fairkl.models.FairKernelRidge`
+        (``n_components=None``: the exact model).
 
     Attributes
     ----------
@@ -52,6 +55,9 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         lr: float = 0.01,
         tol: float | None = None,
         dtype: str = "float64",
+        n_components: int | None = None,
+        landmarks: str = "uniform",
+        random_state: int = 0,
     ):
         self.sigma = sigma
         self.lam = lam
@@ -64,10 +70,14 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         self.lr = lr
         self.tol = tol
         self.dtype = dtype
+        self.n_components = n_components
+        self.landmarks = landmarks
+        self.random_state = random_state
 
     def _fit_config(self) -> FitConfig:
         return FitConfig(self.sigma, self.lam, self.mu, self.sigma_q, self.penalty, self.kernel_q,
-                         self.sigma_f, self.tol, self.epochs, self.lr, self.dtype)
+                         self.sigma_f, self.tol, self.epochs, self.lr, self.dtype,
+                         n_components=self.n_components, landmarks=self.landmarks, random_state=self.random_state)
 
     def fit(self, X, y, sensitive_features=None, sample_weight=None):
         """Fit on ``X``, ``y``; ``sensitive_features`` is required when ``mu > 0``.
@@ -89,7 +99,9 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         problem = prepare(X, y, sensitive_features, config, sample_weight, q_name="sensitive_features")
         model = FairKernelRidge(self.sigma, self.lam, self.mu, self.sigma_q, penalty=self.penalty,
-                                kernel_q=self.kernel_q, sigma_f=self.sigma_f, tol=self.tol, dtype=self.dtype)
+                                kernel_q=self.kernel_q, sigma_f=self.sigma_f, tol=self.tol, dtype=self.dtype,
+                                n_components=self.n_components, landmarks=self.landmarks,
+                                random_state=self.random_state)
         self.model_ = model.fit_prepared(problem, config)
         return self
 

@@ -47,7 +47,7 @@ from fairkl.sensitive import centered_factor as centered_sensitive_factor
 from fairkl.sensitive import centered_kernel as centered_sensitive_kernel
 from fairkl.sensitive import kernel_matrix as sensitive_kernel
 from fairkl.solvers.cv import kfold_hsic_grid, loo_krr_grid
-from fairkl.solvers.exact import fkl_hsic_path, fkl_hsic_solve, krr_solve
+from fairkl.solvers.exact import fkl_hsic_path, fkl_hsic_solve, fkl_hsic_woodbury, krr_solve
 from fairkl.solvers.lbfgs import cka_descent
 from fairkl.solvers.objective import (
     CKAPenalty,
@@ -63,6 +63,7 @@ from fairkl.solvers.programs import (
     fit_cka,
     fit_cka_batch,
     fit_hsic,
+    fit_hsic_woodbury,
     fit_krr,
     hsic_path_program,
     predict_program,
@@ -74,7 +75,7 @@ __all__ = [
     "CKAPenalty", "FitResult", "JITTER_TRIES", "LBFGS_MEMORY", "X_KERNELS",
     "centered_sensitive_factor", "centered_sensitive_kernel", "cho_solve", "cholesky_jitter",
     "cka_descent", "cka_penalty", "condition_estimate", "data_term", "fit_cka", "fit_cka_batch",
-    "fit_hsic", "fit_krr", "fkl_hsic_path", "fkl_hsic_solve", "hsic_path_program", "hsic_penalty",
+    "fit_hsic", "fit_hsic_woodbury", "fit_krr", "fkl_hsic_path", "fkl_hsic_solve", "hsic_path_program", "hsic_penalty",
     "kfold_hsic_grid", "krr_solve", "loo_krr_grid", "objective", "objective_and_grad",
     "pivoted_cholesky", "preconditioned_gradient", "predict_program", "ridge_condition",
     "sensitive_kernel", "x_kernel",

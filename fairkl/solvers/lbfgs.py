@@ -16,7 +16,7 @@ from keras import ops
 
 from fairkl._constants import LBFGS_MEMORY, MIN_STEP_EPS
 from fairkl._ops import eps as _eps
-from fairkl.linalg import cho_solve, cholesky_jitter, ridge_condition
+from fairkl.linalg import add_diagonal, cho_solve, cholesky_jitter, ridge_condition
 from fairkl.solvers.objective import CKAPenalty, cka_penalty, preconditioned_gradient
 from fairkl.solvers.result import FitResult
 
@@ -153,10 +153,12 @@ def smoother(K, lam):
     Formed once (O(n^3), like the factorisation) so that each step costs
     matrix-vector products only.
     """
-    eye = ops.eye(K.shape[0], dtype=K.dtype)
-    chol, jitter = cholesky_jitter(K + lam * eye)
-    S = eye - (lam + jitter) * cho_solve(chol, eye)
-    return 0.5 * (S + ops.transpose(S)), chol, jitter
+    chol, jitter = cholesky_jitter(add_diagonal(K, lam))
+    # C^{-1} = L^{-T} L^{-1}: one triangular inverse and a product symmetric by construction
+    # (no identity right-hand side for two solves, no symmetrised copy).
+    Linv = ops.solve_triangular(chol, ops.eye(K.shape[0], dtype=K.dtype), lower=True)
+    S = add_diagonal(-(lam + jitter) * ops.matmul(ops.transpose(Linv), Linv), 1.0)
+    return S, chol, jitter
 
 
 def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
@@ -189,6 +191,8 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     """
     n, dtype = K.shape[0], K.dtype
     S, chol, jitter = smoother(K, lam)
+    # Conditioning now, so that K is dead before the loop (the loop needs S and the factor only).
+    condition = ridge_condition(K, lam, chol, jitter)
     f0 = ops.matmul(S, y)
     prob = Smoothed(S, y, f0, mu, pen)
     data0 = ops.sum(y * (y - f0)) / n  # data term at the mu = 0 solution
@@ -203,7 +207,7 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     dec = decrement(final.point)
     return FitResult(
         cho_solve(chol, final.point.z), final.point.J + data0, dec, final.it, dec <= tol, jitter,
-        ridge_condition(K, lam, chol, jitter), ops.zeros_like(dec), pen.sigma_f, final.t,
+        condition, ops.zeros_like(dec), pen.sigma_f, final.t,
     )
 
 

@@ -14,9 +14,9 @@ import jax
 from keras import ops
 
 from fairkl.kernels import median_heuristic, rbf_kernel
-from fairkl.linalg import cholesky_jitter, ridge_condition
+from fairkl.linalg import add_diagonal, cholesky_jitter, ridge_condition
 from fairkl.sensitive import centered_kernel
-from fairkl.solvers.exact import fkl_hsic_path, fkl_hsic_solve, krr_solve
+from fairkl.solvers.exact import fkl_hsic_path, fkl_hsic_solve, fkl_hsic_woodbury, krr_solve
 from fairkl.solvers.lbfgs import cka_descent
 from fairkl.solvers.objective import CKAPenalty, data_term, hsic_penalty
 from fairkl.solvers.result import FitResult
@@ -43,17 +43,23 @@ def _closed_form(alpha, objective, condition, jitter, sigma_q):
     return FitResult(alpha, objective, zero, 0, True, jitter, condition, sigma_q, zero, ops.ones_like(objective))
 
 
-@partial(jax.jit, static_argnames=("kernel",))
-def fit_krr(X, y, sigma, lam, sqrt_w, kernel="rbf"):
+@partial(jax.jit, static_argnames=("kernel", "weighted"))
+def fit_krr(X, y, sigma, lam, sqrt_w, kernel="rbf", weighted=True):
     r"""Compiled (weighted) kernel ridge regression (``mu = 0``) for standardised ``y``.
 
     With weights :math:`w` it minimises
     :math:`\frac{1}{\sum w}[\sum_i w_i (y_i - f_i)^2 + \lambda \alpha^\top K\alpha]`
     by the symmetric form :math:`\alpha = W^{1/2}(W^{1/2}KW^{1/2} + \lambda I)^{-1}W^{1/2}y`
     (as scikit-learn's KernelRidge); integer weights equal repeated samples.
-    ``sqrt_w`` is :math:`\sqrt{w}` (ones for an unweighted fit). Returns a :class:`FitResult`.
+    ``sqrt_w`` is :math:`\sqrt{w}` (ones for an unweighted fit). ``weighted=False``
+    (static; ``sqrt_w`` then ignored) skips the weighted copy of :math:`K`. Returns a :class:`FitResult`.
     """
     K = x_kernel(kernel)(X, sigma=sigma)
+    if not weighted:
+        alpha, chol, jitter = krr_solve(K, y, lam)
+        r = y - ops.matmul(K, alpha)
+        J = (ops.sum(r * r) + lam * ops.sum(alpha * (y - r))) / y.shape[0]
+        return _closed_form(alpha, J, ridge_condition(K, lam, chol, jitter), jitter, ops.zeros_like(sigma))
     Kw = sqrt_w[:, None] * K * sqrt_w[None, :]
     beta, chol, jitter = krr_solve(Kw, sqrt_w * y, lam)
     alpha = sqrt_w * beta
@@ -73,8 +79,23 @@ def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, kernel_q="rbf", auto_sigma_q=Fals
     K = x_kernel(kernel)(X, sigma=sigma)
     Lc = centered_kernel(q, sigma_q, kernel_q)
     alpha = fkl_hsic_solve(K, Lc, y, lam, mu)
-    chol, jitter = cholesky_jitter(K + lam * ops.eye(K.shape[0], dtype=K.dtype))
+    chol, jitter = cholesky_jitter(add_diagonal(K, lam))
     J = data_term(alpha, K, y, lam) + mu * hsic_penalty(ops.matmul(K, alpha), Lc)
+    return _closed_form(alpha, J, ridge_condition(K, lam, chol, jitter), jitter, sigma_q)
+
+
+@partial(jax.jit, static_argnames=("kernel",))
+def fit_hsic_woodbury(X, y, B, sigma, lam, mu, sigma_q, kernel="rbf"):
+    r"""Compiled exact HSIC-penalised fit from a rank-r factor :math:`\tilde L = BB^\top` (see
+    :func:`fkl_hsic_woodbury`): the same :math:`\alpha` as :func:`fit_hsic` when the factor is exact,
+    with one Cholesky, O(n² r) extra work and no second n × n matrix."""
+    K = x_kernel(kernel)(X, sigma=sigma)
+    alpha, chol, jitter = fkl_hsic_woodbury(K, B, y, lam, mu)
+    f = ops.matmul(K, alpha)
+    r = y - f
+    Bf = ops.matmul(ops.transpose(B), f)
+    n = y.shape[0]
+    J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * ops.sum(Bf * Bf) / (n * n)
     return _closed_form(alpha, J, ridge_condition(K, lam, chol, jitter), jitter, sigma_q)
 
 
