@@ -46,7 +46,7 @@ class FairKernelRidgeClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, epochs, lr, tol, dtype
+    sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, epochs, lr, tol, dtype, n_components, landmarks, random_state
         As in :class:`~fairkl.sklearn.FairKernelRidgeRegressor`.
 
     Attributes
@@ -73,6 +73,9 @@ class FairKernelRidgeClassifier(ClassifierMixin, BaseEstimator):
         lr: float = 0.01,
         tol: float | None = None,
         dtype: str = "float64",
+        n_components: int | None = None,
+        landmarks: str = "uniform",
+        random_state: int = 0,
     ):
         self.sigma = sigma
         self.lam = lam
@@ -85,6 +88,9 @@ class FairKernelRidgeClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.tol = tol
         self.dtype = dtype
+        self.n_components = n_components
+        self.landmarks = landmarks
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
