@@ -1,37 +1,43 @@
-"""The compiled program the batched tuner runs: many fits and their validation predictions in one call.
+"""The batched tuner's fits: the fit pipeline's vectorised solve, and nothing of its own.
 
-This is the only place the tuning layer reaches into the solver layer, so
-that it can be swapped for the fit pipeline's vmappable ``solve``.
+Every setup step (validation, the scale of ``y``, the prepared ``q``, the
+median heuristics) is :func:`fairkl.pipeline.prepare`'s; the fits are
+:func:`fairkl.pipeline.solve_batch` (``jax.vmap`` of the model's compiled CKA
+fit) and the predictions :func:`fairkl.pipeline.predict_batch`.
 """
 
 from __future__ import annotations
 
-import jax
+import numpy as np
 
-from fairkl import solvers
-from fairkl.dependence import cka_centered
-from fairkl.kernels import centered_rbf_kernel
-from fairkl.models import DEFAULT_TOL
+from fairkl.pipeline import FitConfig, predict_batch, prepare, solve_batch
+
+FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
 
 
-@jax.jit
-def batch_fit_predict(X, ys, q, X_val, sigma_f, sigmas, lams, mus, sigma_qs, lrs, epochs):
-    """vmap of the model's compiled CKA fit (:func:`fairkl.solvers.fit_cka`) and its validation prediction.
+def prepare_search(X, y, q, options: dict):
+    """``(config, problem)`` shared by every batch of a search (``prepare`` runs once).
 
-    ``ys`` is the standardised training target and ``sigma_f`` the bandwidth on
-    it (both as in :meth:`fairkl.FairKernelRidge.fit`); returns the validation
-    predictions on the standardised scale, shape (batch, n_val), and the
-    ``converged`` flags.
+    ``mu=1`` only so that ``q`` and the bandwidth on predictions are prepared;
+    each trial's own ``mu`` is passed to :func:`solve_batch`.
     """
-
-    def one(sigma, lam, mu, sigma_q, lr, ep):
-        res = solvers.fit_cka(X, ys, q, sigma, lam, mu, sigma_q, sigma_f, ep, lr, DEFAULT_TOL)
-        return solvers.predict_program(X_val, X, res.alpha, sigma), res.converged
-
-    return jax.vmap(one)(sigmas, lams, mus, sigma_qs, lrs, epochs)
+    config = FitConfig(**{**options, "mu": 1.0, "penalty": "cka", "dtype": "float64"})
+    return config, prepare(X, y, q, config, q_name="q_train")
 
 
-@jax.jit
-def validation_cka(pred, Lc_val, sigma_pred):
-    """Biased CKA between validation predictions (RBF, bandwidth ``sigma_pred``) and a centred q-kernel."""
-    return cka_centered(centered_rbf_kernel(pred[:, None], sigma_pred), Lc_val)
+def fit_predict(config: FitConfig, problem, X_val, used: list[dict], size: int | None = None):
+    """Validation predictions (units of ``y``, shape (len(used), m)) and ``converged`` flags.
+
+    ``used`` holds validated settings (:meth:`FairKernelRidgeHyperModel.check_values`);
+    it is padded with copies of its first entry to ``size`` rows, so that
+    every call has one shape and the program compiles once. ``sigma_q=None``
+    is passed as NaN: the pipeline's median heuristic, as a single fit.
+    """
+    k = len(used)
+    rows = used + [used[0]] * (max(size or k, k) - k)
+    cols = {f: np.array([u[f] for u in rows], dtype=np.float64) for f in FLOAT_FIELDS}
+    sigma_qs = np.array([np.nan if u["sigma_q"] is None else u["sigma_q"] for u in rows], dtype=np.float64)
+    res = solve_batch(problem, config, sigmas=cols["sigma"], lams=cols["lam"], mus=cols["mu"], sigma_qs=sigma_qs,
+                      lrs=cols["lr"], epochs=np.array([u["epochs"] for u in rows], dtype=np.int32))
+    pred = predict_batch(problem, X_val, res.alpha, cols["sigma"], config)
+    return pred[:k], np.asarray(res.converged)[:k]
