@@ -165,6 +165,15 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         Overrides of :data:`DEFAULT_SPACE` (same keys and format).
     penalty : {"cka", "hsic"}, default "cka"
     dtype : {"float32", "float64"}, default "float64"
+    model_options : dict, optional
+        Further settings shared by every trial, passed as keywords to both
+        :class:`FairKernelRidge` and :class:`fairkl.pipeline.FitConfig` (and
+        validated by it now), e.g. ``{"kernel_q": "linear"}``.
+    fits_per_call : int, default 1
+        Fits per compiled call of the batched path (:meth:`evaluate_batch`).
+        1 on CPU: vmap saves nothing per solver step there and a vectorised
+        group runs until its slowest fit (see
+        :func:`fairkl.tuning.programs.fit_predict`); raise it on an accelerator.
     freeze_gc : bool, default False
         No longer used: a HyperModel does not touch the garbage collector (it
         used to ``gc.freeze()`` for good). Wrap the search in
@@ -188,7 +197,8 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     """
 
     def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
-                 dtype="float64", model_options=None, freeze_gc=False, name=None, tunable=True):
+                 dtype="float64", model_options=None, fits_per_call=1, freeze_gc=False, name=None,
+                 tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.X_train = v.check_X(X_train, "X_train")
         self.y_train = v.check_target(y_train, len(self.X_train), "y_train")
@@ -214,9 +224,20 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         #: The one ruler of every trial's val_cka (bandwidths from the training data).
         self.yardstick = Yardstick.from_data(self.y_train, self.q_train, q_name="q_train")
         self._batch = None  # (config, prepared problem) of the batched path, built on first use
+        self.fits_per_call = v.check_int(fits_per_call, "fits_per_call")
         if freeze_gc:
             warnings.warn("freeze_gc is no longer used; run the search inside `with fairkl.tuning.frozen_gc():` "
                           "(the freeze is then undone at the end).", FutureWarning, stacklevel=2)
+
+    @property
+    def sigma_pred(self) -> float:
+        """Alias of ``yardstick.sigma_pred`` (kept for code written before :attr:`yardstick`)."""
+        return self.yardstick.sigma_pred
+
+    @property
+    def sigma_q_yardstick(self) -> float:
+        """Alias of ``yardstick.sigma_q`` (kept for code written before :attr:`yardstick`)."""
+        return self.yardstick.sigma_q
 
     # ---------------------------------------------------------- the space
     def declare_hyperparameters(self, hp):
@@ -262,7 +283,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     def fingerprint(self) -> dict:
         """Digests of the space, the settings and the data (a resumed project must match them)."""
-        settings = {"space": self.space, "penalty": self.penalty, "dtype": self.dtype}
+        settings = {"space": self.space, **self.options}  # {"space", "penalty", "dtype"} without model_options
         data = {"X_train": self.X_train, "y_train": self.y_train, "q_train": self.q_train,
                 "X_val": self.X_val, "y_val": self.y_val, "q_val": self.q_val}
         return persistence.fingerprint(settings, data)
@@ -341,7 +362,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         """Validation predictions (units of y) and converged flags of validated settings, via the pipeline."""
         if self._batch is None:
             self._batch = programs.prepare_search(self.X_train, self.y_train, self.q_train, self.options)
-        return programs.fit_predict(*self._batch, self.X_val, used, size)
+        return programs.fit_predict(*self._batch, self.X_val, used, size, self.fits_per_call)
 
 
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
