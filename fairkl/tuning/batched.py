@@ -26,8 +26,9 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
         Hyperband oracles work too. The oracle is used as given (its
         ``max_consecutive_failed_trials`` applies, as in a stock tuner).
     batch_size : int, default 16
-        Trials per compiled call; a short batch is padded, so every call has
-        the same shapes and compiles once.
+        Trials asked from the oracle, evaluated and written to disk at a time
+        (a short batch is padded, so shapes never change). The hypermodel's
+        ``fits_per_call`` sets how many of them share one compiled call.
     directory, project_name, overwrite
         As for KerasTuner tuners; ``overwrite=False`` resumes.
 
