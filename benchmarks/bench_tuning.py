@@ -101,6 +101,7 @@ def main():
         tuner, wall, c = timed(lambda: search(hm, n, batch, directory))
         label = f"{n} trials, fits_per_call={batch}" + (", cold" if k == 0 else " (own compile)")
         rows.append((label, wall, c, n, os.getloadavg()[0]))
+        print(f"{label}: {wall:.2f} s wall, {c:.2f} s CPU, load {os.getloadavg()[0]:.1f}", flush=True)
     used = [hm.check_values(t.hyperparameters.values) for t in tuner.oracle.trials.values()]
     (needed, executed), wall, c = timed(lambda: steps_of(hm, used, 16))
     rows.append(("  the fits alone (solve_batch of 16, warm)", wall, c, n, os.getloadavg()[0]))
