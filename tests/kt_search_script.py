@@ -73,6 +73,17 @@ def _completed(project: Path) -> int:
     return sum(1 for s, _, _ in read_trials(project).values() if s == "COMPLETED")
 
 
+def jax_cache_env(directory) -> dict:
+    """Environment giving every search process of one test JAX's persistent compilation cache.
+
+    Each resumed process would otherwise compile the same programs again
+    (several CPU seconds each); with the cache only the first one does.
+    """
+    return {"JAX_COMPILATION_CACHE_DIR": str(Path(directory) / ".jax-cache"),
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+
+
 def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, timeout: float = 600) -> dict:
     """Run a search, SIGKILL it ``kills`` times at random moments, resume it to the end, and audit it.
 
@@ -86,6 +97,7 @@ def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, time
     cmd = [sys.executable, str(Path(__file__).resolve()), mode, str(directory), str(max_trials)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    env.update(jax_cache_env(directory))
     landed, kept, runs = 0, {}, 0
     for _ in range(kills):
         done = _completed(project) if project.exists() else 0

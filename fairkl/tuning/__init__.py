@@ -6,9 +6,12 @@
   recompilation between trials) and reports ``val_mse`` and ``val_cka``, the
   latter on one fixed yardstick for every trial. Its default space
   (:data:`DEFAULT_SPACE`) spans the accuracy/fairness trade-off.
-* :class:`BatchedTuner` asks any KerasTuner oracle for batches of trials and
-  evaluates each batch in one compiled, vectorised call; its project directory
-  is crash-safe (atomic writes, repair on resume, one writer at a time).
+* :class:`BatchedTuner` asks any KerasTuner oracle for batches of trials,
+  fits them through the fit pipeline (:func:`fairkl.pipeline.prepare` once,
+  :func:`fairkl.pipeline.solve_batch` per group of ``fits_per_call`` fits)
+  and scores them on one :class:`fairkl.metrics.Yardstick`; its project
+  directory is crash-safe (atomic writes once per batch, repair on resume,
+  one writer at a time).
 * :func:`safe_project` gives a stock tuner the same crash safety;
   :func:`frozen_gc` makes a stock search ~3x faster and is undone on exit.
 * :func:`trials_table`, :func:`pareto_trials`, :func:`best_within_budget`,
@@ -35,9 +38,10 @@ KerasTuner APIs outside its documented surface that remain, and why:
   ``callbacks`` argument). ``oracle.end_order`` is no longer read, and
   ``BaseTuner.search`` is no longer replaced by a loop without its hooks.
 
-Layout: ``hypermodel`` (space, HyperModel, refit), ``programs`` (the compiled
-batch program), ``batched`` (the tuner), ``persistence`` (crash safety),
-``tables`` (results).
+Layout: ``hypermodel`` (space, HyperModel, refit), ``programs`` (the batched
+fits, through the pipeline), ``batched`` (the tuner), ``persistence`` (crash
+safety), ``tables`` (results; :func:`best_within_budget` applies
+:func:`fairkl.metrics.selection.best_within_budget`).
 """
 
 from fairkl.tuning.batched import BatchedTuner

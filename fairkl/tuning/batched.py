@@ -26,8 +26,9 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
         Hyperband oracles work too. The oracle is used as given (its
         ``max_consecutive_failed_trials`` applies, as in a stock tuner).
     batch_size : int, default 16
-        Trials per compiled call; a short batch is padded, so every call has
-        the same shapes and compiles once.
+        Trials asked from the oracle, evaluated and written to disk at a time
+        (a short batch is padded, so shapes never change). The hypermodel's
+        ``fits_per_call`` sets how many of them share one compiled call.
     directory, project_name, overwrite
         As for KerasTuner tuners; ``overwrite=False`` resumes.
 
@@ -43,7 +44,10 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     search. The tuner hooks ``on_search_begin/end``, ``pre_create_trial`` and
     ``on_trial_begin/end`` are called as the stock loop calls them.
 
-    Crash safety: every state file is written atomically, the project is
+    Crash safety: every state file is written atomically, once per batch
+    (:func:`fairkl.tuning.persistence.deferred_writes`: trial files first,
+    ``oracle.json`` last; a kill loses at most the batch being evaluated,
+    whose trials were not recorded and are drawn again), the project is
     repaired before a resume (see :func:`fairkl.tuning.persistence.repair_project`),
     a project started with another space or other data is refused, and one
     process at a time may write the project (an ``fcntl`` lock beside it,
@@ -88,10 +92,11 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
                 self.on_search_begin()
                 stopped = False
                 while not stopped:
-                    batch, stopped = self._ask()
-                    if batch:
-                        self._run_batch(batch)
-                    elif not stopped:
+                    with persistence.deferred_writes():  # one write per trial file, one oracle.json per batch
+                        batch, stopped = self._ask()
+                        if batch:
+                            self._run_batch(batch)
+                    if not batch and not stopped:
                         time.sleep(0.01)  # IDLE with nothing of ours running: others are; ask again
                 self.on_search_end()
         finally:

@@ -9,14 +9,14 @@ import warnings
 
 import keras_tuner as kt
 import numpy as np
-from keras import ops
 from sklearn.exceptions import ConvergenceWarning
 
 from fairkl import _validation as v
-from fairkl.kernels import centered_rbf_kernel, median_heuristic
+from fairkl.metrics.yardstick import Yardstick
 from fairkl.models import FairKernelRidge
-from fairkl.tuning import persistence
-from fairkl.tuning.programs import batch_fit_predict, validation_cka
+from fairkl.pipeline import FitConfig
+from fairkl.sensitive import is_constant
+from fairkl.tuning import persistence, programs
 
 #: The default search space, chosen from measurements on the book's data
 #: (``make_seed_data(n=200, seed=0)``, 150 train / 50 validation; see
@@ -45,6 +45,9 @@ DEFAULT_SPACE = {
 SEED_SPACE = {**DEFAULT_SPACE, "sigma": ("log", 0.1, 5.0), "mu": ("linear", 0.0, 20.0, 1.0)}
 
 METRICS = ("val_mse", "val_cka", "converged")
+#: Hyperparameters a trial sets on FitConfig, and those of them that are FairKernelRidge's constructor arguments.
+TRIAL_FIELDS = ("sigma", "lam", "mu", "sigma_q", "epochs", "lr")
+MODEL_FIELDS = ("sigma", "lam", "mu", "sigma_q")
 
 
 def _declare(hp, name, spec):
@@ -67,8 +70,38 @@ def _declare(hp, name, spec):
     )
 
 
+def _encode_q(q_train, q_val, n_train: int, n_val: int):
+    """Numeric ``q_train``, ``q_val`` (categorical columns one-hot, as the model encodes them).
+
+    Each split is validated on its own first (messages name it). Categorical
+    labels are then encoded on both splits together, so that both get the
+    same columns even when a label is missing from one split.
+    """
+    qt = v.check_sensitive(q_train, n_train, "q_train")
+    qv = v.check_sensitive(q_val, n_val, "q_val")
+    if _numeric(q_train) and _numeric(q_val):
+        return qt, qv
+    if hasattr(q_train, "iloc") and hasattr(q_val, "iloc"):
+        import pandas as pd
+
+        both = pd.concat([q_train, q_val], ignore_index=True)
+    else:
+        a, b = np.asarray(q_train, dtype=object), np.asarray(q_val, dtype=object)
+        both = np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)])
+    q = v.check_sensitive(both, n_train + n_val, "q_train and q_val")
+    return q[:n_train], q[n_train:]
+
+
+def _numeric(q) -> bool:
+    """True for a plain numeric array (no labels to encode)."""
+    dtype = getattr(q, "dtype", None)
+    if dtype is None or hasattr(q, "cat") or hasattr(q, "columns"):
+        return False
+    return np.issubdtype(dtype, np.number)
+
+
 def _check_q(q, name):
-    if np.all(np.ptp(q, axis=0) == 0):
+    if is_constant(q):
         raise ValueError(
             f"{name} is constant: the CKA of any predictions with it is 0, so every trial would "
             f"report val_cka = 0 ('perfectly fair') whatever it does. Pass the sensitive attribute "
@@ -132,6 +165,15 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         Overrides of :data:`DEFAULT_SPACE` (same keys and format).
     penalty : {"cka", "hsic"}, default "cka"
     dtype : {"float32", "float64"}, default "float64"
+    model_options : dict, optional
+        Further settings shared by every trial, passed as keywords to both
+        :class:`FairKernelRidge` and :class:`fairkl.pipeline.FitConfig` (and
+        validated by it now), e.g. ``{"kernel_q": "linear"}``.
+    fits_per_call : int, default 1
+        Fits per compiled call of the batched path (:meth:`evaluate_batch`).
+        1 on CPU: vmap saves nothing per solver step there and a vectorised
+        group runs until its slowest fit (see
+        :func:`fairkl.tuning.programs.fit_predict`); raise it on an accelerator.
     freeze_gc : bool, default False
         No longer used: a HyperModel does not touch the garbage collector (it
         used to ``gc.freeze()`` for good). Wrap the search in
@@ -155,16 +197,16 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     """
 
     def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
-                 dtype="float64", freeze_gc=False, name=None, tunable=True):
+                 dtype="float64", model_options=None, fits_per_call=1, freeze_gc=False, name=None,
+                 tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.X_train = v.check_X(X_train, "X_train")
         self.y_train = v.check_target(y_train, len(self.X_train), "y_train")
-        self.q_train = v.check_sensitive(q_train, len(self.X_train), "q_train")
         self.X_val = v.check_X(X_val, "X_val", min_samples=2)
         if self.X_val.shape[1] != self.X_train.shape[1]:
             raise ValueError(f"X_val has {self.X_val.shape[1]} features but X_train has {self.X_train.shape[1]}.")
         self.y_val = v.check_target(y_val, len(self.X_val), "y_val")
-        self.q_val = v.check_sensitive(q_val, len(self.X_val), "q_val")
+        self.q_train, self.q_val = _encode_q(q_train, q_val, len(self.X_train), len(self.X_val))
         if self.q_val.shape[1] != self.q_train.shape[1]:
             raise ValueError(f"q_val has {self.q_val.shape[1]} columns but q_train has {self.q_train.shape[1]}.")
         _check_q(self.q_train, "q_train")
@@ -175,14 +217,27 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         self.space = {**DEFAULT_SPACE, **(space or {})}
         for key, spec in self.space.items():
             _declare(kt.HyperParameters(), key, spec)  # a malformed entry fails here, not mid-search
-        self.penalty = v.check_choice(penalty, "penalty", ("cka", "hsic"))
-        self.dtype = v.check_choice(dtype, "dtype", ("float32", "float64"))
-        self.sigma_pred = float(median_heuristic(self.y_train[:, None]))
-        self.sigma_q_yardstick = float(median_heuristic(self.q_train))
-        self._Lc_val = centered_rbf_kernel(ops.convert_to_tensor(self.q_val), self.sigma_q_yardstick)
+        #: Settings shared by every trial, passed as keywords to both FairKernelRidge and FitConfig.
+        self.options = {"penalty": penalty, "dtype": dtype, **dict(model_options or {})}
+        FitConfig(**self.options)  # validates them now (unknown keys: TypeError naming them)
+        self.penalty, self.dtype = self.options["penalty"], self.options["dtype"]
+        #: The one ruler of every trial's val_cka (bandwidths from the training data).
+        self.yardstick = Yardstick.from_data(self.y_train, self.q_train, q_name="q_train")
+        self._batch = None  # (config, prepared problem) of the batched path, built on first use
+        self.fits_per_call = v.check_int(fits_per_call, "fits_per_call")
         if freeze_gc:
             warnings.warn("freeze_gc is no longer used; run the search inside `with fairkl.tuning.frozen_gc():` "
                           "(the freeze is then undone at the end).", FutureWarning, stacklevel=2)
+
+    @property
+    def sigma_pred(self) -> float:
+        """Alias of ``yardstick.sigma_pred`` (kept for code written before :attr:`yardstick`)."""
+        return self.yardstick.sigma_pred
+
+    @property
+    def sigma_q_yardstick(self) -> float:
+        """Alias of ``yardstick.sigma_q`` (kept for code written before :attr:`yardstick`)."""
+        return self.yardstick.sigma_q
 
     # ---------------------------------------------------------- the space
     def declare_hyperparameters(self, hp):
@@ -206,25 +261,29 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         return out
 
     def check_values(self, values: dict) -> dict:
-        """Validate a trial's values as :class:`FairKernelRidge` and its ``fit`` do; returns :meth:`values_used`.
+        """Validate a trial's values with :class:`fairkl.pipeline.FitConfig`; returns :meth:`values_used`.
 
-        Raises the model's own ``ValueError``/``TypeError`` for an invalid value.
+        Raises FitConfig's own ``ValueError``/``TypeError`` for an invalid value
+        (the rules and messages every fit uses).
         """
         used = self.values_used(values)
-        FairKernelRidge(used["sigma"], used["lam"], used["mu"], used["sigma_q"], penalty=self.penalty,
-                        dtype=self.dtype)
         epochs = used["epochs"]
         if isinstance(epochs, float) and epochs.is_integer():
-            epochs = int(epochs)
-        used["epochs"] = v.check_int(epochs, "epochs")
-        lr = v.check_positive(used["lr"], "lr")
-        if lr > 1:  # the same rule and message as FairKernelRidge.fit
-            raise ValueError(f"lr must be in (0, 1]; got {lr}.")
+            used["epochs"] = int(epochs)
+        self.config(used)
         return used
+
+    def config(self, used: dict) -> FitConfig:
+        """The validated :class:`FitConfig` of a trial's :meth:`values_used` (with :attr:`options`)."""
+        return FitConfig(**{k: used[k] for k in TRIAL_FIELDS}, **self.options)
+
+    def make_model(self, used: dict) -> FairKernelRidge:
+        """An unfitted :class:`FairKernelRidge` with a trial's hyperparameters and :attr:`options`."""
+        return FairKernelRidge(**{k: used[k] for k in MODEL_FIELDS}, **self.options)
 
     def fingerprint(self) -> dict:
         """Digests of the space, the settings and the data (a resumed project must match them)."""
-        settings = {"space": self.space, "penalty": self.penalty, "dtype": self.dtype}
+        settings = {"space": self.space, **self.options}  # {"space", "penalty", "dtype"} without model_options
         data = {"X_train": self.X_train, "y_train": self.y_train, "q_train": self.q_train,
                 "X_val": self.X_val, "y_val": self.y_val, "q_val": self.q_val}
         return persistence.fingerprint(settings, data)
@@ -232,9 +291,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     # ------------------------------------------------------------ stock path
     def build(self, hp):
         self.declare_hyperparameters(hp)
-        used = self.values_used(hp.values)
-        return FairKernelRidge(used["sigma"], used["lam"], used["mu"], used["sigma_q"],
-                               penalty=self.penalty, dtype=self.dtype)
+        return self.make_model(self.values_used(hp.values))
 
     def fit(self, hp, model, *args, **kwargs):
         used = self.check_values(hp.values)
@@ -257,11 +314,11 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     def _metrics(self, pred, converged) -> dict:
         pred = np.asarray(pred, dtype=np.float64)
         mse = float(np.mean((pred - self.y_val) ** 2))
-        cka = float(validation_cka(ops.convert_to_tensor(pred), self._Lc_val, self.sigma_pred))
-        if not (math.isfinite(mse) and math.isfinite(cka)):
+        if not (math.isfinite(mse) and np.all(np.isfinite(pred))):
             raise kt.errors.FailedTrialError(
-                f"non-finite validation metrics (val_mse={mse}, val_cka={cka}): the fit diverged."
+                f"non-finite validation metrics (val_mse={mse}, val_cka=nan): the fit diverged."
             )
+        cka = self.yardstick.score(pred, self.q_val, q_name="q_val")
         return {"val_mse": mse, "val_cka": cka, "converged": float(bool(converged))}
 
     # ---------------------------------------------------------- batched path
@@ -283,40 +340,35 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         valid = [c for c in checked if isinstance(c, dict)]
         if not valid:
             return checked
-        preds, converged = self._run_program(valid + [valid[0]] * (len(values) - len(valid)))
+        preds, converged = self._run_program(valid, len(values))
+        rows = [k for k in range(len(valid)) if np.all(np.isfinite(preds[k]))]
+        ckas = dict(zip(rows, self.yardstick.score_rows(preds[rows], self.q_val, q_name="q_val"))) if rows else {}
         out, k = [], 0
         for c in checked:
             if isinstance(c, Exception):
                 out.append(c)
                 continue
-            try:
-                out.append(self._metrics(preds[k], converged[k]))
-            except kt.errors.FailedTrialError as exc:
-                out.append(exc)
+            mse = float(np.mean((preds[k] - self.y_val) ** 2))
+            if k in ckas and math.isfinite(mse) and math.isfinite(ckas[k]):
+                out.append({"val_mse": mse, "val_cka": float(ckas[k]), "converged": float(bool(converged[k]))})
+            else:
+                out.append(kt.errors.FailedTrialError(
+                    f"non-finite validation metrics (val_mse={mse}, val_cka={ckas.get(k, math.nan)}): "
+                    f"the fit diverged."))
             k += 1
         return out
 
-    def _run_program(self, used: list[dict]):
-        """Validation predictions (original units) and converged flags for validated settings."""
-        # The model's scale of y (FairKernelRidge._prepare): std, else max|y|, else 1.
-        s = float(np.std(self.y_train)) or float(np.max(np.abs(self.y_train))) or 1.0
-        f64 = lambda a: ops.convert_to_tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
-        col = lambda k: f64([u[k] if u[k] is not None else self.sigma_q_yardstick for u in used])  # noqa: E731
-        ys = self.y_train / s
-        preds, conv = batch_fit_predict(
-            f64(self.X_train), f64(ys), f64(self.q_train), f64(self.X_val),
-            median_heuristic(f64(ys)[:, None]),
-            col("sigma"), col("lam"), col("mu"), col("sigma_q"), col("lr"),
-            ops.convert_to_tensor(np.array([u["epochs"] for u in used], dtype=np.int32)),
-        )
-        return np.asarray(preds) * s, np.asarray(conv)
+    def _run_program(self, used: list[dict], size: int):
+        """Validation predictions (units of y) and converged flags of validated settings, via the pipeline."""
+        if self._batch is None:
+            self._batch = programs.prepare_search(self.X_train, self.y_train, self.q_train, self.options)
+        return programs.fit_predict(*self._batch, self.X_val, used, size, self.fits_per_call)
 
 
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
     """Fit a :class:`FairKernelRidge` on the hypermodel's training data with a trial's hyperparameters."""
     used = hypermodel.check_values(values)
-    model = FairKernelRidge(used["sigma"], used["lam"], used["mu"], used["sigma_q"],
-                            penalty=hypermodel.penalty, dtype=hypermodel.dtype)
+    model = hypermodel.make_model(used)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)  # see model.converged_
         return model.fit(hypermodel.X_train, hypermodel.y_train, q=hypermodel.q_train,

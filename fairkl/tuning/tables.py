@@ -12,6 +12,7 @@ import keras_tuner as kt
 import numpy as np
 
 from fairkl import _validation as v
+from fairkl.metrics import selection
 from fairkl.pareto import hypervolume_2d, pareto_front
 
 __all__ = ["trials_table", "pareto_trials", "best_within_budget", "hypervolume_curve", "plot_trials",
@@ -81,10 +82,14 @@ def pareto_trials(rows: list[dict], objectives=("val_mse", "val_cka")) -> list[d
 
 
 def best_within_budget(rows: list[dict], budget: float, objective="val_mse", constraint="val_cka") -> dict | None:
-    """The row with the lowest ``objective`` among those with ``constraint <= budget``.
+    """The row chosen by :func:`fairkl.metrics.selection.best_within_budget` (fairkl's one selection rule).
 
-    Returns None when rows have finite values but none meets the budget.
-    Rows with a NaN in either column are skipped.
+    Among rows with ``constraint <= budget``, the one with the lowest
+    ``objective`` (first on ties). **Fallback** when no row meets the budget:
+    the row with the lowest ``constraint`` (the fairest; ties broken by
+    ``objective``), as everywhere in fairkl. A NaN ``objective`` counts as
+    worst; a NaN ``constraint`` never meets the budget. Returns None only
+    for an empty table.
 
     Raises
     ------
@@ -94,14 +99,15 @@ def best_within_budget(rows: list[dict], budget: float, objective="val_mse", con
     """
     budget = v.check_positive(budget, "budget", allow_zero=True)
     _check_columns(rows, (objective, constraint))
-    finite = [r for r in rows if math.isfinite(r[objective]) and math.isfinite(r[constraint])]
-    if rows and not finite:
+    if not rows:
+        return None
+    if not any(math.isfinite(r[objective]) and math.isfinite(r[constraint]) for r in rows):
         raise ValueError(
             f"no row has finite {objective!r} and {constraint!r} (all {len(rows)} are NaN or inf): every "
             f"trial failed or diverged; look at the trials' messages (tuner.oracle.trials[id].message)."
         )
-    ok = [r for r in finite if r[constraint] <= budget]
-    return min(ok, key=lambda r: r[objective]) if ok else None
+    P = _matrix(rows, (objective, constraint))
+    return rows[selection.best_within_budget(P[:, 0], P[:, 1], budget)]
 
 
 def hypervolume_curve(rows: list[dict], reference, objectives=("val_mse", "val_cka")) -> np.ndarray:

@@ -107,7 +107,7 @@ def test_invalid_fixed_value_is_refused_by_both_paths_when_the_tuner_is_built(sp
 def test_valid_and_invalid_trials_of_one_batch(split, tmp_path):
     hm = FairKernelRidgeHyperModel(*split, space={**FIXED, "mu": 0.5, "lr": ("log", 0.3, 3.0)})
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=8, seed=5, max_consecutive_failed_trials=10)
-    tuner = BatchedTuner(hm, oracle, batch_size=8, directory=tmp_path, project_name="m")
+    tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="m")
     tuner.search()
     trials = list(tuner.oracle.trials.values())
     assert {t.status for t in trials} == {"FAILED", "COMPLETED"}
@@ -225,13 +225,13 @@ def test_batched_tuner_runs_as_many_trials_as_the_stock_tuner(split, tmp_path, n
 # ------------------------------------------------------------- 8.9 crash safety
 def _project(tmp_path, hm, n=6, name="p"):
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=n, seed=9)
-    BatchedTuner(hm, oracle, batch_size=3, directory=tmp_path, project_name=name).search()
+    BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name=name).search()
     return tmp_path / name
 
 
 def _resume(tmp_path, hm, n, name="p"):
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=n, seed=9)
-    tuner = BatchedTuner(hm, oracle, batch_size=3, directory=tmp_path, project_name=name)
+    tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name=name)
     tuner.search()
     return tuner
 
@@ -255,11 +255,18 @@ def test_atomic_writes_replace_and_restore_keras_tuners_writer(tmp_path):
 
     original = kt_utils.save_json
     with persistence.atomic_writes():
-        assert kt_utils.save_json is persistence.write_json_atomic
+        assert kt_utils.save_json is persistence._write_or_defer
         kt_utils.save_json(str(tmp_path / "a.json"), {"x": 1})
+        with persistence.deferred_writes():  # held until the block ends; oracle.json written last
+            kt_utils.save_json(str(tmp_path / "oracle.json"), {"o": 1})
+            kt_utils.save_json(str(tmp_path / "b.json"), {"b": 1})
+            kt_utils.save_json(str(tmp_path / "b.json"), {"b": 2})
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+        assert json.loads((tmp_path / "b.json").read_text()) == {"b": 2}
+        assert (tmp_path / "oracle.json").stat().st_mtime_ns >= (tmp_path / "b.json").stat().st_mtime_ns
     assert kt_utils.save_json is original
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "oracle.json"]  # no temporary file
 
 
 def test_values_hash_matches_keras_tuner():
