@@ -87,7 +87,7 @@ def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, kernel_q="rbf", auto_sigma_q=Fals
 @partial(jax.jit, static_argnames=("kernel",))
 def fit_hsic_woodbury(X, y, B, sigma, lam, mu, sigma_q, kernel="rbf"):
     r"""Compiled exact HSIC-penalised fit from a rank-r factor :math:`\tilde L = BB^\top` (see
-    :func:`fkl_hsic_woodbury`): the same :math:`\alpha` as :func:`fit_hsic` when the factor is exact,
+    ``fkl_hsic_woodbury``): the same :math:`\alpha` as :func:`fit_hsic` when the factor is exact,
     with one Cholesky, O(n² r) extra work and no second n × n matrix."""
     K = x_kernel(kernel)(X, sigma=sigma)
     alpha, chol, jitter = fkl_hsic_woodbury(K, B, y, lam, mu)

@@ -173,7 +173,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         Fits per compiled call of the batched path (:meth:`evaluate_batch`).
         1 on CPU: vmap saves nothing per solver step there and a vectorised
         group runs until its slowest fit (see
-        :func:`fairkl.tuning.programs.fit_predict`); raise it on an accelerator.
+        ``fairkl.tuning.programs.fit_predict``); raise it on an accelerator.
     freeze_gc : bool, default False
         No longer used: a HyperModel does not touch the garbage collector (it
         used to ``gc.freeze()`` for good). Wrap the search in

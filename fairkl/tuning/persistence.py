@@ -8,7 +8,7 @@ trial files (a trial RUNNING forever, or a finished trial handed out again).
 This module makes the directory safe against a killed *process* (not against
 a power cut: files are not fsync'ed, which would cost ~ms per write):
 
-* :func:`atomic_writes` — every KerasTuner JSON write becomes write-to-a-
+* ``atomic_writes`` — every KerasTuner JSON write becomes write-to-a-
   temporary-file-then-``os.replace`` (atomic on POSIX), for as long as the
   context is active;
 * :func:`repair_project` — before a resume, makes ``oracle.json`` agree with
@@ -27,7 +27,7 @@ tuner in :func:`safe_project` to get the same guarantees.
 
 KerasTuner internals this module relies on (no public hook exists for them):
 ``keras_tuner.src.utils.save_json``, the one function through which KerasTuner
-writes every state file (replaced for the duration of :func:`atomic_writes`),
+writes every state file (replaced for the duration of ``atomic_writes``),
 and the layout of the oracle's state dict (``Oracle.get_state``) and of the
 hash of trial values (``Oracle._compute_values_hash``, re-implemented in
 :func:`values_hash` and tested against it).
@@ -96,7 +96,7 @@ _pending: dict | None = None  # path -> state, while a deferred_writes block is 
 
 
 def _write_or_defer(path: str, obj):
-    """KerasTuner's ``save_json`` during :func:`atomic_writes`: atomic now, or at the end of :func:`deferred_writes`."""
+    """KerasTuner's ``save_json`` during ``atomic_writes``: atomic now, or at the end of :func:`deferred_writes`."""
     if _pending is None:
         return write_json_atomic(path, obj)
     _pending.pop(path, None)  # re-inserted last: the latest state, in the order of last writes
@@ -117,7 +117,7 @@ def deferred_writes():
     state: exactly what :func:`repair_project` reconciles. A kill before the
     end loses only the batch being evaluated, which is then drawn again (its
     trials were never recorded as finished). Only effective inside
-    :func:`atomic_writes`; not re-entrant (an inner block joins the outer).
+    ``atomic_writes``; not re-entrant (an inner block joins the outer).
     """
     global _pending
     if _pending is not None:
