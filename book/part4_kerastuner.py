@@ -160,7 +160,7 @@ print(f"30 trials in {t_random:.1f} s CPU on the machine that built this page "
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.9), sharey=True)
 for ax, r, title in [(axes[0], rows, "μ log-uniform, plus 0 (default)"),
                      (axes[1], rows_old, "μ in {0, ..., 20} (earlier series)")]:
-    plot_trials(r, color_by="mu", ax=ax)
+    plot_trials(r, color_by="mu", objectives=("val_cka", "val_mse"), ax=ax)
     for name, (m, c) in base_va.items():
         ax.plot(c, m, "D" if "const" in name else "s", color="0.35", ms=5)
     ax.set(title=title, xlabel="validation CKA with q", ylabel="validation MSE")
