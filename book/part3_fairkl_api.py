@@ -486,7 +486,9 @@ assert hsic_test(pred_plain, q_te, method="gamma").pvalue < 0.01
 # * `FairKernelRidge(sigma, lam, mu, sigma_q, penalty=...)` is a Keras model:
 #   `fit(X, y, q=...)`, `predict(X)`, `save("m.keras")`.
 # * `penalty="hsic"` is exact and removes dependence of the mean;
-#   `penalty="cka"` sees any dependence and is solved iteratively.
+#   `penalty="cka"` penalises dependence beyond the mean on the training
+#   data and is solved iteratively; held-out predictions can stay dependent,
+#   so test them with `hsic_test`.
 # * The μ-path gives every $\mu$ of the HSIC penalty from one factorisation:
 #   once compiled it costs a few fits, not one — measure before you promise.
 # * Choose with `best_within_budget` on validation data, test once, and show
