@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPO = "https://github.com/example-owner/fairkl"
 # A script, style sheet, preloaded font or image taken from another host (absolute or protocol-relative URL).
 EXTERNAL = re.compile(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=\"(?:https?:)?//[^\"]*\"[^>]*>", re.I)
+# The theme's repository/issue buttons (sphinx-book-theme's header buttons).
+REPO_BUTTONS = re.compile(r"btn-source-(?:repository|issues|edit)-button")
 LINK_REL = re.compile(r"\brel=\"(?:stylesheet|preload|modulepreload|icon|prefetch)\"", re.I)
 
 
@@ -50,6 +52,7 @@ def tiny_site_with_repo(tmp_path_factory):
     src = tmp_path_factory.mktemp("tiny")
     shutil.copy(ROOT / "_config.yml", src / "_config.yml")
     shutil.copytree(ROOT / "book" / "_ext", src / "book" / "_ext")
+    shutil.copytree(ROOT / "book" / "_inv", src / "book" / "_inv")  # local intersphinx inventories
     shutil.copy(ROOT / "book" / "references.bib", src / "book" / "references.bib")
     (src / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n")
     (src / "book" / "intro.md").write_text("# Tiny\n\nA formula: $a^2 + b^2$.\n")
@@ -82,7 +85,10 @@ def test_without_repo_url_there_are_no_repository_or_launch_buttons(full_site):
     for page in ("intro", "installation", "part3_fairkl_api", "case_study_crime"):
         html = (full_site / "book" / f"{page}.html").read_text()
         assert "mybinder.org" not in html and "colab.research.google.com" not in html
-        assert 'href="https://github.com' not in html and "dropdown-launch-buttons" not in html
+        # No repository or issue button, no launch menu (links in the prose, such as the one to the
+        # earlier public series, are fine).
+        assert not REPO_BUTTONS.search(html) and "/issues/new" not in html
+        assert "dropdown-launch-buttons" not in html
     # Downloads of the notebooks are still offered.
     assert (full_site / "_sources" / "book" / "part3_fairkl_api.ipynb").is_file()
 
@@ -90,7 +96,7 @@ def test_without_repo_url_there_are_no_repository_or_launch_buttons(full_site):
 @pytest.mark.slow
 def test_with_repo_url_every_button_points_at_that_repository(tiny_site_with_repo):
     page = (tiny_site_with_repo / "book" / "page.html").read_text()
-    assert f'href="{REPO}"' in page  # repository button
+    assert f'href="{REPO}"' in page and REPO_BUTTONS.search(page)  # repository button
     assert f"{REPO}/issues/new?title=" in page and "dropdown-launch-buttons" in page
     assert "https://mybinder.org/v2/gh/example-owner/fairkl/main?urlpath=lab/tree/book/page.py" in page
     # Colab opens only .ipynb files on GitHub: the executed notebook on the notebooks branch.
