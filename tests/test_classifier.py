@@ -15,7 +15,15 @@ from fairkl.sklearn import FairKernelRidgeClassifier, FairKernelRidgeRegressor
 from tests.conftest import np_center, np_rbf
 
 
-@parametrize_with_checks([FairKernelRidgeClassifier()])
+def _expected_failures(estimator) -> dict:
+    # scikit-learn 1.6 (our floor) draws three classes in its sample-weight check whatever the
+    # estimator's binary-only tag says; 1.9 draws two and the check passes there (tested).
+    if tuple(int(p) for p in sklearn.__version__.split(".")[:2]) < (1, 9):
+        return {"check_sample_weight_equivalence_on_dense_data": "draws 3 classes for a binary-only classifier"}
+    return {}
+
+
+@parametrize_with_checks([FairKernelRidgeClassifier()], expected_failed_checks=_expected_failures)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
