@@ -44,7 +44,7 @@ def cholesky_jitter(A):
     base = _eps(A.dtype) * ops.maximum(mean(ops.abs(ops.diagonal(A))), 1e-30)
 
     def factor(j):
-        return ops.cholesky(add_diagonal(A, j))
+        return cholesky(add_diagonal(A, j))
 
     def cond(state):
         k, _, c = state
@@ -67,13 +67,58 @@ def cholesky_jitter(A):
     return chol, jitter
 
 
+def cholesky(A):
+    """Lower Cholesky factor of a symmetric matrix, reading its lower triangle only.
+
+    Unlike ``keras.ops.cholesky`` (``jnp.linalg.cholesky``), the input is not
+    symmetrised first: no n × n copy, and LAPACK factors the buffer in place
+    when ``A`` is not used afterwards. NaN if ``A`` is not positive definite.
+    """
+    return jax.lax.linalg.cholesky(A, symmetrize_input=False)
+
+
+def jitter_tries(base: float, tries: int = JITTER_TRIES):
+    r"""The jitters a lean fit tries, in order: 0, then :math:`b\cdot 10^k`, :math:`k = 0, \dots,` ``tries - 1``.
+
+    The same schedule as :func:`cholesky_jitter` (with :math:`b = \varepsilon\,\overline{\operatorname{diag} A}`),
+    run by the caller one compiled fit per try: a retry inside the program
+    would keep a second n × n buffer alive for the rare failed factorisation.
+    """
+    return [0.0] + [base * 10.0**k for k in range(tries)]
+
+
+def factor_condition(chol, iters: int = 10):
+    r"""Condition estimate of :math:`A = LL^\top` from its factor alone (no copy of :math:`A`).
+
+    :func:`condition_estimate` with the products :math:`Av = L(L^\top v)`.
+    """
+    n = chol.shape[0]
+    x0 = ops.cast(ops.cos(ops.cast(ops.arange(n), chol.dtype) * 1.3) + 1.5, chol.dtype)
+
+    def unit(v):
+        return v / ops.sqrt(ops.sum(v * v))
+
+    def mv(v):
+        return ops.matmul(chol, ops.matmul(v, chol))  # L (L^T v); v @ L is L^T v without a transposed copy
+
+    # Unrolled (iters is small): a loop would carry L and force a re-laid-out n x n copy of it.
+    top = bottom = unit(x0)
+    for _ in range(iters):
+        top, bottom = unit(mv(top)), unit(cho_solve(chol, bottom))
+    return ops.sum(top * mv(top)) / ops.maximum(ops.sum(bottom * mv(bottom)), ops.sqrt(ops.sum(top * top)) * 1e-300)
+
+
 def cho_solve(chol, b):
     """Solve :math:`(LL^\\top) x = b` from the lower Cholesky factor ``L``.
 
-    Two triangular solves, O(n^2) per right-hand side; no re-factorisation.
+    Two triangular solves, O(n^2) per right-hand side; no re-factorisation and
+    no transposed copy of ``L`` (the second solve reads ``L`` as its transpose).
     """
-    z = ops.solve_triangular(chol, b, lower=True)
-    return ops.solve_triangular(ops.transpose(chol), z, lower=False)
+    B = b[:, None] if b.ndim == 1 else b
+    tri = jax.lax.linalg.triangular_solve
+    z = tri(chol, B, left_side=True, lower=True)
+    x = tri(chol, z, left_side=True, lower=True, transpose_a=True)
+    return x[:, 0] if b.ndim == 1 else x
 
 
 def pivoted_cholesky(L, rank: int, tol):
@@ -129,7 +174,7 @@ def condition_estimate(A, chol, iters: int = 10, shift=0.0):
 
     top = ops.fori_loop(0, iters, lambda i, v: unit(mv(v)), unit(x0))
     bottom = ops.fori_loop(0, iters, lambda i, v: unit(cho_solve(chol, v)), unit(x0))
-    rayleigh = lambda v: ops.sum(v * mv(v))  # noqa: E731
+    rayleigh = lambda v: ops.sum(v * mv(v))
     return rayleigh(top) / ops.maximum(rayleigh(bottom), ops.sqrt(ops.sum(top * top)) * 1e-300)
 
 

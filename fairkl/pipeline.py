@@ -29,8 +29,9 @@ from keras import ops
 
 from fairkl import _validation as v
 from fairkl import lowrank, solvers
-from fairkl._constants import DEFAULT_TOL, DTYPES, KERNELS_Q, PATH_TOL, PENALTIES, SCALE_LIMIT
+from fairkl._constants import CKA_FACTOR_RANK, DEFAULT_TOL, DTYPES, KERNELS_Q, PATH_TOL, PENALTIES, SCALE_LIMIT
 from fairkl.kernels import median_heuristic
+from fairkl.linalg import jitter_tries
 from fairkl.sensitive import SensitiveKernel, is_constant
 
 
@@ -283,37 +284,73 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
 
     The unpenalised and HSIC fits run in ``config.dtype``; the iterative CKA
     solver always runs in float64 (see :class:`fairkl.models.FairKernelRidge`).
+    Every exact fit holds the Cholesky factor of :math:`K + \\lambda I` and
+    never :math:`K` itself; when the factorisation fails (a singular kernel
+    with ``lam`` ~ 0) the same program runs again with a jitter
+    (:func:`fairkl.linalg.jitter_tries`).
     """
     p = problem
     if p.landmarks is not None:
         return _solve_lowrank(p, config)
+    dtype = config.dtype if (not p.penalised or config.penalty == "hsic") else "float64"
+    c = _caster(dtype)
+    X, y, sigma, lam = c(p.X), c(p.y), c(config.sigma), c(config.lam)
     if not p.penalised:
-        c = _caster(config.dtype)
         weighted = bool(np.any(p.sqrt_w != 1.0))
-        return solvers.fit_krr(c(p.X), c(p.y), c(config.sigma), c(config.lam), c(p.sqrt_w), kernel=config.kernel,
-                               weighted=weighted)
-    if config.penalty == "hsic":
-        c = _caster(config.dtype)
+        run = lambda j: solvers.fit_krr(X, y, sigma, lam, c(p.sqrt_w), c(j), kernel=config.kernel,  # noqa: E731
+                                        weighted=weighted)
+    elif config.penalty == "hsic":
         B = _hsic_factor(p, config.dtype)
         if B is not None:  # Woodbury: one Cholesky, no L K product, no LU (same alpha to rounding)
-            return solvers.fit_hsic_woodbury(c(p.X), c(p.y), c(B), c(config.sigma), c(config.lam), c(config.mu),
-                                             c(p.sensitive.traced_sigma), kernel=config.kernel)
-        return solvers.fit_hsic(
-            c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu),
-            c(p.sensitive.traced_sigma), kernel_q=config.kernel_q, kernel=config.kernel,
+            run = lambda j: solvers.fit_hsic_woodbury(X, y, c(B), sigma, lam, c(config.mu),  # noqa: E731
+                                                      c(p.sensitive.traced_sigma), c(j), kernel=config.kernel)
+        else:
+            run = lambda j: solvers.fit_hsic(X, y, c(p.q), sigma, lam, c(config.mu),  # noqa: E731
+                                             c(p.sensitive.traced_sigma), c(j), kernel_q=config.kernel_q,
+                                             kernel=config.kernel)
+    else:
+        B = _cka_factor(p)
+        run = lambda j: solvers.fit_cka_lean(  # noqa: E731
+            X, y, c(p.q), None if B is None else c(B), sigma, lam, c(config.mu), c(p.sensitive.traced_sigma),
+            c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol), c(j),
+            kernel_q=config.kernel_q, kernel=config.kernel,
         )
-    c = _caster("float64")
-    return solvers.fit_cka(
-        c(p.X), c(p.y), c(p.q), c(config.sigma), c(config.lam), c(config.mu), c(p.sensitive.traced_sigma),
-        c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol),
-        kernel_q=config.kernel_q, kernel=config.kernel,
-    )
+    return _with_jitter(run, _jitter_base(p, config, dtype))
+
+
+def _jitter_base(p: Problem, config: FitConfig, dtype: str) -> float:
+    """:math:`\\varepsilon\\,\\overline{\\operatorname{diag}(K + \\lambda I)}` of the (weighted) kernel matrix."""
+    k = solvers.x_kernel(config.kernel)
+    rows = ops.convert_to_tensor(p.X[:, None, :], dtype="float64")
+    diag = np.asarray(jax.vmap(lambda x: k(x, sigma=config.sigma)[0, 0])(rows))  # k(x_i, x_i), O(n d)
+    return float(np.finfo(dtype).eps) * max(float(np.mean(np.abs(diag * p.sqrt_w**2))) + config.lam, 1e-30)
+
+
+def _with_jitter(run, base: float):
+    """``run(jitter)`` for 0 and then each jitter of :func:`fairkl.linalg.jitter_tries` until finite."""
+    for j in jitter_tries(base):
+        res = run(j)
+        if np.all(np.isfinite(np.asarray(res.alpha))) and np.isfinite(float(res.condition)):
+            return res
+    return res
 
 
 def _hsic_factor(p: Problem, dtype: str):
     """A centred factor B of HLH exact to rounding (rank <= 256, from columns of L on the fly), else None."""
     B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL[dtype])
     return np.asarray(B) if residual <= PATH_TOL[dtype] and B.shape[1] < p.n // 4 else None
+
+
+def _cka_factor(p: Problem):
+    """An exact centred factor of HLH with at most ``CKA_FACTOR_RANK`` non-zero columns (e.g. groups), else None.
+
+    The blocked CKA penalty then needs no n × n matrix for ``q``; a wider
+    factor would cost more per step than reading the dense matrix.
+    """
+    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL["float64"])
+    B = np.asarray(B)
+    B = B[:, np.linalg.norm(B, axis=0) > 0]
+    return B if residual <= PATH_TOL["float64"] and B.shape[1] <= CKA_FACTOR_RANK else None
 
 
 def _solve_lowrank(p: Problem, config: FitConfig) -> "lowrank.LowRankResult":

@@ -74,3 +74,53 @@ def fkl_hsic_woodbury(K, B, y, lam, mu):
     M = 0.5 * (S + ops.transpose(S)) * t + ops.eye(r, dtype=K.dtype)  # I_r + t S (r x r)
     v = ops.matmul(ops.transpose(B), ops.matmul(K, alpha0))
     return alpha0 - t * ops.matmul(Z, ops.solve(M, v)), chol, jitter
+
+
+# --------------------------------------------------------------------------
+# The lean forms: only the factor L of C = K + (lam + j) I, never K itself.
+# Every product with K is K v = C v - (lam + j) v; with C^{-1} applied first
+# it needs no matrix at all (K C^{-1} b = b - (lam + j) C^{-1} b).
+# --------------------------------------------------------------------------
+
+def krr_from_factor(chol, shift, y, lam):
+    r"""Kernel ridge from the factor of :math:`C = K + sI` (:math:`s = \lambda + j`): ``(alpha, J)``.
+
+    :math:`\alpha = C^{-1}y`, the training predictions are
+    :math:`K\alpha = y - s\alpha`, so the residual is :math:`s\alpha` and
+    :math:`J = \frac1n[s^2\lVert\alpha\rVert^2 + \lambda\,\alpha^\top(y - s\alpha)]`.
+    """
+    alpha = cho_solve(chol, y)
+    r = shift * alpha
+    return alpha, (ops.sum(r * r) + lam * ops.sum(alpha * (y - r))) / y.shape[0]
+
+
+def fkl_hsic_from_factor(chol, shift, B, y, lam, mu):
+    r"""The exact HSIC-penalised fit from the factor of :math:`C = K + sI` and :math:`\tilde L = BB^\top`.
+
+    :func:`fkl_hsic_woodbury` with every product by :math:`K` replaced by
+    :math:`KC^{-1}b = b - sC^{-1}b`: with :math:`Z = C^{-1}B`,
+    :math:`\alpha_0 = C^{-1}y` and :math:`t = \mu/n`,
+
+    .. math::
+       S = B^\top(B - sZ),\quad v = B^\top(y - s\alpha_0),\quad
+       \alpha = \alpha_0 - tZ(I_r + tS)^{-1}v,\quad
+       f = K\alpha = y - s\alpha_0 - t(B - sZ)(I_r + tS)^{-1}v .
+
+    O(n² r) work and no n × n array besides the factor. Returns ``(alpha, J)``,
+    :math:`J` the objective (data term plus :math:`\mu f^\top\tilde Lf/n^2`).
+    """
+    n, r = B.shape
+    alpha0 = cho_solve(chol, y)
+    Z = cho_solve(chol, B)
+    KZ = B - shift * Z
+    S = ops.matmul(ops.transpose(B), KZ)
+    t = mu / n
+    M = 0.5 * (S + ops.transpose(S)) * t + ops.eye(r, dtype=B.dtype)
+    f0 = y - shift * alpha0
+    w = ops.solve(M, ops.matmul(ops.transpose(B), f0))
+    alpha = alpha0 - t * ops.matmul(Z, w)
+    f = f0 - t * ops.matmul(KZ, w)
+    res = y - f
+    Bf = ops.matmul(ops.transpose(B), f)
+    J = (ops.sum(res * res) + lam * ops.sum(alpha * f)) / n + mu * ops.sum(Bf * Bf) / (n * n)
+    return alpha, J

@@ -16,19 +16,37 @@ from keras import ops
 
 from fairkl._constants import LBFGS_MEMORY, MIN_STEP_EPS
 from fairkl._ops import eps as _eps
-from fairkl.linalg import add_diagonal, cho_solve, cholesky_jitter, ridge_condition
-from fairkl.solvers.objective import CKAPenalty, cka_penalty, preconditioned_gradient
+from fairkl.linalg import (
+    add_diagonal,
+    cho_solve,
+    cholesky_jitter,
+    factor_condition,
+    ridge_condition,
+)
+from fairkl.solvers.objective import (
+    BlockedCKA,
+    CKAPenalty,
+    cka_penalty,
+    cka_value_and_grad,
+    preconditioned_gradient,
+)
 from fairkl.solvers.result import FitResult
 
 
 class Smoothed(NamedTuple):
-    """The fixed parts of :math:`J(z) = \\tfrac1n (z-y)^\\top S (z-y) + \\mu D(Sz)` (up to a constant)."""
+    """The fixed parts of :math:`J(z) = \\tfrac1n (z-y)^\\top S (z-y) + \\mu D(Sz)` (up to a constant).
 
-    S: object  #: smoother K (K + lam I)^{-1}, symmetric
+    ``smooth`` applies the smoother and ``penalty`` returns :math:`(D(f), \\nabla D(f))`;
+    both are functions, so the dense form (a stored S, automatic differentiation)
+    and the lean form (the Cholesky factor, :func:`~fairkl.solvers.objective.cka_value_and_grad`)
+    share the loop.
+    """
+
+    smooth: object  #: v -> S v with the symmetric smoother S = K (K + lam I)^{-1}
     y: object  #: standardised targets
     f0: object  #: S y, the mu = 0 predictions
     mu: object
-    pen: CKAPenalty
+    penalty: object  #: f -> (D, grad D)
 
 
 class Point(NamedTuple):
@@ -52,7 +70,7 @@ class Memory(NamedTuple):
     gamma: object  #: scale of the initial inverse Hessian
 
     @classmethod
-    def empty(cls, n: int, dtype) -> "Memory":
+    def empty(cls, n: int, dtype) -> Memory:
         zeros = ops.zeros((LBFGS_MEMORY, n), dtype=dtype)
         return cls(zeros, zeros, zeros, zeros, ops.zeros((LBFGS_MEMORY,), dtype=dtype), 0,
                    ops.ones((), dtype=dtype))
@@ -72,11 +90,11 @@ class State(NamedTuple):
 def evaluate(z, prob: Smoothed) -> Point:
     """:math:`J(z) - J_0`, the preconditioned gradient e and S e."""
     n = z.shape[0]
-    f = ops.matmul(prob.S, z)
-    D, g = jax.value_and_grad(cka_penalty)(f, prob.pen)
+    f = prob.smooth(z)
+    D, g = prob.penalty(f)
     J = ops.sum((z - prob.y) * (f - prob.f0)) / n + prob.mu * D
     e = preconditioned_gradient(z, prob.y, prob.mu, g)
-    return Point(z, J, e, ops.matmul(prob.S, e))
+    return Point(z, J, e, prob.smooth(e))
 
 
 def two_loop(e, Se, mem: Memory):
@@ -189,13 +207,37 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     below ``MIN_STEP_EPS`` × machine epsilon (not converged). ``epochs``,
     ``lr`` and ``tol`` are traced: changing them does not recompile.
     """
-    n, dtype = K.shape[0], K.dtype
     S, chol, jitter = smoother(K, lam)
     # Conditioning now, so that K is dead before the loop (the loop needs S and the factor only).
     condition = ridge_condition(K, lam, chol, jitter)
-    f0 = ops.matmul(S, y)
-    prob = Smoothed(S, y, f0, mu, pen)
-    data0 = ops.sum(y * (y - f0)) / n  # data term at the mu = 0 solution
+    prob = Smoothed(lambda v: ops.matmul(S, v), y, ops.matmul(S, y), mu,
+                    lambda f: jax.value_and_grad(cka_penalty)(f, pen))
+    return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter, condition, tol, pen.sigma_f)
+
+
+def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, tol, z0=None):
+    r""":func:`cka_descent` from the Cholesky factor of :math:`C = K + (\lambda + j)I` alone (the lean form).
+
+    The smoother is applied as :math:`Sv = v - (\lambda + j)C^{-1}v` (two
+    triangular solves) instead of being stored, and the penalty is evaluated
+    in row blocks (:func:`~fairkl.solvers.objective.cka_value_and_grad`), so
+    the whole descent holds one n × n array (plus ``pen.Lc`` when the kernel
+    on q has no small factor). Same iterates as :func:`cka_descent` to rounding.
+    """
+    shift = lam + jitter
+    def smooth(v):
+        return v - shift * cho_solve(chol, v)
+
+    prob = Smoothed(smooth, y, smooth(y), mu, lambda f: cka_value_and_grad(f, pen))
+    return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter, factor_condition(chol), tol,
+                   pen.sigma_f)
+
+
+def descend(prob: Smoothed, epochs, lr, tol, z0=None) -> State:
+    """The L-BFGS loop of :func:`cka_descent` on a prepared problem: the final :class:`State`."""
+    y = prob.y
+    n, dtype = y.shape[0], y.dtype
+    data0 = ops.sum(y * (y - prob.f0)) / n  # data term at the mu = 0 solution
     p0 = evaluate(y if z0 is None else z0, prob)
     state0 = State(0, p0, p0.e, p0.Se, ops.ones((), dtype=dtype) * lr, Memory.empty(n, dtype))
     min_step = MIN_STEP_EPS * _eps(dtype)
@@ -203,11 +245,17 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     def cond(s: State):
         return (s.it < epochs) & (decrement(s.point) > tol) & (s.t > min_step)
 
-    final = ops.while_loop(cond, lambda s: (step(s, prob, data0),), (state0,))[0]
+    return ops.while_loop(cond, lambda s: (step(s, prob, data0),), (state0,))[0]
+
+
+def _finish(final: State, prob: Smoothed, chol, jitter, condition, tol, sigma_f) -> FitResult:
+    """The :class:`FitResult` of a finished descent: :math:`\\alpha = C^{-1}z` and the diagnostics."""
+    y = prob.y
+    data0 = ops.sum(y * (y - prob.f0)) / y.shape[0]
     dec = decrement(final.point)
     return FitResult(
         cho_solve(chol, final.point.z), final.point.J + data0, dec, final.it, dec <= tol, jitter,
-        condition, ops.zeros_like(dec), pen.sigma_f, final.t,
+        condition, ops.zeros_like(dec), sigma_f, final.t,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 from keras import ops
 
 from fairkl.dependence import centered_tiny, normalise_hsic
@@ -18,7 +19,7 @@ class CKAPenalty(NamedTuple):
     hll: object  #: biased HSIC(L, L)
 
     @classmethod
-    def make(cls, Lc, sigma_f) -> "CKAPenalty":
+    def make(cls, Lc, sigma_f) -> CKAPenalty:
         n = Lc.shape[0]
         return cls(Lc, sigma_f, ops.sum(Lc * Lc) / (n * n))
 
@@ -94,3 +95,109 @@ def objective_and_grad(alpha, K, y, lam, mu, penalty):
     J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * D
     e = preconditioned_gradient(f + lam * alpha, y, mu, g_f)
     return J, (2.0 / n) * ops.matmul(K, e)
+
+
+class BlockedCKA(NamedTuple):
+    r"""The CKA penalty for large n, evaluated in row blocks (build with ``BlockedCKA.make``).
+
+    The kernel on ``q`` enters either as the dense centred matrix ``Lc`` or,
+    when it has an exact small factor, as ``B`` with :math:`\tilde L = BB^\top`
+    (then no n × n array is needed at all); the other field is None.
+    """
+
+    Lc: object  #: centred sensitive kernel (n, n), or None
+    B: object  #: factor (n, r) of the centred sensitive kernel, or None
+    sigma_f: object
+    hll: object  #: biased HSIC(L, L)
+
+    @classmethod
+    def make(cls, sigma_f, Lc=None, B=None) -> BlockedCKA:
+        if (Lc is None) == (B is None):
+            raise ValueError("BlockedCKA needs exactly one of Lc (dense) and B (factor).")
+        if Lc is not None:
+            n = Lc.shape[0]
+            return cls(Lc, None, sigma_f, ops.sum(Lc * Lc) / (n * n))
+        n = B.shape[0]
+        G = ops.matmul(ops.transpose(B), B)  # ||B B^T||_F^2 = ||B^T B||_F^2
+        return cls(None, B, sigma_f, ops.sum(G * G) / (n * n))
+
+    def block(self, start, size: int):
+        """Rows ``start:start + size`` of the kernel on q: of ``Lc``, or of ``B`` (no copy of the rest)."""
+        M = self.Lc if self.B is None else self.B
+        return jax.lax.dynamic_slice_in_dim(M, start, size, axis=0)
+
+    def contract(self, rows, M):
+        r""":math:`\sum_j \tilde L_{ij} M_{ij}` for the rows i of a block (``rows`` from :meth:`block`, M its (b, n) block)."""
+        if self.B is None:
+            return ops.sum(rows * M, axis=1)
+        return ops.sum(rows * ops.matmul(M, self.B), axis=1)
+
+
+def map_row_blocks(fn, n: int, block: int, outputs: int, dtype="float64"):
+    """Per-row results of ``fn(start, size)`` over row blocks, each a tuple of ``outputs`` arrays of shape (size,).
+
+    Blocks start at 0, size, 2 size, ...; the last one is moved back to end at
+    row n, so it recomputes a few rows and writes the same values again (no
+    padded copy of any n × n input, unlike ``lax.map`` with ``batch_size``).
+    """
+    size = min(block, n)
+    count = -(-n // size)
+
+    def body(k, outs):
+        start = ops.minimum(k * size, n - size)
+        return tuple(jax.lax.dynamic_update_slice_in_dim(o, v, start, axis=0)
+                     for o, v in zip(outs, fn(start, size)))
+
+    return ops.fori_loop(0, count, body, tuple(jnp.zeros(n, dtype=dtype) for _ in range(outputs)))
+
+
+#: Rows per block of :func:`cka_value_and_grad` (a block is BLOCK × n numbers).
+BLOCK = 256
+
+
+def cka_value_and_grad(f, pen: BlockedCKA, block: int = BLOCK):
+    r""":func:`cka_penalty` and its gradient in f, in row blocks: O(n · block) memory.
+
+    Same value as :func:`cka_penalty` (same :math:`E = K_f - 11^\top`). The
+    gradient is analytic: with :math:`c_{ij} = \partial E_{ij}/\partial f_i
+    = -\tfrac{f_i - f_j}{\sigma_f^2}(E_{ij} + 1)`, row sums :math:`r = E1`,
+    :math:`T = 1^\top E1` and :math:`D = \phi(h_{fl}, h_{ff})`,
+
+    .. math::
+       \frac{\partial D}{\partial f_i} = \frac{2}{n^2}\sum_j
+       \Big(\phi_1\,\tilde L_{ij} + \phi_2\,W_{ij}\Big) c_{ij},\qquad
+       W_{ij} = 2E_{ij} - \tfrac2n(r_i + r_j) + \tfrac{2T}{n^2}.
+
+    Two passes over the rows (statistics, then gradient), each recomputing
+    its block of :math:`E`: no n × n array for the predictions' kernel.
+    The tests check it against automatic differentiation of :func:`cka_penalty`.
+    """
+    n = f.shape[0]
+    s2 = pen.sigma_f * pen.sigma_f
+
+    def stats(start, size):
+        fi = jax.lax.dynamic_slice_in_dim(f, start, size)[:, None]
+        E = ops.expm1(-((fi - f[None, :]) ** 2) / (2.0 * s2))
+        return ops.sum(E, axis=1), ops.sum(E * E, axis=1), pen.contract(pen.block(start, size), E)
+
+    r, sq, h = map_row_blocks(stats, n, block, 3, f.dtype)
+    total = ops.sum(r)
+    hfl = ops.sum(h) / (n * n)
+    hff = (ops.sum(sq) - (2.0 / n) * ops.sum(r * r) + total * total / (n * n)) / (n * n)
+
+    def phi(a, b):
+        return normalise_hsic(a, ops.maximum(b, 0.0), pen.hll, centered_tiny(f.dtype))
+
+    D, (d_fl, d_ff) = jax.value_and_grad(phi, argnums=(0, 1))(hfl, hff)
+
+    def grad_rows(start, size):
+        d = jax.lax.dynamic_slice_in_dim(f, start, size)[:, None] - f[None, :]
+        ri = jax.lax.dynamic_slice_in_dim(r, start, size)
+        E = ops.expm1(-(d * d) / (2.0 * s2))
+        c = -(d / s2) * (E + 1.0)
+        sc = ops.sum(c, axis=1)
+        w = 2.0 * ops.sum(E * c, axis=1) - (2.0 / n) * (ri * sc + ops.matmul(c, r)) + (2.0 * total / (n * n)) * sc
+        return (d_fl * pen.contract(pen.block(start, size), c) + d_ff * w,)
+
+    (g,) = map_row_blocks(grad_rows, n, block, 1, f.dtype)
+    return D, (2.0 / (n * n)) * g

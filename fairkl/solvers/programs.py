@@ -11,14 +11,15 @@ from __future__ import annotations
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 from keras import ops
 
 from fairkl.kernels import median_heuristic, rbf_kernel
-from fairkl.linalg import add_diagonal, cholesky_jitter, ridge_condition
+from fairkl.linalg import add_diagonal, cho_solve, cholesky, factor_condition
 from fairkl.sensitive import centered_kernel
-from fairkl.solvers.exact import fkl_hsic_path, fkl_hsic_solve, fkl_hsic_woodbury, krr_solve
-from fairkl.solvers.lbfgs import cka_descent
-from fairkl.solvers.objective import CKAPenalty, data_term, hsic_penalty
+from fairkl.solvers.exact import fkl_hsic_from_factor, fkl_hsic_path, fkl_hsic_solve
+from fairkl.solvers.lbfgs import cka_descent, cka_descent_factor
+from fairkl.solvers.objective import BlockedCKA, CKAPenalty
 from fairkl.solvers.result import FitResult
 
 #: Kernels on X by name: ``k(A, B=None, sigma=...)`` returning the (n, m) kernel matrix.
@@ -43,60 +44,78 @@ def _closed_form(alpha, objective, condition, jitter, sigma_q):
     return FitResult(alpha, objective, zero, 0, True, jitter, condition, sigma_q, zero, ops.ones_like(objective))
 
 
+def ridge_factor(X, sigma, lam, jitter, kernel: str = "rbf", sqrt_w=None):
+    r"""Lower Cholesky factor of :math:`C = K + (\lambda + j)I` (weighted: :math:`W^{1/2}KW^{1/2}`).
+
+    The kernel is built straight into the buffer that LAPACK factors, and is
+    not kept: two n × n arrays at the peak, one afterwards. ``jitter`` is
+    :math:`j`, traced; the caller retries with the next value of
+    :func:`fairkl.linalg.jitter_tries` when the factor is not finite.
+    """
+    K = x_kernel(kernel)(X, sigma=sigma)
+    if sqrt_w is not None:
+        K = sqrt_w[:, None] * K * sqrt_w[None, :]
+    return cholesky(add_diagonal(K, lam + jitter))
+
+
 @partial(jax.jit, static_argnames=("kernel", "weighted"))
-def fit_krr(X, y, sigma, lam, sqrt_w, kernel="rbf", weighted=True):
+def fit_krr(X, y, sigma, lam, sqrt_w, jitter=0.0, kernel="rbf", weighted=True):
     r"""Compiled (weighted) kernel ridge regression (``mu = 0``) for standardised ``y``.
 
     With weights :math:`w` it minimises
     :math:`\frac{1}{\sum w}[\sum_i w_i (y_i - f_i)^2 + \lambda \alpha^\top K\alpha]`
-    by the symmetric form :math:`\alpha = W^{1/2}(W^{1/2}KW^{1/2} + \lambda I)^{-1}W^{1/2}y`
-    (as scikit-learn's KernelRidge); integer weights equal repeated samples.
-    ``sqrt_w`` is :math:`\sqrt{w}` (ones for an unweighted fit). ``weighted=False``
-    (static; ``sqrt_w`` then ignored) skips the weighted copy of :math:`K`. Returns a :class:`FitResult`.
+    by the symmetric form :math:`\alpha = W^{1/2}\beta`,
+    :math:`\beta = (W^{1/2}KW^{1/2} + \lambda I)^{-1}W^{1/2}y` (as scikit-learn's
+    KernelRidge); integer weights equal repeated samples. ``sqrt_w`` is
+    :math:`\sqrt{w}` (ones for an unweighted fit; ignored when the static
+    ``weighted`` is False). One n × n array (the factor): the residuals and
+    :math:`\alpha^\top K\alpha` follow from :math:`W^{1/2}KW^{1/2}\beta = W^{1/2}y - s\beta`.
+    Returns a :class:`FitResult`.
     """
-    K = x_kernel(kernel)(X, sigma=sigma)
-    if not weighted:
-        alpha, chol, jitter = krr_solve(K, y, lam)
-        r = y - ops.matmul(K, alpha)
-        J = (ops.sum(r * r) + lam * ops.sum(alpha * (y - r))) / y.shape[0]
-        return _closed_form(alpha, J, ridge_condition(K, lam, chol, jitter), jitter, ops.zeros_like(sigma))
-    Kw = sqrt_w[:, None] * K * sqrt_w[None, :]
-    beta, chol, jitter = krr_solve(Kw, sqrt_w * y, lam)
-    alpha = sqrt_w * beta
-    r = y - ops.matmul(K, alpha)
-    J = (ops.sum(sqrt_w * sqrt_w * r * r) + lam * ops.sum(alpha * ops.matmul(K, alpha))) / ops.sum(sqrt_w * sqrt_w)
-    return _closed_form(alpha, J, ridge_condition(Kw, lam, chol, jitter), jitter, ops.zeros_like(sigma))
+    sw = sqrt_w if weighted else ops.ones_like(y)
+    chol = ridge_factor(X, sigma, lam, jitter, kernel, sqrt_w if weighted else None)
+    shift = lam + jitter
+    beta = cho_solve(chol, sw * y)
+    r = shift * beta  # = W^{1/2} (y - K alpha)
+    J = (ops.sum(r * r) + lam * ops.sum(beta * (sw * y - r))) / ops.sum(sw * sw)
+    return _closed_form(sw * beta, J, factor_condition(chol), jitter, ops.zeros_like(sigma))
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q", "kernel"))
-def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, kernel_q="rbf", auto_sigma_q=False, kernel="rbf"):
-    r"""Compiled exact HSIC-penalised fit: a :class:`FitResult`.
+def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, jitter=0.0, kernel_q="rbf", auto_sigma_q=False, kernel="rbf"):
+    r"""Compiled exact HSIC-penalised fit by LU (the fallback when :math:`\tilde L` has no small factor).
 
-    The Cholesky factor of :math:`K + \lambda I` is computed too, only to
-    estimate the conditioning of the problem (the solve itself is LU).
+    Solves :math:`(K + \lambda I + \tfrac{\mu}{n}\tilde LK)\alpha = y`; the
+    Cholesky factor of :math:`K + \lambda I` is computed afterwards, only to
+    estimate the conditioning (the kernel is rebuilt rather than kept, so at
+    most three n × n arrays are alive). Returns a :class:`FitResult`.
     """
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
-    K = x_kernel(kernel)(X, sigma=sigma)
-    Lc = centered_kernel(q, sigma_q, kernel_q)
-    alpha = fkl_hsic_solve(K, Lc, y, lam, mu)
-    chol, jitter = cholesky_jitter(add_diagonal(K, lam))
-    J = data_term(alpha, K, y, lam) + mu * hsic_penalty(ops.matmul(K, alpha), Lc)
-    return _closed_form(alpha, J, ridge_condition(K, lam, chol, jitter), jitter, sigma_q)
+    alpha = fkl_hsic_solve(x_kernel(kernel)(X, sigma=sigma), centered_kernel(q, sigma_q, kernel_q), y, lam, mu)
+    # Barrier: the kernels below are rebuilt only once the solve is done (its arrays are then dead).
+    X, q, alpha = jax.lax.optimization_barrier((X, q, alpha))
+    f = kernel_matvec(X, X, alpha, sigma, kernel)
+    r = y - f
+    n = y.shape[0]
+    fc = f - ops.sum(f) / n  # f^T (HLH) f = (Hf)^T L (Hf), with L f by blocks (no n x n matrix)
+    Lf = kernel_matvec(q, q, fc, sigma_q, "rbf") if kernel_q == "rbf" else ops.matmul(q, ops.matmul(fc, q))
+    J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * ops.sum(fc * Lf) / (n * n)
+    X, alpha = jax.lax.optimization_barrier((X, alpha))
+    chol = ridge_factor(X, sigma, lam, jitter, kernel)
+    return _closed_form(alpha, J, factor_condition(chol), jitter, sigma_q)
 
 
 @partial(jax.jit, static_argnames=("kernel",))
-def fit_hsic_woodbury(X, y, B, sigma, lam, mu, sigma_q, kernel="rbf"):
-    r"""Compiled exact HSIC-penalised fit from a rank-r factor :math:`\tilde L = BB^\top` (see
-    ``fkl_hsic_woodbury``): the same :math:`\alpha` as :func:`fit_hsic` when the factor is exact,
-    with one Cholesky, O(n² r) extra work and no second n × n matrix."""
-    K = x_kernel(kernel)(X, sigma=sigma)
-    alpha, chol, jitter = fkl_hsic_woodbury(K, B, y, lam, mu)
-    f = ops.matmul(K, alpha)
-    r = y - f
-    Bf = ops.matmul(ops.transpose(B), f)
-    n = y.shape[0]
-    J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * ops.sum(Bf * Bf) / (n * n)
-    return _closed_form(alpha, J, ridge_condition(K, lam, chol, jitter), jitter, sigma_q)
+def fit_hsic_woodbury(X, y, B, sigma, lam, mu, sigma_q, jitter=0.0, kernel="rbf"):
+    r"""Compiled exact HSIC-penalised fit from a rank-r factor :math:`\tilde L = BB^\top`.
+
+    The same :math:`\alpha` as :func:`fit_hsic` when the factor is exact, from
+    one Cholesky and O(n² r) work (:func:`fkl_hsic_from_factor`): one n × n
+    array in all.
+    """
+    chol = ridge_factor(X, sigma, lam, jitter, kernel)
+    alpha, J = fkl_hsic_from_factor(chol, lam + jitter, B, y, lam, mu)
+    return _closed_form(alpha, J, factor_condition(chol), jitter, sigma_q)
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q", "auto_sigma_f", "kernel"))
@@ -106,13 +125,30 @@ def fit_cka(
 ):
     """Compiled CKA-penalised fit, one program from inputs to coefficients: a :class:`FitResult`.
 
-    Pure and vmappable over every traced argument (see :func:`fit_cka_batch`).
+    The dense form (stored smoother, :func:`cka_descent`): fastest for small
+    n and vmappable over every traced argument (see :func:`fit_cka_batch`);
+    :func:`fit_cka_lean` is the same fit in one or two n × n arrays.
     """
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     sigma_f = _bandwidth(y[:, None], sigma_f, auto_sigma_f)
     K = x_kernel(kernel)(X, sigma=sigma)
     pen = CKAPenalty.make(centered_kernel(q, sigma_q, kernel_q), sigma_f)
     return cka_descent(K, y, lam, mu, pen, epochs, lr, tol)._replace(sigma_q=sigma_q)
+
+
+@partial(jax.jit, static_argnames=("kernel_q", "kernel"))
+def fit_cka_lean(X, y, q, B, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol, jitter=0.0, kernel_q="rbf",
+                 kernel="rbf"):
+    r"""Compiled CKA-penalised fit holding the Cholesky factor only (:func:`cka_descent_factor`).
+
+    ``B`` is an exact centred factor of the kernel on ``q`` (:math:`\tilde L = BB^\top`,
+    e.g. one column per group) or None, in which case the dense :math:`\tilde L`
+    is built (a second n × n array). The kernel on ``X`` is never stored.
+    """
+    chol = ridge_factor(X, sigma, lam, jitter, kernel)
+    pen = BlockedCKA.make(sigma_f, B=B) if B is not None else BlockedCKA.make(
+        sigma_f, Lc=centered_kernel(q, sigma_q, kernel_q))
+    return cka_descent_factor(chol, jitter, y, lam, mu, pen, epochs, lr, tol)._replace(sigma_q=sigma_q)
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
@@ -134,6 +170,16 @@ def fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epoch
 def hsic_path_program(X, y, B, sigma, lam, mus, kernel="rbf"):
     """Compiled μ-path: returns ``(alphas, jitter)`` (see :func:`fkl_hsic_path`)."""
     return fkl_hsic_path(x_kernel(kernel)(X, sigma=sigma), B, y, lam, mus)
+
+
+def kernel_matvec(X_new, X_fit, v, sigma, kernel: str = "rbf", block: int = 512):
+    r""":math:`k(X_{new}, X_{fit})\,v` in row blocks of ``X_new``: O(block · n) memory, no n × n kernel."""
+    k = x_kernel(kernel)
+    m, d = X_new.shape
+    nb = -(-m // block)
+    rows = jnp.pad(X_new, ((0, nb * block - m), (0, 0)), mode="edge").reshape(nb, block, d)
+    out = jax.lax.map(lambda xb: ops.matmul(k(xb, X_fit, sigma=sigma), v), rows)
+    return out.reshape((nb * block,) + tuple(v.shape[1:]))[:m]
 
 
 @partial(jax.jit, static_argnames=("kernel",))
