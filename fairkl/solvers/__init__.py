@@ -86,7 +86,7 @@ __all__ = [
     "centered_sensitive_factor", "centered_sensitive_kernel", "cho_solve", "cholesky", "cholesky_jitter",
     "cka_descent", "cka_descent_factor", "cka_penalty", "cka_value_and_grad", "condition_estimate", "data_term",
     "factor_condition", "fit_cka", "fit_cka_batch", "fit_cka_lean",
-    "fit_hsic", "fit_hsic_woodbury", "fit_krr", "fkl_hsic_from_factor", "fkl_hsic_path", "fkl_hsic_solve", "hsic_path_program", "hsic_penalty",
+    "fit_hsic", "fit_hsic_woodbury", "fit_krr", "fkl_hsic_from_factor", "fkl_hsic_path", "fkl_hsic_solve", "fkl_hsic_woodbury", "hsic_path_program", "hsic_penalty",
     "jitter_tries", "kernel_matvec", "kfold_hsic_grid", "krr_from_factor", "krr_solve", "loo_krr_grid", "objective", "objective_and_grad",
     "pivoted_cholesky", "preconditioned_gradient", "predict_program", "ridge_condition", "ridge_factor",
     "sensitive_kernel", "x_kernel",
