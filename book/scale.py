@@ -148,9 +148,10 @@ for n in (3_000, 10_000, n_full, n_full + len(X_te)):
 # $$\Phi = K_{nm}K_{mm}^{-1/2} \quad (n\times m), \qquad K \approx \Phi\Phi^\top,$$
 #
 # turns the fair objective of Part 1 into a ridge problem in $m$ dimensions,
-# $J(w) = \tfrac1n[\lVert\tilde y - \Phi w\rVert^2 + \lambda\lVert w\rVert^2]
-# + \mu D(\Phi w, q)$, with $f = \Phi w$ on the training rows
-# {cite:p}`williams2001nystrom`. Only $\Phi^\top\Phi$ ($m\times m$),
+#
+# $$J(w) = \tfrac1n\big[\lVert\tilde y - \Phi w\rVert^2 + \lambda\lVert w\rVert^2\big] + \mu\, D(\Phi w, q),$$
+#
+# with $f = \Phi w$ on the training rows {cite:p}`williams2001nystrom`. Only $\Phi^\top\Phi$ ($m\times m$),
 # $\Phi^\top\tilde y$ and $\Phi^\top B$ are needed for the HSIC penalty, and
 # they are accumulated over blocks of rows: $O(nm^2)$ time, $O(m^2)$ memory
 # beyond the data (the CKA penalty keeps $\Phi$, $O(nm)$). Here $B$ is a
@@ -183,7 +184,9 @@ for n in (3_000, 10_000, n_full, n_full + len(X_te)):
 sigma = float(median_heuristic(ops.convert_to_tensor(X_tr - X_tr.mean(axis=0))))
 lam = 1.0
 rows = np.random.default_rng(1).choice(n_full, size=2_000, replace=False)
-small = FairKernelRidge(sigma, lam, 0.0, n_components=200, random_state=0, dtype="float64")
+small = FairKernelRidge(
+    sigma, lam, 0.0, n_components=200, random_state=0, dtype="float64"
+)
 small.fit(X_tr[rows], y_tr[rows])
 
 
@@ -211,9 +214,9 @@ assert gap < 1e-8 and Phi.shape == (2000, 200) and 3.0 < sigma < 5.0
 
 # %% [markdown]
 # The two agree to rounding (the largest difference is printed above, on the
-# scale of $y = \pm1$). The model never stores an $n\times n$ matrix: for the
-# HSIC penalty it does not even store $\Phi$, only the sums over blocks of
-# rows above.
+# scale of $y = \pm1$). The model never stores an $n\times n$ matrix, and for
+# the HSIC penalty not even $\Phi$: only the $m\times m$ sums over blocks of
+# rows described above.
 #
 # ## 4. Choosing $m$ on a subsample where the exact fit is cheap
 #
@@ -314,6 +317,9 @@ ax2.set(
     ylabel="1 − ‖φ(x)‖² (mean)",
     title="Unexplained kernel variance",
 )
+for ax in (ax1, ax2):  # label the three values of m, not powers of ten
+    ax.set_xticks(m_grid, [str(m) for m in m_grid])
+    ax.minorticks_off()
 fig.tight_layout()
 plt.show()
 
@@ -440,7 +446,7 @@ assert 0.005 < cka_front[1, 0] - hsic_front[0, 0] < 0.025
 #
 # ## 7. The accuracy/fairness front
 
-# %% mystnb={"figure": {"caption": "The accuracy/fairness front on the Adult test file (16,281 rows) of models fitted to all 32,561 training rows with 500 landmarks. Left: test error against the absolute correlation of predictions with sex; right: against the gap in the share of positive decisions between men and women. Blue: the HSIC $\\mu$-path (one factorisation); orange: CKA fits.", "name": "fig-scale-front"}, "image": {"alt": "Two scatter plots of test error against dependence. The HSIC path runs from correlation 0.32 at 14.1 percent error to near 0 at about 14.8 percent; on parity it stops near 0.09. One CKA point lies on the HSIC curve; the other reaches a parity gap of about 0.035 at 15.6 percent error."}}
+# %% mystnb={"figure": {"caption": "The accuracy/fairness front on the Adult test file (16,281 rows) of models fitted to all 32,561 training rows with 500 landmarks. Left: test error against the absolute correlation of predictions with sex; right: against the gap in the share of positive decisions between men and women. Blue: the HSIC $\\mu$-path (one factorisation), from $\\mu = 0$ (right) to $\\mu = 10^6$ (left), its 13 values of $\\mu$ as dots; orange: the CKA fits at $\\mu = 1$ (right) and $\\mu = 10$ (left).", "name": "fig-scale-front"}, "image": {"alt": "Two scatter plots of test error against dependence. The HSIC path runs from correlation 0.32 at 14.1 percent error to near 0 at about 14.8 percent; on parity it stops near 0.09. One CKA point lies on the HSIC curve; the other reaches a parity gap of about 0.035 at 15.6 percent error."}}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
 for ax, col, label in zip(
     axes, (1, 2), ("|corr(f, sex)| on test", "decision parity gap on test")
@@ -514,7 +520,7 @@ X_sharded = jax.device_put(X, rows)
 on = sorted(d.id for d in X_sharded.sharding.device_set)
 print("devices:", len(jax.devices()), "| rows of X on:", on)
 diff = float(jnp.abs(gram(X_sharded, Z) - gram(X, Z)).max())
-print("largest difference from the one-device result:", diff)
+print(f"largest difference from the one-device result: {diff:.1e}")
 """
 import subprocess
 import sys
