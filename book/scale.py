@@ -335,13 +335,13 @@ plt.show()
 # :class: note
 # Same data, $\sigma$, $\lambda = 1$ and uniform landmarks (seed 0), all
 # 32,561 training rows, one process on a busy 2-core machine:
-# the HSIC path over the same 13 values of $\mu$ took 11.0 s of CPU time
-# (44 s wall) at a peak of 0.74 GB; predicting the test file 0.5 s. Test
-# error 13.95% at $\mu = 0$ (correlation with sex $-0.32$, parity gap
+# the HSIC path (`mu_path`) over the same 13 values of $\mu$ took 14.6 s of
+# CPU time (50 s wall) at a peak of 0.74 GB; predicting the test file 0.5 s.
+# Test error 13.95% at $\mu = 0$ (correlation with sex $-0.32$, parity gap
 # 0.174) and 14.70% at the largest $\mu$ (correlation 0.005, parity gap
-# 0.091). CKA fits: $\mu = 1$ 13.4 s CPU (9 L-BFGS steps), 14.37% error,
-# parity gap 0.108; $\mu = 10$ 10.8 s CPU (19 steps), 15.45% error, parity
-# gap 0.041; peak 1.45 GB. Every test error is within 0.2 points and every
+# 0.091). CKA fits: $\mu = 1$ 11.5 s CPU (9 L-BFGS steps), 14.37% error,
+# parity gap 0.108; $\mu = 10$ 7.5 s CPU (19 steps), 15.45% error, parity
+# gap 0.041; peak 1.24 GB. Every test error is within 0.2 points and every
 # parity gap within 0.6 points of the $m = 500$ run below: on Adult,
 # doubling $m$ buys almost nothing.
 # ```
