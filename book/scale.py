@@ -173,7 +173,8 @@ for n in (3_000, 10_000, n_full, n_full + len(X_te)):
 # coefficients $\beta$. It runs in float64 whatever `dtype` says.
 #
 # To see that nothing else happens inside, we fit it at $\mu = 0$ with
-# $m = 200$ landmarks on 2,000 rows, then redo the fit from scratch in NumPy
+# $m = 250$ landmarks on 3,000 random training rows (the subsample of
+# section 4), then redo the fit from scratch in NumPy
 # with the model's landmarks: the feature map, the $m\times m$ ridge system
 # $(\Phi^\top\Phi + \lambda I)w = \Phi^\top\tilde y$, and predictions
 # $k(x, Z)K_{mm}^{-1/2}w$. The bandwidth $\sigma$ is the
@@ -183,11 +184,14 @@ for n in (3_000, 10_000, n_full, n_full + len(X_te)):
 # %%
 sigma = float(median_heuristic(ops.convert_to_tensor(X_tr - X_tr.mean(axis=0))))
 lam = 1.0
-rows = np.random.default_rng(1).choice(n_full, size=2_000, replace=False)
+rng = np.random.default_rng(0)
+sub = rng.choice(n_full, size=6_000, replace=False)
+fit_rows, held_rows = sub[:3_000], sub[3_000:]  # fit / held-out rows, section 4
+X_fit, y_fit = X_tr[fit_rows], y_tr[fit_rows]
 small = FairKernelRidge(
-    sigma, lam, 0.0, n_components=200, random_state=0, dtype="float64"
+    sigma, lam, 0.0, n_components=250, random_state=0, dtype="float64"
 )
-small.fit(X_tr[rows], y_tr[rows])
+small.fit(X_fit, y_fit)
 
 
 def k(A, B):
@@ -201,8 +205,8 @@ Z = small.X_fit_
 s, U = np.linalg.eigh(k(Z, Z))  # K_mm = U diag(s) U^T
 keep = s > 1e-12 * s.max()  # directions the landmarks do not span are dropped
 M = U[:, keep] / np.sqrt(s[keep])  # K_mm^{-1/2}
-Phi = k(X_tr[rows] - small.X_offset_, Z) @ M  # n x m features
-y_std = y_tr[rows] / small.y_scale_  # the model's standardised target
+Phi = k(X_fit - small.X_offset_, Z) @ M  # n x m features
+y_std = y_fit / small.y_scale_  # the model's standardised target
 w = np.linalg.solve(Phi.T @ Phi + lam * np.eye(M.shape[1]), Phi.T @ y_std)
 by_hand = small.y_scale_ * (k(X_te - small.X_offset_, Z) @ (M @ w))
 gap = np.abs(by_hand - small.predict(X_te)).max()
@@ -210,7 +214,7 @@ print(f"sigma = {sigma:.2f}; Phi is {Phi.shape[0]:,} x {Phi.shape[1]}")
 print(f"largest difference from the model's test predictions: {gap:.1e}")
 
 # %% tags=["remove-cell"]
-assert gap < 1e-8 and Phi.shape == (2000, 200) and 3.0 < sigma < 5.0
+assert gap < 1e-8 and Phi.shape == (3000, 250) and 3.0 < sigma < 5.0
 
 # %% [markdown]
 # The two agree to rounding (the largest difference is printed above, on the
@@ -233,10 +237,7 @@ assert gap < 1e-8 and Phi.shape == (2000, 200) and 3.0 < sigma < 5.0
 # landmarks cover the data, not on $n$, so it carries over to full size.
 
 # %%
-rng = np.random.default_rng(0)
-sub = rng.choice(n_full, size=6_000, replace=False)
-fit_rows, held_rows = sub[:3_000], sub[3_000:]
-test_rows = rng.choice(len(X_te), size=4_000, replace=False)
+test_rows = rng.choice(len(X_te), size=4_000, replace=False)  # test rows scored
 
 
 def error(pred, y):
@@ -269,7 +270,6 @@ def low_rank(m, mu=0.0, penalty="hsic", lam=lam, landmarks="uniform"):
     )
 
 
-X_fit, y_fit = X_tr[fit_rows], y_tr[fit_rows]
 exact = FairKernelRidge(sigma, lam, 0.0, dtype="float64").fit(X_fit, y_fit)
 err_exact = error(exact.predict(X_te[test_rows]), y_te[test_rows])
 print(f"exact KRR at n = 3,000: test error {err_exact:.3f}")
