@@ -167,7 +167,6 @@ def select_landmarks(X, m: int, method: str = "uniform", seed: int = 0, sigma: f
 @partial(jax.jit, static_argnames=("m",))
 def _kmeanspp(X, key, first, m: int):
     """D² sampling of ``m`` rows of ``X`` (the first one given)."""
-    p = X.shape[0]
 
     def body(k, state):
         idx, d2, key = state
