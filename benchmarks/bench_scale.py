@@ -14,6 +14,13 @@ that proxy (plus non-linear terms of other features). RBF kernel with
 sigma = sqrt(d), lam = 1e-2, mu = 10 (HSIC) and mu = 1 (CKA), RBF kernel on q
 (median heuristic).
 
+``--memory`` prints only what XLA allocates in each compiled low-rank program at
+n = --sizes, m = --m (arguments, outputs, temporaries; from
+``jit(...).lower(...).compile().memory_analysis()``, nothing is run). It found the
+4.3 GB peak of the n = 200,000 CKA fit: ``Phi^T v`` compiled (CPU) to a transposed
+copy of the n x m feature matrix Phi (1.6 GB) in ``_whiten`` and in every L-BFGS
+step; the programs now compute ``v^T Phi`` (peak 2.9 GB, of which Phi is 1.6 GB).
+
 ``--closing`` prints only the closing table of issue 11: for each n, sklearn
 KernelRidge (n <= --sklearn-max), the exact FairKernelRidge (n <= --exact-max)
 and the low-rank one (``n_components=--m``) through the public model, with time,
@@ -170,6 +177,32 @@ def case_model(n: int, penalty: str, m: int) -> dict:
     return {"time": t, "cpu": c, "rss": _rss_gb(), "mse": mse, "cka": cka, "n_iter": int(model.n_iter_)}
 
 
+def memory_table(sizes, m: int, r: int = 16) -> None:
+    """Bytes XLA allocates in each compiled low-rank program (shapes only; nothing is run)."""
+    import jax
+    import jax.numpy as jnp
+
+    from fairkl import lowrank
+
+    print(f"\n## Compiled memory of the low-rank programs, d = {D}, m = {m}, r = {r} (GB)\n", flush=True)
+    print("| n | program | arguments | outputs | temporaries | one n x m copy |", flush=True)
+    print("|---|---|---|---|---|---|", flush=True)
+    for n in sizes:
+        f = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float64)  # noqa: E731
+        nmap = lowrank.NystromMap(f(m, D), f(m, m), f(m), f())
+        programs = {
+            "gram_statistics (mu = 0, HSIC)": (lowrank.gram_statistics, f(n, D), f(n), f(n, r), nmap),
+            "feature_matrix (CKA)": (lowrank.feature_matrix, f(n, D), nmap),
+            "_whiten (CKA)": (lowrank._whiten, f(n, m), f(n), f(m), f()),
+            "cka_lbfgs (CKA)": (lowrank.cka_lbfgs, f(n, m), f(m, m), f(m), f(), f(n, r), f(lowrank.N_FEATURES // 2),
+                                f(lowrank.N_FEATURES // 2), f(), f(), jax.ShapeDtypeStruct((), jnp.int64), f(), f()),
+        }
+        for name, (program, *args) in programs.items():
+            mem = program.lower(*args).compile().memory_analysis()
+            print(f"| {n:,} | {name} | {mem.argument_size_in_bytes / 1e9:.2f} | {mem.output_size_in_bytes / 1e9:.2f} | "
+                  f"{mem.temp_size_in_bytes / 1e9:.2f} | {8 * n * m / 1e9:.2f} |", flush=True)
+
+
 def closing_table(sizes, m: int, exact_max: int, sklearn_max: int, pens) -> None:
     """The closing table: exact vs low-rank (m landmarks) vs sklearn, each case in its own subprocess."""
     print(f"\n## Closing table: d = {D}, m = {m} uniform landmarks, 2,000 held out; float64\n", flush=True)
@@ -221,6 +254,7 @@ def main() -> None:
     ap.add_argument("--penalties", default="none,hsic,cka")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--memory", action="store_true", help="print only the compiled memory of the low-rank programs")
     ap.add_argument("--closing", action="store_true", help="print only the closing table (exact vs low-rank vs sklearn)")
     ap.add_argument("--exact-max", type=int, default=10000, help="largest n fitted exactly in the closing table")
     ap.add_argument("--sklearn-max", type=int, default=20000)
@@ -233,6 +267,9 @@ def main() -> None:
         print(json.dumps(fn(*conv)))
         return
     print(f"load average at start: {os.getloadavg()}  (2 cores shared with other jobs)", flush=True)
+    if a.memory:
+        memory_table(list(map(int, a.sizes.split(","))), a.m)
+        return
     if a.closing:
         closing_table(list(map(int, a.sizes.split(","))), a.m, a.exact_max, a.sklearn_max, a.penalties.split(","))
         print(f"\nload average at end: {os.getloadavg()}", flush=True)

@@ -167,7 +167,6 @@ def select_landmarks(X, m: int, method: str = "uniform", seed: int = 0, sigma: f
 @partial(jax.jit, static_argnames=("m",))
 def _kmeanspp(X, key, first, m: int):
     """D² sampling of ``m`` rows of ``X`` (the first one given)."""
-    p = X.shape[0]
 
     def body(k, state):
         idx, d2, key = state
@@ -244,17 +243,20 @@ def gram_statistics(X, y, B, nmap: NystromMap, chunk: int = CHUNK):
     m, r = nmap.proj.shape[1], B.shape[1]
 
     def body(i, acc):
-        A, b, P = acc
+        A, b, Pt = acc
         start, mask = _chunk(i, n, c)
-        Phi = features(jax.lax.dynamic_slice_in_dim(X, start, c), nmap)
-        Pw = Phi * mask[:, None]
-        return (A + ops.matmul(ops.transpose(Pw), Phi),
-                b + ops.matmul(ops.transpose(Pw), jax.lax.dynamic_slice_in_dim(y, start, c)),
-                P + ops.matmul(ops.transpose(Pw), jax.lax.dynamic_slice_in_dim(B, start, c)))
+        # Rows already covered are zeroed in the kernel block (0/1 mask, so masked^T masked = masked^T Phi):
+        # one chunk x m block alive, and products written as v^T Phi (Phi^T v would copy the transposed block).
+        K = rbf_kernel(jax.lax.dynamic_slice_in_dim(X, start, c), nmap.landmarks, sigma=nmap.sigma)
+        Phi = ops.matmul(K * mask[:, None], nmap.proj)
+        Bc = jax.lax.dynamic_slice_in_dim(B, start, c)
+        return (A + ops.matmul(ops.transpose(Phi), Phi),
+                b + ops.matmul(jax.lax.dynamic_slice_in_dim(y, start, c), Phi),
+                Pt + ops.matmul(ops.transpose(Bc), Phi))
 
     zeros = lambda *s: ops.zeros(s, dtype=F64)  # noqa: E731
-    A, b, P = jax.lax.fori_loop(0, count, body, (zeros(m, m), zeros(m), zeros(m, r)))
-    return 0.5 * (A + ops.transpose(A)), b, P
+    A, b, Pt = jax.lax.fori_loop(0, count, body, (zeros(m, m), zeros(m), zeros(r, m)))
+    return 0.5 * (A + ops.transpose(A)), b, ops.transpose(Pt)
 
 
 @partial(jax.jit, static_argnames=("chunk",))
@@ -536,7 +538,8 @@ def cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu):
     n = Phi.shape[0]
     f = ops.matmul(Phi, ops.solve_triangular(ops.transpose(chol), v, lower=False))
     D, gf = jax.value_and_grad(cka_features_penalty)(f, B, omega, weight, hll)
-    gv = ops.solve_triangular(chol, ops.matmul(ops.transpose(Phi), gf), lower=True)
+    # gf^T Phi, not Phi^T gf: XLA (CPU) would copy the transposed n x m Phi for the latter.
+    gv = ops.solve_triangular(chol, ops.matmul(gf, Phi), lower=True)
     d = v - c
     return (ops.sum(d * d) + const) / n + mu * D, (2.0 / n) * d + mu * gv
 
@@ -591,9 +594,10 @@ def cka_lbfgs(Phi, chol, c, const, B, omega, weight, hll, mu, epochs, lr, tol):
 @jax.jit
 def _whiten(Phi, y, dropped, lam):
     """Cholesky information of :math:`\\Phi^\\top\\Phi + \\lambda I` and :math:`c = R^{-1}\\Phi^\\top y`."""
-    A0 = ops.matmul(ops.transpose(Phi), Phi)
+    A0 = ops.matmul(ops.transpose(Phi), Phi)  # a dot over rows: no copy of Phi
     info = _ridge_factor(0.5 * (A0 + ops.transpose(A0)), dropped, lam)
-    return info, ops.solve_triangular(info[1], ops.matmul(ops.transpose(Phi), y), lower=True)
+    # y^T Phi, not Phi^T y: the latter copies the transposed n x m Phi (1.6 GB at n = 200k, m = 1000).
+    return info, ops.solve_triangular(info[1], ops.matmul(y, Phi), lower=True)
 
 
 def fit_cka_lowrank(X, y, q, landmarks, sigma, lam, mu, sigma_q=None, sigma_f=None, epochs: int = 300,

@@ -2,6 +2,7 @@
 of the same low-rank objective, the CKA objective and gradient against finite differences, and the
 m -> n limit against the exact FairKernelRidge."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -316,3 +317,26 @@ def test_pivoted_landmarks_with_duplicate_rows_stay_distinct_and_fit_is_finite(d
     ref = lowrank.fit_krr_lowrank(Xd, np.tile(y[:10], 4), X[:10], SIGMA, LAM)
     np.testing.assert_allclose(lowrank.predict(Xte, res.landmarks, res.alpha, SIGMA),
                                lowrank.predict(Xte, ref.landmarks, ref.alpha, SIGMA), rtol=1e-7, atol=1e-9)
+
+
+def _temp_bytes(program, *args) -> int:
+    """Bytes of temporaries XLA allocates for one call of the compiled ``program`` (its arguments excluded)."""
+    return program.lower(*args).compile().memory_analysis().temp_size_in_bytes
+
+
+def test_compiled_programs_never_copy_the_feature_matrix():
+    # Shapes only (nothing is allocated): n = 20,000, m = 1,000 makes Phi 160 MB. A transposed copy of
+    # Phi (what Phi^T v compiled to on CPU) would add a full copy; the fix computes v^T Phi instead.
+    n, m, d, r = 20_000, 1_000, 10, 4
+    f64 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float64)  # noqa: E731
+    one_copy = 8 * n * m
+    nmap = lowrank.NystromMap(f64(m, d), f64(m, m), f64(m), f64())
+    block = 8 * lowrank.CHUNK * m  # one block of rows of Phi: the streaming programs hold a few
+    assert _temp_bytes(lowrank.feature_matrix, f64(n, d), nmap) <= 3 * block
+    assert _temp_bytes(lowrank.gram_statistics, f64(n, d), f64(n), f64(n, r), nmap) <= 3 * block
+    # the m x m factorisation's workspace only
+    assert _temp_bytes(lowrank._whiten, f64(n, m), f64(n), f64(m), f64()) <= 4 * 8 * m * m
+    lbfgs = _temp_bytes(lowrank.cka_lbfgs, f64(n, m), f64(m, m), f64(m), f64(), f64(n, r), f64(32), f64(32),
+                        f64(), f64(), jax.ShapeDtypeStruct((), jnp.int64), f64(), f64())
+    # what remains is O(n (D_f + r)): Fourier features of f and their gradient (64 columns each)
+    assert lbfgs < 0.5 * one_copy
