@@ -21,7 +21,10 @@ intercept) and training predictions :math:`f = K\alpha`,
     kernel on the predictions and :math:`\tilde L = HLH`, :math:`L = l(q, q)`.
     The objective is quadratic; its minimiser solves
     :math:`(K + \lambda I + \tfrac{\mu}{n}\tilde L K)\,\alpha = \tilde y`
-    (Pérez-Suay et al., 2017), a non-symmetric system solved by LU;
+    (Pérez-Suay et al., 2017). With an exact factor :math:`\tilde L = BB^\top`
+    of small rank (groups, a linear kernel, a smooth kernel on a 1-D q) it is
+    solved by the Woodbury identity from one Cholesky factor
+    (:func:`fkl_hsic_from_factor`); otherwise by LU (:func:`fit_hsic`);
   - ``"cka"``: biased CKA between an RBF kernel on the predictions
     (bandwidth :math:`\sigma_f`, fixed before optimisation) and :math:`L`.
     Not quadratic: solved iteratively (:func:`cka_descent`).
@@ -29,6 +32,20 @@ intercept) and training predictions :math:`f = K\alpha`,
 Every function here is pure, works on ``keras.ops`` tensors and runs inside
 ``jax.jit``; the ``fit_*`` programs at the bottom are the compiled entry
 points used by :mod:`fairkl.pipeline` (one XLA program per fit).
+
+Memory (the lean exact path)
+----------------------------
+A single fit never keeps :math:`K`: the kernel is built into the buffer that
+LAPACK factors (:func:`ridge_factor`), and every later product with
+:math:`K` goes through the factor of :math:`C = K + (\lambda + j)I`, since
+:math:`KC^{-1}b = b - (\lambda + j)C^{-1}b`. The closed forms
+(:func:`fit_krr`, :func:`fit_hsic_woodbury`) hold two n × n arrays at the
+peak and one afterwards; the CKA fit (:func:`fit_cka_lean`) applies the
+smoother with two triangular solves and evaluates its penalty in row blocks
+(:func:`cka_value_and_grad`), adding the dense kernel on q only when it has
+no small exact factor. :func:`fit_cka` (a stored smoother, automatic
+differentiation) is the dense form, faster for small n and vmapped by the
+tuner. ``tests/test_lean.py`` checks the counts on XLA's buffer assignment.
 
 Layout of the package: :mod:`~fairkl.solvers.objective` (the objective and
 its penalties), :mod:`~fairkl.solvers.exact` (closed forms),
