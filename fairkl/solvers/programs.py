@@ -126,9 +126,10 @@ def fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epoch
 
     The fits run in sequence (``jax.lax.map``), not vectorised (``jax.vmap``):
     each one stops at its own step count. A vmapped ``while_loop`` runs every
-    fit until the slowest one stops (on the book's data 79% of its steps were
-    padding) and its batched memory indexing made each step ~5x dearer on CPU;
-    one call for B fits still pays the dispatch once.
+    fit until the slowest one stops: on 256 random settings of the book's
+    data (groups of 16) it executed 15,984 trial-steps for 3,313 needed and
+    took 2.5x the CPU time of this loop (2.79 vs 1.10 s); one call for B fits
+    still pays the dispatch once.
     """
     def one(args):
         sigma, lam, mu, sigma_q, lr, ep = args

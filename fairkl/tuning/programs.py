@@ -15,7 +15,7 @@ removed: per-call conversion of the shared arrays (now converted once), a
 vmapped group running until its slowest fit (now each fit stops on its own),
 the re-validation of every setting (done once, by
 :meth:`FairKernelRidgeHyperModel.check_values`), a predict call traced anew
-per batch, and the results of the fit the tuner does not read (the
+per batch, OpenBLAS's spinning threads (:func:`one_blas_thread`), and the results of the fit the tuner does not read (the
 condition estimate, the objective: unused outputs of the compiled program,
 so XLA drops their computation).
 """
@@ -28,11 +28,29 @@ from typing import NamedTuple
 import jax
 import numpy as np
 from keras import ops
+from threadpoolctl import ThreadpoolController
 
 from fairkl import solvers
 from fairkl.pipeline import FitConfig, Problem, center, prepare
 
 FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
+_blas = None  # threadpoolctl controller, built at first use (enumerating the loaded libraries costs ~4 ms)
+
+
+def one_blas_thread():
+    """Context manager: the BLAS libraries of the process (OpenBLAS) limited to one thread, restored on exit.
+
+    jaxlib's CPU Cholesky and triangular solves call LAPACK from SciPy's
+    OpenBLAS, whose worker threads spin while they wait. For a fit on a few
+    hundred rows those calls are tiny and the spinning dominates: measured
+    on the book's data (2 cores shared by other work), a fit took ~150 ms of
+    wall time with OpenBLAS's default threads and ~5 ms with one. Large fits
+    are not affected (only the tuner's groups run inside this limit).
+    """
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 class SearchData(NamedTuple):
@@ -97,13 +115,14 @@ def fit_predict(data: SearchData, used: list[dict], size: int | None = None, fit
     cols = columns(data.problem, rows)
     config = data.config
     preds, converged, steps = [], [], []
-    for s in range(0, len(rows), g):
-        part = {f: ops.convert_to_tensor(a[s:s + g]) for f, a in cols.items()}
-        out = fit_predict_program(*data.arrays, part["sigma"], part["lam"], part["mu"], part["sigma_q"],
-                                  part["lr"], part["epochs"], kernel_q=config.kernel_q, kernel=config.kernel)
-        pred, conv, it = jax.device_get(out)
-        preds.append(pred)
-        converged.append(conv)
-        steps.append(it)
+    with one_blas_thread():
+        for s in range(0, len(rows), g):
+            part = {f: ops.convert_to_tensor(a[s:s + g]) for f, a in cols.items()}
+            out = fit_predict_program(*data.arrays, part["sigma"], part["lam"], part["mu"], part["sigma_q"],
+                                      part["lr"], part["epochs"], kernel_q=config.kernel_q, kernel=config.kernel)
+            pred, conv, it = jax.device_get(out)
+            preds.append(pred)
+            converged.append(conv)
+            steps.append(it)
     pred = np.concatenate(preds)[:k] * data.problem.y_scale
     return pred, np.concatenate(converged)[:k], np.concatenate(steps)[:k]
