@@ -176,6 +176,24 @@ def test_each_fit_of_a_group_stops_on_its_own(hypermodel, split):
     assert steps[1] == 0 and steps[2] == 3 and len(set(steps.tolist())) >= 4
 
 
+def test_blas_threads_limited_during_small_fits_and_restored():
+    """The tuner's BLAS limit (OpenBLAS's spinning threads slow n ~ 150 fits ~30x): on inside, restored after."""
+    import threadpoolctl
+
+    from fairkl.tuning import programs
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
+    with programs.blas_limit(150):
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
+    with programs.blas_limit(programs.SMALL_N + 1):  # large fits keep every thread
+        assert blas_threads() == before
+
+
 def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
     hm = FairKernelRidgeHyperModel(*split)
     evaluate = hm.evaluate_batch

@@ -298,7 +298,8 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         with warnings.catch_warnings():
             # Only non-convergence is silenced: it is reported as the `converged` metric.
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            model.fit(self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"])
+            with programs.blas_limit(len(self.X_train)):  # OpenBLAS's spinning threads (see programs)
+                model.fit(self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"])
         metrics = self._metrics(model.predict(self.X_val), model.converged_)
         if "tuner/trial_id" in hp.values or "tuner/epochs" in hp.values:
             # Hyperband continues earlier trials from their checkpoints: let its

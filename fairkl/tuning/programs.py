@@ -15,13 +15,15 @@ removed: per-call conversion of the shared arrays (now converted once), a
 vmapped group running until its slowest fit (now each fit stops on its own),
 the re-validation of every setting (done once, by
 :meth:`FairKernelRidgeHyperModel.check_values`), a predict call traced anew
-per batch, OpenBLAS's spinning threads (:func:`one_blas_thread`), and the results of the fit the tuner does not read (the
-condition estimate, the objective: unused outputs of the compiled program,
-so XLA drops their computation).
+per batch, OpenBLAS's spinning threads (:func:`one_blas_thread`), and the
+results of the fit the tuner does not read (the condition estimate, the
+objective: unused outputs of the compiled program, so XLA drops their
+computation).
 """
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from typing import NamedTuple
 
@@ -37,6 +39,16 @@ FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
 _blas = None  # threadpoolctl controller, built at first use (enumerating the loaded libraries costs ~4 ms)
 
 
+#: Up to this many training rows the tuner's fits run with one BLAS thread (their LAPACK calls are
+#: tiny; beyond, a Cholesky of n x n starts to gain from several threads).
+SMALL_N = 1000
+
+
+def blas_limit(n: int):
+    """:func:`one_blas_thread` for ``n <= SMALL_N`` training rows, else a no-op context."""
+    return one_blas_thread() if n <= SMALL_N else contextlib.nullcontext()
+
+
 def one_blas_thread():
     """Context manager: the BLAS libraries of the process (OpenBLAS) limited to one thread, restored on exit.
 
@@ -45,7 +57,7 @@ def one_blas_thread():
     hundred rows those calls are tiny and the spinning dominates: measured
     on the book's data (2 cores shared by other work), a fit took ~150 ms of
     wall time with OpenBLAS's default threads and ~5 ms with one. Large fits
-    are not affected (only the tuner's groups run inside this limit).
+    are not affected: the tuner applies it up to :data:`SMALL_N` training rows (:func:`blas_limit`).
     """
     global _blas
     if _blas is None:
@@ -115,7 +127,7 @@ def fit_predict(data: SearchData, used: list[dict], size: int | None = None, fit
     cols = columns(data.problem, rows)
     config = data.config
     preds, converged, steps = [], [], []
-    with one_blas_thread():
+    with blas_limit(data.problem.n):
         for s in range(0, len(rows), g):
             part = {f: ops.convert_to_tensor(a[s:s + g]) for f, a in cols.items()}
             out = fit_predict_program(*data.arrays, part["sigma"], part["lam"], part["mu"], part["sigma_q"],
