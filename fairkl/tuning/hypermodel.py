@@ -324,7 +324,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     # ---------------------------------------------------------- batched path
     def evaluate_batch(self, values: list[dict]) -> list[dict | Exception]:
-        """Fit and validate many hyperparameter settings in one compiled, vectorised call.
+        """Fit and validate many hyperparameter settings in compiled calls (groups of ``fits_per_call``).
 
         Each setting is first validated as the model would (:meth:`check_values`);
         returns, per setting, the metrics dict of ``fit`` or the exception that
