@@ -376,7 +376,7 @@ def _caster(dtype: str):
 
 
 def solve_batch(problem: Problem, config: FitConfig, *, sigmas, lams, mus, sigma_qs, lrs, epochs):
-    """The CKA fit for many hyperparameter settings in one compiled, vectorised call.
+    """The CKA fit for many settings in one compiled call, each fit stopping on its own (``fit_cka_batch``).
 
     ``problem`` comes from :func:`prepare` with a config whose ``mu > 0`` and
     ``penalty="cka"`` (so that ``q`` and ``sigma_f`` are resolved); the shared

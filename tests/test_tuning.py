@@ -147,6 +147,53 @@ def test_batched_tuner_equals_per_trial_evaluation(hypermodel, split, tmp_path):
     assert isinstance(model, FairKernelRidge) and model.is_fitted
 
 
+def test_each_fit_of_a_group_stops_on_its_own(hypermodel, split):
+    """A group of fits in one compiled call: each fit's steps, flag and predictions are its single fit's.
+
+    The reference is an independent FairKernelRidge fit per setting (no
+    padding to the slowest fit of the group: a vmapped loop would report the
+    group's largest step count for every member). The settings mix quick
+    (mu = 0, capped at 3 steps) and slow fits, and 6 settings in groups of 4
+    exercise the padding of the last group.
+    """
+    from fairkl.tuning import programs
+
+    base = {"sigma": 1.0, "lam": 1e-3, "sigma_q": None, "lr": 0.01}
+    settings = [{**base, "mu": mu, "epochs": ep} for mu, ep in
+                [(5.0, 300), (0.0, 300), (0.3, 3), (2.0, 100), (0.05, 300), (8.0, 50)]]
+    used = [hypermodel.check_values(s) for s in settings]
+    data = programs.prepare_search(hypermodel.X_train, hypermodel.y_train, hypermodel.q_train,
+                                   hypermodel.options, hypermodel.X_val)
+    pred, converged, steps = programs.fit_predict(data, used, fits_per_call=4)
+    Xtr, ytr, qtr, Xva = split[:4]
+    for k, s in enumerate(settings):
+        model = FairKernelRidge(s["sigma"], s["lam"], s["mu"], s["sigma_q"], dtype="float64")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(Xtr, ytr, q=qtr, epochs=s["epochs"], lr=s["lr"])
+        assert steps[k] == model.n_iter_ and bool(converged[k]) == model.converged_
+        np.testing.assert_allclose(pred[k], model.predict(Xva), rtol=1e-9, atol=1e-12)
+    assert steps[1] == 0 and steps[2] == 3 and len(set(steps.tolist())) >= 4
+
+
+def test_blas_threads_limited_during_small_fits_and_restored():
+    """The tuner's BLAS limit (OpenBLAS's spinning threads slow n ~ 150 fits ~30x): on inside, restored after."""
+    import threadpoolctl
+
+    from fairkl.tuning import programs
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
+    with programs.blas_limit(150):
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
+    with programs.blas_limit(programs.SMALL_N + 1):  # large fits keep every thread
+        assert blas_threads() == before
+
+
 def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
     hm = FairKernelRidgeHyperModel(*split)
     evaluate = hm.evaluate_batch

@@ -153,17 +153,25 @@ def fit_cka_lean(X, y, q, B, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol, 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
 def fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs, kernel_q="rbf", kernel="rbf"):
-    """:func:`fit_cka` for a batch of hyperparameters in one compiled, vectorised call.
+    """:func:`fit_cka` for a batch of hyperparameters in one compiled call, one fit after another.
 
     ``X, y, q, sigma_f, tol`` are shared (``y`` standardised, ``sigma_f`` in its
     units); ``sigmas, lams, mus, sigma_qs, lrs`` (float) and ``epochs`` (int)
     are 1-D of one length B. Returns a :class:`FitResult` whose fields have a
     leading axis B.
+
+    The fits run in sequence (``jax.lax.map``), not vectorised (``jax.vmap``):
+    each one stops at its own step count. A vmapped ``while_loop`` runs every
+    fit until the slowest one stops: on 256 random settings of the book's
+    data (groups of 16) it executed 15,984 trial-steps for 3,313 needed and
+    took 2.5x the CPU time of this loop (2.79 vs 1.10 s); one call for B fits
+    still pays the dispatch once.
     """
-    def one(sigma, lam, mu, sigma_q, lr, ep):
+    def one(args):
+        sigma, lam, mu, sigma_q, lr, ep = args
         return fit_cka(X, y, q, sigma, lam, mu, sigma_q, sigma_f, ep, lr, tol, kernel_q=kernel_q, kernel=kernel)
 
-    return jax.vmap(one)(sigmas, lams, mus, sigma_qs, lrs, epochs)
+    return jax.lax.map(one, (sigmas, lams, mus, sigma_qs, lrs, epochs))
 
 
 @partial(jax.jit, static_argnames=("kernel",))

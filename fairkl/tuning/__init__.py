@@ -8,7 +8,8 @@
   (:data:`DEFAULT_SPACE`) spans the accuracy/fairness trade-off.
 * :class:`BatchedTuner` asks any KerasTuner oracle for batches of trials,
   fits them through the fit pipeline (:func:`fairkl.pipeline.prepare` once,
-  :func:`fairkl.pipeline.solve_batch` per group of ``fits_per_call`` fits)
+  :func:`fairkl.solvers.fit_cka_batch` and the predictions in one compiled call per
+  group of ``fits_per_call`` fits, each fit stopping on its own)
   and scores them on one :class:`fairkl.metrics.Yardstick`; its project
   directory is crash-safe (atomic writes once per batch, repair on resume,
   one writer at a time).

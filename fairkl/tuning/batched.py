@@ -1,4 +1,4 @@
-"""A KerasTuner tuner that evaluates trials in compiled, vectorised batches, crash-safely."""
+"""A KerasTuner tuner that evaluates trials in compiled batches, crash-safely."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ Status = kt.engine.trial.TrialStatus
 
 
 class BatchedTuner(kt.engine.base_tuner.BaseTuner):
-    """Evaluate trials from any KerasTuner oracle in compiled, vectorised batches.
+    """Evaluate trials from any KerasTuner oracle in compiled batches, each fit stopping on its own.
 
     Parameters
     ----------

@@ -169,11 +169,11 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         Further settings shared by every trial, passed as keywords to both
         :class:`FairKernelRidge` and :class:`fairkl.pipeline.FitConfig` (and
         validated by it now), e.g. ``{"kernel_q": "linear"}``.
-    fits_per_call : int, default 1
-        Fits per compiled call of the batched path (:meth:`evaluate_batch`).
-        1 on CPU: vmap saves nothing per solver step there and a vectorised
-        group runs until its slowest fit (see
-        ``fairkl.tuning.programs.fit_predict``); raise it on an accelerator.
+    fits_per_call : int, default 16
+        Fits per compiled call of the batched path (:meth:`evaluate_batch`):
+        they run one after another inside the call (each stops on its own),
+        so a larger group only saves dispatches; groups are padded with cheap
+        ``mu = 0`` fits to a multiple of it (see ``fairkl.tuning.programs.fit_predict``).
     freeze_gc : bool, default False
         No longer used: a HyperModel does not touch the garbage collector (it
         used to ``gc.freeze()`` for good). Wrap the search in
@@ -197,7 +197,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     """
 
     def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
-                 dtype="float64", model_options=None, fits_per_call=1, freeze_gc=False, name=None,
+                 dtype="float64", model_options=None, fits_per_call=16, freeze_gc=False, name=None,
                  tunable=True):
         super().__init__(name=name, tunable=tunable)
         self.X_train = v.check_X(X_train, "X_train")
@@ -298,7 +298,8 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         with warnings.catch_warnings():
             # Only non-convergence is silenced: it is reported as the `converged` metric.
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            model.fit(self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"])
+            with programs.blas_limit(len(self.X_train)):  # OpenBLAS's spinning threads (see programs)
+                model.fit(self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"])
         metrics = self._metrics(model.predict(self.X_val), model.converged_)
         if "tuner/trial_id" in hp.values or "tuner/epochs" in hp.values:
             # Hyperband continues earlier trials from their checkpoints: let its
@@ -323,7 +324,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     # ---------------------------------------------------------- batched path
     def evaluate_batch(self, values: list[dict]) -> list[dict | Exception]:
-        """Fit and validate many hyperparameter settings in one compiled, vectorised call.
+        """Fit and validate many hyperparameter settings in compiled calls (groups of ``fits_per_call``).
 
         Each setting is first validated as the model would (:meth:`check_values`);
         returns, per setting, the metrics dict of ``fit`` or the exception that
@@ -361,8 +362,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     def _run_program(self, used: list[dict], size: int):
         """Validation predictions (units of y) and converged flags of validated settings, via the pipeline."""
         if self._batch is None:
-            self._batch = programs.prepare_search(self.X_train, self.y_train, self.q_train, self.options)
-        return programs.fit_predict(*self._batch, self.X_val, used, size, self.fits_per_call)
+            self._batch = programs.prepare_search(self.X_train, self.y_train, self.q_train, self.options, self.X_val)
+        pred, converged, _ = programs.fit_predict(self._batch, used, size, self.fits_per_call)
+        return pred, converged
 
 
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:

@@ -1,60 +1,140 @@
-"""The batched tuner's fits: the fit pipeline's vectorised solve, and nothing of its own.
+"""The batched tuner's fits: the fit pipeline's setup, the solvers' batched CKA fit, one call per group.
 
 Every setup step (validation, the scale of ``y``, the prepared ``q``, the
-median heuristics) is :func:`fairkl.pipeline.prepare`'s; the fits are
-:func:`fairkl.pipeline.solve_batch` (``jax.vmap`` of the model's compiled CKA
-fit) and the predictions :func:`fairkl.pipeline.predict_batch`.
+median heuristics) is :func:`fairkl.pipeline.prepare`'s, run once per search
+(:func:`prepare_search`); the fits are :func:`fairkl.solvers.fit_cka_batch`
+(the model's compiled CKA fit, one after another in one call) and the
+validation predictions :func:`fairkl.solvers.predict_program`, both inside one
+compiled program (:func:`fit_predict_program`), so a group of trials costs
+one dispatch and one transfer back.
+
+Where the time of a 1000-trial search goes (``benchmarks/bench_tuning.py``):
+the compiled fits (their setup, O(n³), and their L-BFGS steps), the
+compilation of the one program, and KerasTuner's bookkeeping. What was
+removed: per-call conversion of the shared arrays (now converted once), a
+vmapped group running until its slowest fit (now each fit stops on its own),
+the re-validation of every setting (done once, by
+:meth:`FairKernelRidgeHyperModel.check_values`), a predict call traced anew
+per batch, OpenBLAS's spinning threads (:func:`one_blas_thread`), and the
+results of the fit the tuner does not read (the condition estimate, the
+objective: unused outputs of the compiled program, so XLA drops their
+computation).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import contextlib
+from functools import partial
+from typing import NamedTuple
 
-from fairkl.pipeline import FitConfig, predict_batch, prepare, solve_batch
+import jax
+import numpy as np
+from keras import ops
+from threadpoolctl import ThreadpoolController
+
+from fairkl import solvers
+from fairkl.pipeline import FitConfig, Problem, center, prepare
 
 FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
+_blas = None  # threadpoolctl controller, built at first use (enumerating the loaded libraries costs ~4 ms)
 
 
-def prepare_search(X, y, q, options: dict):
-    """``(config, problem)`` shared by every batch of a search (``prepare`` runs once).
+#: Up to this many training rows the tuner's fits run with one BLAS thread (their LAPACK calls are
+#: tiny; beyond, a Cholesky of n x n starts to gain from several threads).
+SMALL_N = 1000
+
+
+def blas_limit(n: int):
+    """:func:`one_blas_thread` for ``n <= SMALL_N`` training rows, else a no-op context."""
+    return one_blas_thread() if n <= SMALL_N else contextlib.nullcontext()
+
+
+def one_blas_thread():
+    """Context manager: the BLAS libraries of the process (OpenBLAS) limited to one thread, restored on exit.
+
+    jaxlib's CPU Cholesky and triangular solves call LAPACK from SciPy's
+    OpenBLAS, whose worker threads spin while they wait. For a fit on a few
+    hundred rows those calls are tiny and the spinning dominates: measured
+    on the book's data (2 cores shared by other work), a fit took ~150 ms of
+    wall time with OpenBLAS's default threads and ~5 ms with one. Large fits
+    are not affected: the tuner applies it up to :data:`SMALL_N` training rows (:func:`blas_limit`).
+    """
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
+
+
+class SearchData(NamedTuple):
+    """What every group of a search shares: the config, the prepared problem and its device arrays."""
+
+    config: FitConfig
+    problem: Problem
+    arrays: tuple  #: (X, y, q, X_val, sigma_f, tol) as float64 device arrays, converted once
+
+
+def prepare_search(X, y, q, options: dict, X_val=None) -> SearchData:
+    """The :class:`SearchData` shared by every batch of a search (``prepare`` runs once).
 
     ``mu=1`` only so that ``q`` and the bandwidth on predictions are prepared;
-    each trial's own ``mu`` is passed to :func:`solve_batch`.
+    each trial's own ``mu`` is passed to the compiled program. ``X_val`` (the
+    validation inputs) is centred as :func:`fairkl.pipeline.predict_batch` does.
     """
     config = FitConfig(**{**options, "mu": 1.0, "penalty": "cka", "dtype": "float64"})
-    return config, prepare(X, y, q, config, q_name="q_train")
+    p = prepare(X, y, q, config, q_name="q_train")
+    c = lambda a: ops.convert_to_tensor(np.asarray(a, dtype=np.float64), dtype="float64")  # noqa: E731
+    Xv = c(center(p, X_val)) if X_val is not None else c(p.X[:1])
+    return SearchData(config, p, (c(p.X), c(p.y), c(p.q), Xv, c(p.sigma_f), c(config.stopping_tol)))
 
 
-def fit_predict(config: FitConfig, problem, X_val, used: list[dict], size: int | None = None,
-                fits_per_call: int = 1):
-    """Validation predictions (units of ``y``, shape (len(used), m)) and ``converged`` flags.
+@partial(jax.jit, static_argnames=("kernel_q", "kernel"))
+def fit_predict_program(X, y, q, X_val, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs,
+                        kernel_q="rbf", kernel="rbf"):
+    """Fit B settings (:func:`fairkl.solvers.fit_cka_batch`) and predict ``X_val``: one compiled program.
 
-    ``used`` holds validated settings (:meth:`FairKernelRidgeHyperModel.check_values`),
-    padded with copies of its first entry to ``size`` rows. The fits run
-    ``fits_per_call`` at a time through :func:`solve_batch` (``jax.vmap``;
-    a short last group is padded), so every call has one shape and each
-    program compiles once; the predictions of all rows are one
-    :func:`predict_batch` call. ``sigma_q=None`` is passed as NaN: the
-    pipeline's median heuristic, as a single fit.
+    Returns ``(pred, converged, n_iter)``: standardised predictions (B, m)
+    and the per-fit flags and step counts (B,).
+    """
+    res = solvers.fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs,
+                                kernel_q=kernel_q, kernel=kernel)
+    pred = jax.vmap(lambda a, s: solvers.predict_program(X_val, X, a, s, kernel=kernel))(res.alpha, sigmas)
+    return pred, res.converged, res.n_iter
 
-    Why ``fits_per_call=1`` by default: on CPU, vmap saves nothing per solver
-    step (measured 92.7 vs 90.1 us per trial-step at n = 150), while a
-    vectorised group runs until its slowest fit: with the default space
-    55% of the executed steps were padding. On an accelerator, groups pay.
+
+def columns(problem: Problem, rows: list[dict]) -> dict:
+    """The program's per-fit arguments for validated settings (``sigma_q=None``: the problem's median heuristic)."""
+    cols = {f: np.array([u[f] for u in rows], dtype=np.float64) for f in FLOAT_FIELDS}
+    cols["sigma_q"] = np.array([problem.sensitive.traced_sigma if u["sigma_q"] is None else u["sigma_q"]
+                                for u in rows], dtype=np.float64)
+    cols["epochs"] = np.array([u["epochs"] for u in rows], dtype=np.int32)
+    return cols
+
+
+def fit_predict(data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16):
+    """Validation predictions (units of ``y``, shape (len(used), m)), ``converged`` flags and step counts.
+
+    ``used`` holds validated settings (:meth:`FairKernelRidgeHyperModel.check_values`).
+    The fits run ``fits_per_call`` per call of :func:`fit_predict_program`;
+    the rows are padded to a multiple of it (to at least ``size``) so that
+    every call has one shape and the program compiles once. Padding rows are
+    copies of the first setting with ``mu = 0`` (a closed form: no solver step).
     """
     k = len(used)
-    rows = used + [used[0]] * (max(size or k, k) - k)
     g = max(1, int(fits_per_call))
-    padded = rows + [rows[0]] * (-len(rows) % g)
-    cols = {f: np.array([u[f] for u in padded], dtype=np.float64) for f in FLOAT_FIELDS}
-    sigma_qs = np.array([np.nan if u["sigma_q"] is None else u["sigma_q"] for u in padded], dtype=np.float64)
-    epochs = np.array([u["epochs"] for u in padded], dtype=np.int32)
-    alphas, converged = [], []
-    for s in range(0, len(padded), g):
-        part = slice(s, s + g)
-        res = solve_batch(problem, config, sigmas=cols["sigma"][part], lams=cols["lam"][part],
-                          mus=cols["mu"][part], sigma_qs=sigma_qs[part], lrs=cols["lr"][part], epochs=epochs[part])
-        alphas.append(np.asarray(res.alpha))
-        converged.append(np.asarray(res.converged))
-    pred = predict_batch(problem, X_val, np.concatenate(alphas), cols["sigma"], config)
-    return pred[:k], np.concatenate(converged)[:k]
+    pad = {**used[0], "mu": 0.0}
+    total = max(size or k, k)
+    rows = used + [pad] * (total - k + (-total % g))
+    cols = columns(data.problem, rows)
+    config = data.config
+    preds, converged, steps = [], [], []
+    with blas_limit(data.problem.n):
+        for s in range(0, len(rows), g):
+            part = {f: ops.convert_to_tensor(a[s:s + g]) for f, a in cols.items()}
+            out = fit_predict_program(*data.arrays, part["sigma"], part["lam"], part["mu"], part["sigma_q"],
+                                      part["lr"], part["epochs"], kernel_q=config.kernel_q, kernel=config.kernel)
+            pred, conv, it = jax.device_get(out)
+            preds.append(pred)
+            converged.append(conv)
+            steps.append(it)
+    pred = np.concatenate(preds)[:k] * data.problem.y_scale
+    return pred, np.concatenate(converged)[:k], np.concatenate(steps)[:k]
