@@ -14,7 +14,7 @@ the tuner) fits through these functions, so each setup step lives in one place:
 3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`,
    or, when ``config.n_components`` is set, to the low-rank (Nyström)
    programs of :mod:`fairkl.lowrank` on the landmarks :func:`prepare` chose;
-   :func:`solve_batch` is the vectorised CKA entry used by the tuner.
+   :func:`solve_batch` is the batched CKA entry used by the tuner (fits in sequence in one compiled call).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from keras import ops
 
 from fairkl import _validation as v
 from fairkl import lowrank, solvers
+from fairkl._backend import blas_limit
 from fairkl._constants import CKA_FACTOR_RANK, DEFAULT_TOL, DTYPES, KERNELS_Q, PATH_TOL, PENALTIES, SCALE_LIMIT
 from fairkl.kernels import median_heuristic
 from fairkl.linalg import jitter_tries
@@ -289,7 +290,11 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
     with ``lam`` ~ 0) the same program runs again with a jitter
     (:func:`fairkl.linalg.jitter_tries`).
     """
-    p = problem
+    with blas_limit(problem.n):  # small fits: OpenBLAS's spinning threads cost more than they give
+        return _solve(problem, config)
+
+
+def _solve(p: Problem, config: FitConfig) -> "solvers.FitResult":
     if p.landmarks is not None:
         return _solve_lowrank(p, config)
     dtype = config.dtype if (not p.penalised or config.penalty == "hsic") else "float64"

@@ -23,48 +23,18 @@ computation).
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 from typing import NamedTuple
 
 import jax
 import numpy as np
 from keras import ops
-from threadpoolctl import ThreadpoolController
 
 from fairkl import solvers
+from fairkl._backend import SMALL_N, blas_limit, one_blas_thread  # noqa: F401  (re-exported)
 from fairkl.pipeline import FitConfig, Problem, center, prepare
 
 FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
-_blas = None  # threadpoolctl controller, built at first use (enumerating the loaded libraries costs ~4 ms)
-
-
-#: Up to this many training rows the tuner's fits run with one BLAS thread (their LAPACK calls are
-#: tiny; beyond, a Cholesky of n x n starts to gain from several threads).
-SMALL_N = 1000
-
-
-def blas_limit(n: int):
-    """:func:`one_blas_thread` for ``n <= SMALL_N`` training rows, else a no-op context."""
-    return one_blas_thread() if n <= SMALL_N else contextlib.nullcontext()
-
-
-def one_blas_thread():
-    """Context manager: the BLAS libraries of the process (OpenBLAS) limited to one thread, restored on exit.
-
-    jaxlib's CPU Cholesky and triangular solves call LAPACK from SciPy's
-    OpenBLAS, whose worker threads spin while they wait. For a fit on a few
-    hundred rows those calls are tiny and the spinning dominates: measured
-    on the book's data (2 cores shared by other work), a fit took ~150 ms of
-    wall time with OpenBLAS's default threads and ~5 ms with one. Large fits
-    are not affected: the tuner applies it up to :data:`SMALL_N` training rows (:func:`blas_limit`).
-    """
-    global _blas
-    if _blas is None:
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
-
-
 class SearchData(NamedTuple):
     """What every group of a search shares: the config, the prepared problem and its device arrays."""
 
