@@ -10,10 +10,10 @@ full-size program is included (it is small next to the O(n^3) factorisation).
 
 Rows: scikit-learn's ``KernelRidge`` (the reference, same kernel and lam),
 then ``FairKernelRidge(dtype="float64")`` with mu = 0, HSIC (mu = 10) and CKA
-(mu = 1), with a continuous q (RBF kernel on q: the CKA fit keeps the dense
-centred kernel on q, its second n x n array) and, for CKA, with three groups
-(an exact factor of the kernel on q: the Cholesky factor is the only n x n
-array). "n x n" is XLA's buffer assignment of the compiled program
+(mu = 1). The CKA fit uses an exact factor of the centred kernel on q when
+one of rank <= 32 exists (``cka``: the 1-D continuous q, rank ~25;
+``cka-groups``: three groups) and then holds no n x n array for q; with three
+continuous columns (``cka-3d``) it keeps the dense kernel on q. "n x n" is XLA's buffer assignment of the compiled program
 (temporaries + arguments + outputs) in units of one n x n float64 matrix.
 Data: ``bench_scale.make_data`` (d = 100, sigma = sqrt(d), lam = 1e-2).
 """
@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_scale import make_data  # noqa: E402
 
 LAM = 1e-2
-MU = {"none": 0.0, "hsic": 10.0, "cka": 1.0, "cka-groups": 1.0}
+MU = {"none": 0.0, "hsic": 10.0, "cka": 1.0, "cka-groups": 1.0, "cka-3d": 1.0}
 
 
 def _cpu() -> float:
@@ -61,6 +61,8 @@ def case(n: int, kind: str) -> dict:
 
     if kind == "cka-groups":
         q = np.digitize(q, np.quantile(q, [1 / 3, 2 / 3])).astype(str)  # three groups
+    if kind == "cka-3d":  # three continuous columns: no exact factor of rank <= 32, the dense kernel on q
+        q = np.column_stack([q, X[:, 1], X[:, 2]])
     penalty = "hsic" if kind == "hsic" else "cka"
 
     def model():
@@ -72,7 +74,7 @@ def case(n: int, kind: str) -> dict:
     out = dict(wall=time.perf_counter() - w, cpu=_cpu() - c, rss=_rss_gb(), steps=int(m.n_iter_))
     try:
         out["nxn"] = _nxn(n, kind, sigma)
-    except (AttributeError, TypeError):  # an older fairkl without the lean programs (run for comparison)
+    except (AttributeError, TypeError, ValueError):  # an older fairkl without the lean programs (run for comparison)
         pass
     return out
 
@@ -89,7 +91,7 @@ def _nxn(n: int, kind: str, sigma: float) -> float:
     elif kind == "hsic":
         c = solvers.fit_hsic_woodbury.lower(X, y, jnp.zeros((n, 16)), sigma, LAM, 10.0, 1.0, 0.0)
     else:
-        B = jnp.zeros((n, 2)) if kind == "cka-groups" else None
+        B = None if kind == "cka-3d" else jnp.zeros((n, 25 if kind == "cka" else 2))
         c = solvers.fit_cka_lean.lower(X, y, q, B, sigma, LAM, 1.0, 1.0, 1.0, 300, 0.01, 1e-10, 0.0)
     m = c.compile().memory_analysis()
     return (m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes) / (8.0 * n * n)
@@ -107,7 +109,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="2000,5000,10000,20000")
     ap.add_argument("--sklearn-max", type=int, default=20000)
-    ap.add_argument("--kinds", default="sklearn,none,hsic,cka,cka-groups")
+    ap.add_argument("--kinds", default="sklearn,none,hsic,cka,cka-groups,cka-3d")
     ap.add_argument("--case", nargs=2)
     a = ap.parse_args()
     if a.case:

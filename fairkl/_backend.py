@@ -87,9 +87,15 @@ _blas = None  # threadpoolctl controller, built at first use (enumerating the lo
 SMALL_N = 1000
 
 
+#: From this many training rows the exact fits factor with one BLAS thread: the OpenBLAS 0.3.30 of
+#: SciPy 1.17's wheels segfaults in multi-threaded dpotrf once the matrix passes 2**31 bytes
+#: (measured here: n = 15,000 factors with 2 threads, n = 17,500 and 20,000 crash; 1 thread works).
+LARGE_N = 16_000
+
+
 def blas_limit(n: int):
-    """:func:`one_blas_thread` for ``n <= SMALL_N`` training rows, else a no-op context."""
-    return one_blas_thread() if n <= SMALL_N else contextlib.nullcontext()
+    """:func:`one_blas_thread` for ``n <= SMALL_N`` or ``n >= LARGE_N`` training rows, else a no-op context."""
+    return one_blas_thread() if n <= SMALL_N or n >= LARGE_N else contextlib.nullcontext()
 
 
 def one_blas_thread():

@@ -35,4 +35,4 @@ SCALE_LIMIT = {"float32": 1e15, "float64": 1e150}
 
 #: Widest exact factor of the centred kernel on q that the exact CKA fit uses instead of the dense
 #: matrix (per step a factor of r columns costs ~4 n^2 r flops, the dense matrix two reads of n^2).
-CKA_FACTOR_RANK = 16
+CKA_FACTOR_RANK = 32

@@ -88,9 +88,13 @@ def jitter_tries(base: float, tries: int = JITTER_TRIES):
 
 
 def factor_condition(chol, iters: int = 10):
-    r"""Condition estimate of :math:`A = LL^\top` from its factor alone (no copy of :math:`A`).
+    r"""Condition estimate of :math:`C = LL^\top` from its factor alone (no copy of :math:`C`).
 
-    :func:`condition_estimate` with the products :math:`Av = L(L^\top v)`.
+    :func:`condition_estimate` with the products :math:`Cv = L(L^\top v)`.
+    On CPU those products read a row-major copy of :math:`L` (XLA's dot
+    wants that layout; LAPACK's factor is column-major): callers that hold
+    other n × n arrays compute this first, so the copy is dead before they
+    are built (see :func:`fairkl.solvers.fit_cka_lean`).
     """
     n = chol.shape[0]
     x0 = ops.cast(ops.cos(ops.cast(ops.arange(n), chol.dtype) * 1.3) + 1.5, chol.dtype)
@@ -101,7 +105,7 @@ def factor_condition(chol, iters: int = 10):
     def mv(v):
         return ops.matmul(chol, ops.matmul(v, chol))  # L (L^T v); v @ L is L^T v without a transposed copy
 
-    # Unrolled (iters is small): a loop would carry L and force a re-laid-out n x n copy of it.
+    # Unrolled (iters is small): a loop would carry L and keep the re-laid-out copy alive longer.
     top = bottom = unit(x0)
     for _ in range(iters):
         top, bottom = unit(mv(top)), unit(cho_solve(chol, bottom))

@@ -61,6 +61,7 @@ from __future__ import annotations
 from fairkl._constants import JITTER_TRIES, LBFGS_MEMORY
 from fairkl.linalg import (
     cho_solve, cholesky, cholesky_jitter, condition_estimate, factor_condition, jitter_tries, pivoted_cholesky,
+
     ridge_condition,
 )
 from fairkl.sensitive import centered_factor as centered_sensitive_factor

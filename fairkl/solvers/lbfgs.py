@@ -215,7 +215,7 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter, condition, tol, pen.sigma_f)
 
 
-def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, tol, z0=None):
+def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, tol, z0=None, condition=None):
     r""":func:`cka_descent` from the Cholesky factor of :math:`C = K + (\lambda + j)I` alone (the lean form).
 
     The smoother is applied as :math:`Sv = v - (\lambda + j)C^{-1}v` (two
@@ -223,13 +223,16 @@ def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, to
     in row blocks (:func:`~fairkl.solvers.objective.cka_value_and_grad`), so
     the whole descent holds one n × n array (plus ``pen.Lc`` when the kernel
     on q has no small factor). Same iterates as :func:`cka_descent` to rounding.
+    ``condition`` is the condition estimate of :math:`C` if already computed
+    (:func:`fairkl.linalg.factor_condition`).
     """
     shift = lam + jitter
     def smooth(v):
         return v - shift * cho_solve(chol, v)
 
     prob = Smoothed(smooth, y, smooth(y), mu, lambda f: cka_value_and_grad(f, pen))
-    return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter, factor_condition(chol), tol,
+    return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter,
+                   factor_condition(chol) if condition is None else condition, tol,
                    pen.sigma_f)
 
 

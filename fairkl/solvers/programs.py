@@ -146,9 +146,14 @@ def fit_cka_lean(X, y, q, B, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol, 
     is built (a second n × n array). The kernel on ``X`` is never stored.
     """
     chol = ridge_factor(X, sigma, lam, jitter, kernel)
-    pen = BlockedCKA.make(sigma_f, B=B) if B is not None else BlockedCKA.make(
-        sigma_f, Lc=centered_kernel(q, sigma_q, kernel_q))
-    return cka_descent_factor(chol, jitter, y, lam, mu, pen, epochs, lr, tol)._replace(sigma_q=sigma_q)
+    condition = factor_condition(chol)
+    if B is not None:
+        pen = BlockedCKA.make(sigma_f, B=B)
+    else:  # the barrier builds the kernel on q only after the factor and its condition estimate
+        chol, condition, q = jax.lax.optimization_barrier((chol, condition, q))
+        pen = BlockedCKA.make(sigma_f, Lc=centered_kernel(q, sigma_q, kernel_q))
+    return cka_descent_factor(chol, jitter, y, lam, mu, pen, epochs, lr, tol, condition=condition)._replace(
+        sigma_q=sigma_q)
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
