@@ -147,6 +147,23 @@ def test_batched_tuner_equals_per_trial_evaluation(hypermodel, split, tmp_path):
     assert isinstance(model, FairKernelRidge) and model.is_fitted
 
 
+def test_batched_tuner_fits_the_low_rank_model_when_asked(split, tmp_path):
+    """model_options={"n_components": m}: every trial is the low-rank model (not silently the exact one)."""
+    Xtr, ytr, qtr, Xva, yva, _ = split
+    hm = FairKernelRidgeHyperModel(*split, model_options={"n_components": 15})
+    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=4, seed=2)
+    tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="lr")
+    tuner.search()
+    for r in trials_table(tuner):
+        kw = dict(sigma=r["sigma"], lam=r["lam"], mu=r["mu"], sigma_q=r["sigma_q"], dtype="float64")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            low = FairKernelRidge(**kw, n_components=15).fit(Xtr, ytr, q=qtr, epochs=r["epochs"], lr=r["lr"])
+            exact = FairKernelRidge(**kw).fit(Xtr, ytr, q=qtr, epochs=r["epochs"], lr=r["lr"])
+        assert r["val_mse"] == pytest.approx(np.mean((low.predict(Xva) - yva) ** 2), rel=1e-9)
+        assert abs(r["val_mse"] - np.mean((exact.predict(Xva) - yva) ** 2)) > 1e-6
+
+
 def test_each_fit_of_a_group_stops_on_its_own(hypermodel, split):
     """A group of fits in one compiled call: each fit's steps, flag and predictions are its single fit's.
 

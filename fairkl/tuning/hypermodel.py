@@ -361,10 +361,24 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     def _run_program(self, used: list[dict], size: int):
         """Validation predictions (units of y) and converged flags of validated settings, via the pipeline."""
+        if self.options.get("n_components") is not None:  # the low-rank model: one model fit per setting
+            return self._fit_each(used)
         if self._batch is None:
             self._batch = programs.prepare_search(self.X_train, self.y_train, self.q_train, self.options, self.X_val)
         pred, converged, _ = programs.fit_predict(self._batch, used, size, self.fits_per_call)
         return pred, converged
+
+    def _fit_each(self, used: list[dict]):
+        """Validation predictions and converged flags of settings fitted one model at a time (as ``fit`` does)."""
+        preds, converged = [], []
+        for u in used:
+            model = self.make_model(u)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=ConvergenceWarning)  # reported as `converged`
+                model.fit(self.X_train, self.y_train, q=self.q_train, epochs=u["epochs"], lr=u["lr"])
+            preds.append(np.asarray(model.predict(self.X_val), dtype=np.float64).ravel())
+            converged.append(bool(model.converged_))
+        return np.stack(preds), np.array(converged)
 
 
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
