@@ -105,8 +105,11 @@ class FairKernelRidge(keras.Model):
         iterative CKA solver always works in float64: its line search compares
         objective values that agree to 7 digits.
     n_components : int or None, default None
-        ``None``: the exact model (n × n kernel; memory O(n²), practical to
-        n ≈ 10,000). An integer m: the low-rank (Nyström) model of
+        ``None``: the exact model: O(n³) time, and memory of one or two n × n
+        arrays (the kernel is factored in place and never kept; a CKA fit
+        whose ``q`` kernel has no exact factor of rank <= 32, e.g. several
+        continuous columns, adds that n × n matrix): 2.0–2.2 GB in float64 at
+        n = 10,000, practical to n ≈ 20,000. An integer m: the low-rank (Nyström) model of
         :mod:`fairkl.lowrank` — predictions :math:`k(x, Z)\beta` on m landmark
         rows :math:`Z` of ``X``, the same objective with :math:`K \approx
         K_{nm}K_{mm}^{+}K_{mn}`; O(n m²) time and O(n m) memory (no n × n
