@@ -94,7 +94,7 @@ def factor_condition(chol, iters: int = 10):
     On CPU those products read a row-major copy of :math:`L` (XLA's dot
     wants that layout; LAPACK's factor is column-major): callers that hold
     other n × n arrays compute this first, so the copy is dead before they
-    are built (see :func:`fairkl.solvers.fit_cka_lean`).
+    are built (see ``fairkl.solvers.fit_cka_lean``).
     """
     n = chol.shape[0]
     x0 = ops.cast(ops.cos(ops.cast(ops.arange(n), chol.dtype) * 1.3) + 1.5, chol.dtype)

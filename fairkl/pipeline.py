@@ -288,7 +288,7 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
     Every exact fit holds the Cholesky factor of :math:`K + \\lambda I` and
     never :math:`K` itself; when the factorisation fails (a singular kernel
     with ``lam`` ~ 0) the same program runs again with a jitter
-    (:func:`fairkl.linalg.jitter_tries`).
+    (``fairkl.linalg.jitter_tries``).
     """
     with blas_limit(problem.n):  # small fits: OpenBLAS's spinning threads cost more than they give
         return _solve(problem, config)
@@ -332,7 +332,7 @@ def _jitter_base(p: Problem, config: FitConfig, dtype: str) -> float:
 
 
 def _with_jitter(run, base: float):
-    """``run(jitter)`` for 0 and then each jitter of :func:`fairkl.linalg.jitter_tries` until finite."""
+    """``run(jitter)`` for 0 and then each jitter of ``fairkl.linalg.jitter_tries`` until finite."""
     for j in jitter_tries(base):
         res = run(j)
         if np.all(np.isfinite(np.asarray(res.alpha))) and np.isfinite(float(res.condition)):

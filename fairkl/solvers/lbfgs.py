@@ -38,7 +38,7 @@ class Smoothed(NamedTuple):
 
     ``smooth`` applies the smoother and ``penalty`` returns :math:`(D(f), \\nabla D(f))`;
     both are functions, so the dense form (a stored S, automatic differentiation)
-    and the lean form (the Cholesky factor, :func:`~fairkl.solvers.objective.cka_value_and_grad`)
+    and the lean form (the Cholesky factor, ``cka_value_and_grad``)
     share the loop.
     """
 
@@ -220,11 +220,11 @@ def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, to
 
     The smoother is applied as :math:`Sv = v - (\lambda + j)C^{-1}v` (two
     triangular solves) instead of being stored, and the penalty is evaluated
-    in row blocks (:func:`~fairkl.solvers.objective.cka_value_and_grad`), so
+    in row blocks (``cka_value_and_grad``), so
     the whole descent holds one n × n array (plus ``pen.Lc`` when the kernel
     on q has no small factor). Same iterates as :func:`cka_descent` to rounding.
     ``condition`` is the condition estimate of :math:`C` if already computed
-    (:func:`fairkl.linalg.factor_condition`).
+    (``fairkl.linalg.factor_condition``).
     """
     shift = lam + jitter
     def smooth(v):

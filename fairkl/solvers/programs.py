@@ -50,7 +50,7 @@ def ridge_factor(X, sigma, lam, jitter, kernel: str = "rbf", sqrt_w=None):
     The kernel is built straight into the buffer that LAPACK factors, and is
     not kept: two n × n arrays at the peak, one afterwards. ``jitter`` is
     :math:`j`, traced; the caller retries with the next value of
-    :func:`fairkl.linalg.jitter_tries` when the factor is not finite.
+    ``fairkl.linalg.jitter_tries`` when the factor is not finite.
     """
     K = x_kernel(kernel)(X, sigma=sigma)
     if sqrt_w is not None:
