@@ -355,7 +355,10 @@ def _cka_factor(p: Problem):
     B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL["float64"])
     B = np.asarray(B)
     B = B[:, np.linalg.norm(B, axis=0) > 0]
-    return B if residual <= PATH_TOL["float64"] and B.shape[1] <= CKA_FACTOR_RANK else None
+    if residual > PATH_TOL["float64"] or B.shape[1] > CKA_FACTOR_RANK:
+        return None
+    # Zero columns up to a fixed width: one compiled program whatever the rank (e.g. across a search's sigma_q).
+    return np.pad(B, ((0, 0), (0, CKA_FACTOR_RANK - B.shape[1])))
 
 
 def _solve_lowrank(p: Problem, config: FitConfig) -> "lowrank.LowRankResult":

@@ -185,3 +185,15 @@ def test_exact_programs_hold_at_most_three_n_by_n_arrays():
     assert _nxn(solvers.fit_cka_lean, X, y, q, B, *cka) < 2.3  # factor of the groups: the Cholesky factor only
     assert _nxn(solvers.fit_cka_lean, X, y, q, None, *cka) < 3.3  # dense kernel on q: plus that matrix
     assert _nxn(solvers.fit_cka, X, y, q, *cka[:-1]) > 6  # the dense form (small n, vmapped) for contrast
+
+
+def test_cka_fits_with_factors_of_different_rank_share_one_program():
+    """The factor of the kernel on q is padded to a fixed width: a search over sigma_q compiles once."""
+    X, y, q = make_seed_data(n=80, seed=3)
+    from fairkl import FairKernelRidge
+
+    FairKernelRidge(sigma=1.0, lam=0.1, mu=1.0, sigma_q=0.5, dtype="float64").fit(X, y, q=q)
+    before = solvers.fit_cka_lean._cache_size()
+    for sq in (1.0, 3.0):  # exact ranks 27 (sigma_q = 0.5), 17 and 10 on these data
+        FairKernelRidge(sigma=1.0, lam=0.1, mu=1.0, sigma_q=sq, dtype="float64").fit(X, y, q=q)
+    assert solvers.fit_cka_lean._cache_size() == before
