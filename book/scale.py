@@ -23,7 +23,7 @@
 # ```{admonition} Learning objectives
 # :class: tip
 # After this lesson you can
-# 1. say why exact kernel ridge regression stops at $n \approx 10^4$
+# 1. say why exact kernel ridge regression stops at a few times $10^4$ rows
 #    (memory $8n^2$ bytes, time $O(n^3)$);
 # 2. explain the Nyström feature map $\Phi = K_{nm}K_{mm}^{-1/2}$, what it
 #    costs ($O(nm^2)$ time, $O(nm)$ memory) and how landmarks are chosen,
