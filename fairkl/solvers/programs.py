@@ -87,20 +87,20 @@ def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, jitter=0.0, kernel_q="rbf", auto_
 
     Solves :math:`(K + \lambda I + \tfrac{\mu}{n}\tilde LK)\alpha = y`; the
     Cholesky factor of :math:`K + \lambda I` is computed afterwards, only to
-    estimate the conditioning (the kernel is rebuilt rather than kept, so at
-    most three n × n arrays are alive). Returns a :class:`FitResult`.
+    estimate the conditioning, and the objective's products with :math:`K`
+    and :math:`L` by row blocks. XLA still holds about five n × n arrays
+    (the LU path is the one exact fit that is not lean; the pipeline uses it
+    only when :math:`\tilde L` has no exact factor of rank < n/4).
+    Returns a :class:`FitResult`.
     """
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
     alpha = fkl_hsic_solve(x_kernel(kernel)(X, sigma=sigma), centered_kernel(q, sigma_q, kernel_q), y, lam, mu)
-    # Barrier: the kernels below are rebuilt only once the solve is done (its arrays are then dead).
-    X, q, alpha = jax.lax.optimization_barrier((X, q, alpha))
     f = kernel_matvec(X, X, alpha, sigma, kernel)
     r = y - f
     n = y.shape[0]
     fc = f - ops.sum(f) / n  # f^T (HLH) f = (Hf)^T L (Hf), with L f by blocks (no n x n matrix)
     Lf = kernel_matvec(q, q, fc, sigma_q, "rbf") if kernel_q == "rbf" else ops.matmul(q, ops.matmul(fc, q))
     J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * ops.sum(fc * Lf) / (n * n)
-    X, alpha = jax.lax.optimization_barrier((X, alpha))
     chol = ridge_factor(X, sigma, lam, jitter, kernel)
     return _closed_form(alpha, J, factor_condition(chol), jitter, sigma_q)
 
@@ -149,8 +149,7 @@ def fit_cka_lean(X, y, q, B, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol, 
     condition = factor_condition(chol)
     if B is not None:
         pen = BlockedCKA.make(sigma_f, B=B)
-    else:  # the barrier builds the kernel on q only after the factor and its condition estimate
-        chol, condition, q = jax.lax.optimization_barrier((chol, condition, q))
+    else:
         pen = BlockedCKA.make(sigma_f, Lc=centered_kernel(q, sigma_q, kernel_q))
     return cka_descent_factor(chol, jitter, y, lam, mu, pen, epochs, lr, tol, condition=condition)._replace(
         sigma_q=sigma_q)
