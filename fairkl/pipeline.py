@@ -352,7 +352,8 @@ def _cka_factor(p: Problem):
     The blocked CKA penalty then needs no n × n matrix for ``q``; a wider
     factor would cost more per step than reading the dense matrix.
     """
-    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL["float64"])
+    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL["float64"],
+                                           max_rank=CKA_FACTOR_RANK)  # a wider factor is not used: stop there
     B = np.asarray(B)
     B = B[:, np.linalg.norm(B, axis=0) > 0]
     if residual > PATH_TOL["float64"] or B.shape[1] > CKA_FACTOR_RANK:
