@@ -482,11 +482,13 @@ plt.show()
 # ([Part 4](part4_kerastuner)'s tuner, unchanged):
 #
 # ```bash
+# # on every machine: where the chief listens
+# export KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000
 # # chief (serves the oracle)
-# KERASTUNER_TUNER_ID=chief  KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000 python search.py
+# KERASTUNER_TUNER_ID=chief python search.py
 # # each worker, on any machine that can reach the chief
-# KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000 python search.py
-# KERASTUNER_TUNER_ID=tuner1 KERASTUNER_ORACLE_IP=10.0.0.1 KERASTUNER_ORACLE_PORT=8000 python search.py
+# KERASTUNER_TUNER_ID=tuner0 python search.py
+# KERASTUNER_TUNER_ID=tuner1 python search.py
 # ```
 #
 # The package's tests run exactly this (a chief and two workers on
