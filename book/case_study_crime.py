@@ -57,14 +57,17 @@
 # reading it.
 
 # %% tags=["hide-input"]
+# Setup: this page needs the fairkl package (its data ship inside it).
 try:
-    import fairkl  # also selects the Keras JAX backend
-except ModuleNotFoundError as err:
+    import fairkl  # noqa: F401  (also selects Keras's JAX backend)
+except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
-        "This notebook needs the fairkl package. From a clone of its repository run "
-        "`python -m pip install '.[book]'` (see the Installation page), then restart "
-        "the kernel."
-    ) from err
+        "This notebook needs the fairkl package. Install it as the "
+        "book's Installation page shows: the wheel offered there, "
+        "`python -m pip install 'fairkl-<version>-py3-none-any.whl"
+        "[notebooks]'`, or `python -m pip install '.[notebooks]'` in "
+        "a clone of the repository. Then restart the kernel."
+    ) from error
 
 # %%
 import matplotlib.pyplot as plt

@@ -46,19 +46,17 @@
 # 8 an independence test · 9 the reproduction table · exercises · key
 # takeaways.
 
-# %% tags=["hide-cell"]
-# Setup: this notebook needs the fairkl package (its data ship with it).
+# %% tags=["hide-input"]
+# Setup: this page needs the fairkl package (its data ship inside it).
 try:
     import fairkl  # noqa: F401  (also selects Keras's JAX backend)
 except ModuleNotFoundError as error:
     raise ModuleNotFoundError(
-        "This notebook needs the fairkl package. From a clone of its repository run\n"
-        '    python -m pip install ".[notebooks]"\n'
-        "or, in a hosted notebook such as Colab, run in a cell\n"
-        '    %pip install "fairkl[notebooks] @ git+https://github.com/OWNER/fairkl"\n'
-        "with the repository linked at the top of the book's pages;\n"
-        "then restart the kernel. "
-        "The book's Installation page has the details."
+        "This notebook needs the fairkl package. Install it as the "
+        "book's Installation page shows: the wheel offered there, "
+        "`python -m pip install 'fairkl-<version>-py3-none-any.whl"
+        "[notebooks]'`, or `python -m pip install '.[notebooks]'` in "
+        "a clone of the repository. Then restart the kernel."
     ) from error
 
 # %%

@@ -3,7 +3,7 @@
 Checked on the py:percent sources (jupytext), so it runs in a second: learning objectives,
 key takeaways, at least two exercises with solutions, the import guard as the first code
 cell, a caption and alt text on every figure, code lines short enough not to be clipped
-(88 characters), and no undefined jargon ("the seed tutorial").
+(72 characters: the code box at 1280 px holds 73), and no undefined jargon ("the seed tutorial").
 """
 
 import re
@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("*.py"))
 PAGES = CHAPTERS + sorted((ROOT / "book").glob("*.md")) + [ROOT / "README.md"]
-MAX_CODE_LINE = 88
+MAX_CODE_LINE = 72  # measured: the code box holds 73 characters in a 1280-px window
 JARGON = re.compile(r"seed tutorial|the seed['’]s|\bthe seed\b(?! (?:of|for|value|argument|=))", re.I)
 FIGURE_CALL = re.compile(r"\bplt\.(?:subplots|figure|plot|scatter)\(|\bplot_(?:trials|hypervolume)\(")
 
@@ -63,6 +63,14 @@ def test_lesson_parts(path):
 def test_first_code_cell_says_what_to_install(path):
     first = next(c for c in _cells(path) if c.cell_type == "code")
     assert "import fairkl" in first.source and "except ModuleNotFoundError" in first.source
+    # One install hint everywhere, the one the Installation page gives; no placeholder URL.
+    assert "OWNER" not in first.source and "git+" not in first.source
+    assert "[notebooks]" in first.source and "Installation page" in first.source
+
+
+def test_every_chapter_gives_the_same_install_hint():
+    firsts = {next(c for c in _cells(p) if c.cell_type == "code").source for p in CHAPTERS}
+    assert len(firsts) == 1, firsts
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
