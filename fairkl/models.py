@@ -397,31 +397,50 @@ class FairKernelRidge(keras.Model):
                 f"{list(fitted)}, got {list(names)}. Pass the columns in the order used by fit."
             )
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None) -> np.ndarray:
+    def predict(self, x, batch_size: int | None = None, verbose: int = 0, steps=None,
+                callbacks=None) -> np.ndarray:
         """Predict targets for ``x``.
 
         Parameters
         ----------
         x : array-like of shape (n_samples, n_features)
+            Inputs, with the columns (and, for a DataFrame, the names) used by ``fit``.
+        batch_size : int, optional
+            Rows per compiled prediction call (default 2048). Each call holds a
+            ``batch_size`` × (training rows or landmarks) kernel block, so a smaller value
+            bounds memory on large inputs; the predictions do not depend on it.
+        verbose : int, default 0
+            Accepted for Keras compatibility; nothing is printed.
+        steps, callbacks : None
+            Keras options for datasets and generators. This model predicts from arrays in
+            one pass and has no steps or callbacks: any value other than None raises.
 
         Returns
         -------
         ndarray of shape (n_samples,), in the units of the training ``y``.
         """
+        for name, value in (("steps", steps), ("callbacks", callbacks)):
+            if value is not None:
+                raise ValueError(
+                    f"predict() got {name}={value!r}, but FairKernelRidge predicts from arrays in "
+                    f"one pass and has no {name}; leave {name}=None (use batch_size to bound "
+                    f"memory)."
+                )
+        chunk = PREDICT_CHUNK if batch_size is None else v.check_int(batch_size, "batch_size")
         X = self._check_predict_X(x)
-        return self._predict_scaled(center(self.X_offset_, X)) * self.y_scale_
+        return self._predict_scaled(center(self.X_offset_, X), chunk) * self.y_scale_
 
-    def _predict_scaled(self, Xc: np.ndarray) -> np.ndarray:
+    def _predict_scaled(self, Xc: np.ndarray, chunk: int = PREDICT_CHUNK) -> np.ndarray:
         """Standardised predictions for inputs already centred by ``X_offset_``."""
         alpha, Xf, sigma = self._cast(self.alpha_), self._cast(self.X_fit_), self._cast(self.sigma)
         m = Xc.shape[0]
-        if m <= PREDICT_CHUNK:
+        if m <= chunk:
             return np.asarray(solvers.predict_program(self._cast(Xc), Xf, alpha, sigma))
-        pad = (-m) % PREDICT_CHUNK  # equal chunks: one compilation
+        pad = (-m) % chunk  # equal chunks: one compilation
         Xp = np.concatenate([Xc, np.zeros((pad, Xc.shape[1]))]) if pad else Xc
         out = [
-            np.asarray(solvers.predict_program(self._cast(Xp[i : i + PREDICT_CHUNK]), Xf, alpha, sigma))
-            for i in range(0, Xp.shape[0], PREDICT_CHUNK)
+            np.asarray(solvers.predict_program(self._cast(Xp[i : i + chunk]), Xf, alpha, sigma))
+            for i in range(0, Xp.shape[0], chunk)
         ]
         return np.concatenate(out)[:m]
 
@@ -436,8 +455,8 @@ class FairKernelRidge(keras.Model):
 
     def call(self, inputs):
         """``model(X)`` returns predictions as a tensor (eager; X is centred in float64 first)."""
-        self._check_fitted()
-        x = self._cast(center(self.X_offset_, np.asarray(inputs, dtype=np.float64)))
+        # The same checks as predict: a wrong width or a NaN must not give numbers.
+        x = self._cast(center(self.X_offset_, self._check_predict_X(inputs)))
         return solvers.predict_program(x, self._cast(self.X_fit_), self._cast(self.alpha_),
                                        self._cast(self.sigma)) * self.y_scale_
 

@@ -59,8 +59,10 @@ GLUE_DEF = re.compile(r"""\bglue\(\s*(?:f?["'])([^"']+)["']""")
 def _prose(path: Path) -> str:
     """The text a reader reads on the page, without code."""
     if path.suffix == ".md":
-        return re.sub(r"^```\{(?:code-cell|code-block|automodule|autoclass|autofunction)\}.*?^```", "",
-                      path.read_text(), flags=re.M | re.S)
+        # Code blocks and autodoc are code (the API page's signatures are checked by
+        # test_api_page.py); directives such as admonitions are prose and stay.
+        code = r"^(`{3,})(?:\{(?:code-cell|code-block|eval-rst)\}[^\n]*|[\w-]*)\n.*?^\1[ \t]*$"
+        return re.sub(code, "", path.read_text(), flags=re.M | re.S)
     parts = []
     for cell in jupytext.read(path, fmt="py:percent").cells:
         if cell.cell_type == "markdown":
