@@ -59,6 +59,7 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
         if not isinstance(hypermodel, FairKernelRidgeHyperModel):
             raise TypeError(f"hypermodel must be a FairKernelRidgeHyperModel; got {type(hypermodel).__name__}.")
         self.batch_size = v.check_int(batch_size, "batch_size")
+        _check_batched_options(hypermodel)  # before any trial is created (else it is left RUNNING)
         project_dir = os.path.join(str(directory or "."), str(project_name or "untitled_project"))
         self._fingerprint = hypermodel.fingerprint()
         self._lock = persistence.acquire_lock(project_dir)
@@ -140,3 +141,27 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     def load_model(self, trial):
         """Refit the trial's model (models are cheap to refit; none is stored)."""
         return refit(self.hypermodel, trial.hyperparameters.values)
+
+
+def _check_batched_options(hypermodel: FairKernelRidgeHyperModel) -> None:
+    """Refuse, naming the setting, what the batched path cannot evaluate as ``refit`` would build it."""
+    options = hypermodel.options
+    if hypermodel.penalty != "cka":
+        raise ValueError(
+            f"BatchedTuner evaluates the CKA penalty only; the hypermodel has penalty="
+            f"{hypermodel.penalty!r}. Use penalty='cka', or run a stock KerasTuner tuner "
+            f"(e.g. kt.RandomSearch(hypermodel, ...)), which fits any penalty one trial at a time."
+        )
+    m = options.get("n_components")
+    if m is not None and m > len(hypermodel.X_train):
+        raise ValueError(
+            f"model_options n_components={m} exceeds the {len(hypermodel.X_train)} training rows: "
+            f"the low-rank model takes its landmarks from them. Use n_components <= "
+            f"{len(hypermodel.X_train)}, or None for the exact model."
+        )
+    if m is None and options.get("dtype") != "float64":
+        raise ValueError(
+            f"BatchedTuner's compiled batches fit in float64, so dtype={options.get('dtype')!r} would "
+            f"score each trial with another model than the one `refit` builds. Use dtype='float64' "
+            f"(the default), or a stock KerasTuner tuner for float32 fits."
+        )

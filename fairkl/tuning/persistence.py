@@ -238,13 +238,19 @@ def fingerprint(space: dict, arrays: dict) -> dict:
 def check_fingerprint(project_dir: str, fp: dict) -> None:
     """Raise if ``project_dir`` was started with another space or other data than ``fp`` describes."""
     path = os.path.join(project_dir, FINGERPRINT_FILE)
-    if not os.path.exists(path):
-        return
-    try:
-        with open(path) as f:
-            old = json.load(f)
-    except (OSError, ValueError):
-        return  # unreadable (written by a crashed process without atomic writes): rewritten below
+    old = _read_json(path)
+    if not isinstance(old, dict) or not all(isinstance(old.get(k), str) for k in ("space", "data")):
+        if _has_trial_files(project_dir):
+            state = "missing" if not os.path.exists(path) else "unreadable"
+            raise ValueError(
+                f"the KerasTuner project {project_dir!r} has trials but its fingerprint {path!r} is "
+                f"{state}, so fairkl cannot check that it was started with the same search space "
+                f"and data; resuming could mix incomparable trials. Use overwrite=True to start "
+                f"again or another project_name; if you know the space and data are the same, "
+                f"restore the file with fairkl.tuning.persistence.write_fingerprint(project_dir, "
+                f"hypermodel.fingerprint())."
+            )
+        return  # nothing recorded yet (e.g. a kill before the first trial): written below
     for key, what in (("space", "search space"), ("data", "training/validation data")):
         if old.get(key) != fp[key]:
             detail = f" (it was {old.get('space_text')}; now {fp['space_text']})" if key == "space" else ""
@@ -267,6 +273,13 @@ def values_hash(values: dict) -> str:
     return hashlib.sha256(s.encode("utf-8")).hexdigest()[:32]
 
 
+def _has_trial_files(project_dir: str) -> bool:
+    if not os.path.isdir(project_dir):
+        return False
+    return any(name.startswith("trial_") and os.path.exists(os.path.join(project_dir, name, "trial.json"))
+               for name in os.listdir(project_dir))
+
+
 def _read_json(path: str):
     try:
         with open(path) as f:
@@ -275,8 +288,51 @@ def _read_json(path: str):
         return None
 
 
+# The keys and types KerasTuner's Trial.set_state and Oracle.set_state read.
+TRIAL_KEYS = {"trial_id": str, "hyperparameters": dict, "metrics": dict, "status": str}
+ORACLE_KEYS = {"ongoing_trials": dict, "hyperparameters": dict, "start_order": list, "end_order": list,
+               "run_times": dict, "retry_queue": list, "seed": int, "seed_state": int,
+               "tried_so_far": list, "id_to_hash": dict, "display": dict}
+STATUSES = ("RUNNING", "IDLE", "INVALID", "STOPPED", "COMPLETED", "FAILED")
+
+
+def _check_trial_state(state: dict, path: str, folder_id: str) -> None:
+    """Raise, naming the file, if a readable trial file is not one KerasTuner can resume from."""
+    problems = [f"{k!r} missing or not a {t.__name__}" for k, t in TRIAL_KEYS.items()
+                if not isinstance(state.get(k), t)]
+    if not problems:
+        if not isinstance(state["hyperparameters"].get("values"), dict):
+            problems.append("'hyperparameters' has no 'values' dict")
+        if state["status"] not in STATUSES:
+            problems.append(f"unknown status {state['status']!r}")
+        if state["trial_id"] != folder_id:
+            problems.append(f"its trial_id {state['trial_id']!r} is not its folder's ({folder_id!r}): "
+                            f"a copied or hand-edited file")
+    if problems:
+        raise ValueError(
+            f"cannot resume the KerasTuner project: the trial file {path!r} is not a trial KerasTuner "
+            f"wrote ({'; '.join(problems)}). Restore or delete that trial folder (its result is then "
+            f"lost), or start again with overwrite=True."
+        )
+
+
+def _placeholder(tid: str, template: dict | None, message: str) -> dict:
+    hp = {**template["hyperparameters"], "values": {}} if template else {"space": [], "values": {}}
+    return {"trial_id": tid, "hyperparameters": hp, "metrics": {"metrics": {}}, "score": None,
+            "best_step": 0, "status": "FAILED", "message": message}
+
+
 def _load_trials(project_dir: str, summary: dict) -> dict:
-    """Every trial file, by id; an unreadable one becomes a FAILED placeholder (its result is lost)."""
+    """Every trial file, by id, with numbered ids made contiguous again.
+
+    An unreadable (truncated) file becomes a FAILED placeholder: its result is
+    lost. So does a trial folder missing from the middle of the numbering:
+    KerasTuner numbers a new trial by the count of trials it knows
+    (``Oracle.create_trial``), so a gap makes it hand out an existing id again
+    and overwrite that trial, forever. A readable file that KerasTuner did not
+    write as it is (missing keys, another folder's id) stops the resume with
+    an error naming it.
+    """
     trials, broken = {}, []
     for name in sorted(os.listdir(project_dir)):
         folder = os.path.join(project_dir, name)
@@ -284,20 +340,32 @@ def _load_trials(project_dir: str, summary: dict) -> dict:
             continue
         path = os.path.join(folder, "trial.json")
         if not os.path.exists(path):
-            continue  # created, never written (a kill inside deferred_writes): the trial is drawn again
+            continue  # created, never written (a kill inside deferred_writes): drawn again, or a gap below
         state = _read_json(path)
-        if isinstance(state, dict) and "trial_id" in state:
-            trials[state["trial_id"]] = state
-        else:
+        if not isinstance(state, dict):
             broken.append(name[len("trial_"):])
+            continue
+        _check_trial_state(state, path, name[len("trial_"):])
+        trials[state["trial_id"]] = state
+    template = next(iter(trials.values()), None)
     for tid in broken:  # only possible for files written without atomic writes
-        template = next(iter(trials.values()), None)
-        hp = {**template["hyperparameters"], "values": {}} if template else {"space": [], "values": {}}
-        trials[tid] = {"trial_id": tid, "hyperparameters": hp, "metrics": {"metrics": {}}, "score": None,
-                       "best_step": 0, "status": "FAILED",
-                       "message": "the trial file was unreadable (written without atomic writes); result lost"}
+        trials[tid] = _placeholder(tid, template, "the trial file was unreadable (written without atomic "
+                                                  "writes); result lost")
         write_json_atomic(os.path.join(project_dir, f"trial_{tid}", "trial.json"), trials[tid])
         summary["lost"].append(tid)
+    numbered = {int(t): t for t in trials if t.isdigit()}
+    if numbered:
+        for k in range(max(numbered)):
+            if k in numbered:
+                continue
+            near = numbered.get(max((j for j in numbered if j < k), default=min(numbered)))
+            tid = str(k).zfill(len(near))
+            trials[tid] = _placeholder(tid, template, "the trial file was missing when the project was "
+                                                      "resumed; result lost")
+            os.makedirs(os.path.join(project_dir, f"trial_{tid}"), exist_ok=True)
+            write_json_atomic(os.path.join(project_dir, f"trial_{tid}", "trial.json"), trials[tid])
+            numbered[k] = tid
+            summary["lost"].append(tid)
     return trials
 
 
@@ -389,11 +457,21 @@ def repair_project(project_dir: str, oracle=None) -> dict:
     if not trials and not os.path.exists(oracle_path):
         return summary
     state = _read_json(oracle_path)
-    if not isinstance(state, dict) or "end_order" not in state:
+    tuner_file = os.path.join(project_dir, f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json")
+    valid = isinstance(state, dict) and all(isinstance(state.get(k), t) for k, t in ORACLE_KEYS.items())
+    if not valid and not trials:
+        # Nothing was recorded: start afresh (a rebuilt state would have an empty search space).
+        for path in (oracle_path, tuner_file):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        summary["rebuilt"] = True
+        warnings.warn(f"the KerasTuner project {project_dir!r} had an unreadable oracle.json and no "
+                      f"trials: starting it afresh", UserWarning, stacklevel=2)
+        return summary
+    if not valid:
         state = _rebuild_state(trials, oracle)
         summary["rebuilt"] = True
     write_json_atomic(oracle_path, _reconcile(state, trials, summary))
-    tuner_file = os.path.join(project_dir, f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json")
     if not isinstance(_read_json(tuner_file), dict):  # missing or truncated: KerasTuner then would not resume
         write_json_atomic(tuner_file, {})
     if summary["rebuilt"] or summary["lost"]:
