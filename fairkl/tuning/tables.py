@@ -7,6 +7,7 @@ trials and treat (``val_mse``, ``val_cka``) as two objectives to minimise.
 from __future__ import annotations
 
 import math
+import warnings
 
 import keras_tuner as kt
 import numpy as np
@@ -58,6 +59,9 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
         row = {"trial_id": trial.trial_id, **values}
         for m in metrics:
             row[m] = float(trial.metrics.get_last_value(m)) if trial.metrics.exists(m) else float("nan")
+        if trial.metrics.exists("converged") and "converged" not in metrics:
+            # A fit stopped by its step cap sits where it stopped, not at its optimum: say so.
+            row["converged"] = bool(trial.metrics.get_last_value("converged"))
         rows.append(row)
     return rows
 
@@ -75,10 +79,23 @@ def _check_columns(rows, names):
 
 
 def pareto_trials(rows: list[dict], objectives=("val_mse", "val_cka")) -> list[dict]:
-    """The Pareto-optimal rows of :func:`trials_table` (all objectives minimised)."""
+    """The Pareto-optimal rows of :func:`trials_table` (all objectives minimised).
+
+    Rows carry ``converged`` (from :func:`trials_table`); when a front member's fit
+    did not converge (it stopped at its ``epochs`` cap), a ``UserWarning`` says how many:
+    such a point shows where the solver stopped, not the optimum of its settings.
+    """
     if not rows:
         return []
-    return [rows[i] for i in pareto_front(_matrix(rows, objectives))]
+    front = [rows[i] for i in pareto_front(_matrix(rows, objectives))]
+    stopped = [r["trial_id"] if "trial_id" in r else i for i, r in enumerate(front) if r.get("converged") is False]
+    if stopped:
+        warnings.warn(
+            f"{len(stopped)} of the {len(front)} Pareto-optimal trials did not converge (their fits "
+            f"stopped at the epochs cap): {stopped}. Their points show where the solver stopped, not "
+            f"the optimum of their settings; raise epochs (or lr) and re-evaluate them.",
+            UserWarning, stacklevel=2)
+    return front
 
 
 def best_within_budget(rows: list[dict], budget: float, objective="val_mse", constraint="val_cka") -> dict | None:
