@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import numbers
+import zlib
 from typing import NamedTuple
 
 import numpy as np
@@ -39,12 +41,32 @@ def make_seed_data(n: int = 200, noise: float = 0.1, proxy_noise: float = 0.5, s
     y : ndarray of shape (n,)
     q : ndarray of shape (n, 1)
     """
+    n = _check_count(n, "n")
+    noise = _check_scale(noise, "noise")
+    proxy_noise = _check_scale(proxy_noise, "proxy_noise")
+    seed = _check_count(seed, "seed", minimum=0)
     rng = np.random.default_rng(seed)
     x = rng.uniform(-3.0, 3.0, n)
     q = rng.normal(size=n)
     proxy = q + proxy_noise * rng.normal(size=n)
     y = np.sin(x) + 3.0 * q + noise * rng.normal(size=n)
     return np.column_stack([x, proxy]), y, q[:, None]
+
+
+def _check_count(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+    return int(value)
+
+
+def _check_scale(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r} ({type(value).__name__}).")
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} (a standard deviation) must be finite and >= 0; got {value}.")
+    return float(value)
 
 
 #: The package that holds the data files, and the SHA-256 of each file's uncompressed bytes
@@ -78,7 +100,14 @@ def _read_verified(name: str, sha256: str) -> bytes:
             "wheel: reinstall fairkl from a clone of its repository with `python -m pip install .` "
             "(or from a wheel built by `python -m build`); a bare copy of the fairkl/ folder lacks it."
         )
-    raw = gzip.decompress(path.read_bytes())
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (EOFError, OSError, zlib.error) as err:  # truncated, garbled, not gzip, trailing garbage
+        raise ValueError(
+            f"{DATA_PACKAGE}/{name} ({path}) cannot be decompressed ({type(err).__name__}: {err}): "
+            "the file is corrupted or was replaced; reinstall fairkl (python -m pip install "
+            "--force-reinstall fairkl, or from its wheel)."
+        ) from err
     digest = hashlib.sha256(raw).hexdigest()
     if digest != sha256:
         raise ValueError(
