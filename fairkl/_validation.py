@@ -188,12 +188,43 @@ def _array_column(arr: np.ndarray, name: str) -> _Column:
             return _Column(values=as_float_array(arr.astype(np.float64), name))
     elif arr.dtype.kind not in "bUS":
         return _Column(values=as_float_array(arr, name))
+    _check_numeric_strings(arr, name)
     try:
         categories, codes = np.unique(arr, return_inverse=True)
     except TypeError as exc:
         raise TypeError(f"{name} mixes labels of different types (e.g. numbers and strings) "
                         f"that cannot be sorted; convert them to one type (e.g. {name}.astype(str)).") from exc
     return _Column(codes=codes.reshape(-1).astype(np.int64), categories=categories.astype(object))
+
+
+def _as_number(x):
+    if not isinstance(x, (str, np.str_, bytes, np.bytes_)):
+        return None
+    try:
+        return float(x)
+    except ValueError:
+        return None
+
+
+def _check_numeric_strings(arr: np.ndarray, name: str) -> None:
+    """Numbers written as strings are group labels only if they are few integer codes.
+
+    ``["1.5", "2.25", ...]`` read as labels would make one group per row and
+    silently change the fit: refused, in the model and the group metrics alike.
+    """
+    values = [_as_number(x) for x in arr]
+    if not values or any(x is None for x in values):
+        return
+    numbers_ = np.array(values, dtype=np.float64)
+    integer = np.all(np.isfinite(numbers_) & (numbers_ == np.round(numbers_)))
+    few = len(np.unique(numbers_)) <= max(GROUPS_MAX_SMALL, len(numbers_) // 2)
+    if not (integer and few):
+        raise TypeError(
+            f"{name} holds numbers written as strings (e.g. {str(arr[0])!r}) that are not a few integer "
+            f"group codes, so they are neither clearly groups nor clearly numbers. Convert them: "
+            f"{name}.astype(float) for a continuous attribute, or a pandas Categorical to declare "
+            f"each distinct value a group."
+        )
 
 
 def _sensitive_columns(q, name: str) -> list:
