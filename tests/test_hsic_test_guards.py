@@ -38,3 +38,39 @@ def test_without_x64_the_test_refuses_rather_than_shift_p_values():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "refused: hsic_test needs 64-bit JAX" in out.stdout, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("which", ["y", "q"])
+def test_a_yardstick_needs_a_varying_target_and_attribute(which):
+    from fairkl.metrics import Yardstick, UndefinedDependence
+
+    y, q = np.arange(10.0), np.arange(10.0) % 3
+    if which == "y":
+        y = np.ones(10)
+    else:
+        q = np.ones(10)
+    with pytest.raises(UndefinedDependence, match="constant"):
+        Yardstick.from_data(y, q)
+
+
+def test_batched_tuner_refuses_float32_jax():
+    code = (
+        "import os; os.environ['FAIRKL_ENABLE_X64'] = '0'\n"
+        "import fairkl, keras_tuner as kt\n"
+        "from fairkl.datasets import make_seed_data\n"
+        "from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel\n"
+        "X, y, q = make_seed_data(n=60, seed=0)\n"
+        "hm = FairKernelRidgeHyperModel(X[:40], y[:40], q[:40], X[40:], y[40:], q[40:])\n"
+        "o = kt.oracles.RandomSearchOracle(objective=kt.Objective('val_mse', 'min'), max_trials=2, seed=1)\n"
+        "try:\n"
+        "    BatchedTuner(hm, o, directory=os.environ['TMP_DIR'], project_name='x')\n"
+        "except RuntimeError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "TMP_DIR": tmp})
+    assert "refused: BatchedTuner fits in float64" in out.stdout, out.stderr[-2000:]

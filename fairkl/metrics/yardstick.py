@@ -93,6 +93,13 @@ class Yardstick:
         """Median-heuristic bandwidths of the training targets ``y`` and attribute ``q``."""
         y = v.as_float_array(y, "y").reshape(-1, 1)
         q = v.check_sensitive(q, y.shape[0], name=q_name)
+        for what, arr in (("y", y), (q_name, q)):
+            if is_constant(arr):
+                raise UndefinedDependence(
+                    f"{what} is constant on these {arr.shape[0]} training rows, so it has no bandwidth "
+                    f"(median distance 0) and dependence on it cannot be measured; a yardstick needs "
+                    f"a {what} that varies."
+                )
         med = lambda a: float(median_heuristic(ops.convert_to_tensor(a, dtype="float64")))  # noqa: E731
         return cls(med(y), med(q))
 

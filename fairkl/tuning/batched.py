@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+import jax
 import keras_tuner as kt
 
 from fairkl import _validation as v
@@ -146,6 +147,12 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
 def _check_batched_options(hypermodel: FairKernelRidgeHyperModel) -> None:
     """Refuse, naming the setting, what the batched path cannot evaluate as ``refit`` would build it."""
     options = hypermodel.options
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "BatchedTuner fits in float64, but jax_enable_x64 is off (FAIRKL_ENABLE_X64=0 was set "
+            "before importing fairkl): its trials would silently run in float32. Unset it, or call "
+            "jax.config.update('jax_enable_x64', True)."
+        )
     if hypermodel.penalty != "cka":
         raise ValueError(
             f"BatchedTuner evaluates the CKA penalty only; the hypermodel has penalty="
