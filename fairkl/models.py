@@ -637,6 +637,8 @@ def _dtype_name(dtype) -> str:
     if isinstance(dtype, dict):  # a serialised policy: deserialise through Keras' public API
         dtype = keras.dtype_policies.deserialize(dtype)
     name = getattr(dtype, "name", dtype)
+    if isinstance(dtype, np.dtype) or (isinstance(dtype, type) and issubclass(dtype, np.generic)):
+        name = np.dtype(dtype).name  # np.float64, np.dtype("float32"): as their names
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {list(DTYPES)}; got {dtype!r}.")
     return name

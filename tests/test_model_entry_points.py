@@ -63,3 +63,15 @@ def test_direct_call_refuses_non_finite_inputs(fitted, value):
 def test_direct_call_before_fit_names_fit():
     with pytest.raises(Exception, match="fit"):
         FairKernelRidge()(np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("dtype,name", [(np.float64, "float64"), (np.dtype("float32"), "float32"),
+                                        ("float64", "float64")])
+def test_numpy_dtypes_are_accepted_by_name(seed_data, dtype, name):
+    X, y, q = seed_data[:3]
+    assert FairKernelRidge(dtype=dtype).fit(X, y, q=q).compute_dtype_name == name
+
+
+def test_an_unsupported_dtype_is_named():
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        FairKernelRidge(dtype=np.int32)
