@@ -61,6 +61,7 @@ except ModuleNotFoundError as error:
 # %%
 import os
 import tempfile
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -166,22 +167,31 @@ print(f"median heuristic {sigma_X:.2f}; chosen sigma = {sigma:.2f}, "
 # The rule's choice lies inside the grid, not on its edge.
 assert sigmas[0] < sigma < sigmas[-1] and lams[0] < lam < lams[-1]
 glue("p3_lam", float(lam), display=False)
-# "in float32 the model warns that K + lam I is ill-conditioned"
+
+# %% [markdown]
+# The chosen $\lambda$ = {glue:text}`p3_lam:g` is small. In float32 (the
+# default, Keras' own) the model warns that $K + \lambda I$ is
+# ill-conditioned and says what to do:
+
+# %%
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    FairKernelRidge(sigma, lam, dtype="float32").fit(X_tr, y_tr)
+    FairKernelRidge(sigma, lam).fit(X_tr, y_tr)  # float32
+for w in caught:
+    print(textwrap.fill(f"{w.category.__name__}: {w.message}", 72))
+
+# %% tags=["remove-cell"]
 assert any("ill-conditioned" in str(w.message) for w in caught), caught
 
 # %% [markdown]
-# Now one model of each kind. `fit(X, y, q=...)` takes the sensitive
-# attribute as a keyword, never as a column of `X`; the fitted model records
-# how its solver ended (`n_iter_`, `converged_`). The chosen
-# $\lambda$ = {glue:text}`p3_lam:g` is small, so we compute in float64: in
-# float32 (the default, Keras' own) the model warns that $K + \lambda I$ is
-# ill-conditioned and says what to do.
+# So the models of this page compute in float64 (§6 returns to float32
+# on purpose). Now one model of each kind.
+# `fit(X, y, q=...)` takes the sensitive attribute as a keyword, never as a
+# column of `X`; the fitted model records how its solver ended (`n_iter_`,
+# `converged_`).
 
 # %%
-f64 = {"dtype": "float64"}  # lam is small: float32 would warn
+f64 = {"dtype": "float64"}  # lam is small: float32 warns
 plain = FairKernelRidge(sigma, lam, 0.0, **f64).fit(X_tr, y_tr)
 hsic_model = FairKernelRidge(sigma, lam, 20.0, penalty="hsic", **f64)
 hsic_model.fit(X_tr, y_tr, q=q_tr)
@@ -307,7 +317,7 @@ glue("p3_share_3q", float(share_3q), display=False)
 # $$ (eq-p3-mu-path)
 #
 # Only the $r\times r$ matrix $I_r + tS$ depends on $\mu$. One Cholesky
-# factorisation of $C$ ($O(n^3)$, the price of one plain fit) gives
+# factorisation of $C$, which costs $O(n^3)$ like one plain fit, gives
 # $\alpha_0$ and $Z$; $S$ and $B^\top K\alpha_0$ cost $O(n^2 r)$ once; each
 # $\mu$ then costs an $r\times r$ solve and a product with $Z$,
 # $O(r^3 + nr)$. The inverse exists for every $\mu \ge 0$: $K$ and $C^{-1}$
@@ -360,26 +370,29 @@ H = np.eye(n) - 1.0 / n  # does not see a shift
 L_c = H @ rbf(q_tr, q_tr, sigma_q) @ H  # L~ = H L H
 w, V = np.linalg.eigh(L_c)
 keep = w > 1e-13 * w.max()  # the rest is rounding error
-B = V[:, keep] * np.sqrt(w[keep])  # eq. (factor): L~ = B B^T
+B = V[:, keep] * np.sqrt(w[keep])  # L~ = B B^T, rank r
 r = B.shape[1]
 
-C = K + lam * np.eye(n)  # eq. (pieces)
+C = K + lam * np.eye(n)  # the pieces that do not depend on mu
 alpha0 = np.linalg.solve(C, y_tr / s_y)
 Z = np.linalg.solve(C, B)
 S = B.T @ K @ Z
 v = B.T @ K @ alpha0
 
 
-def alpha_path(mu):  # eq. (mu-path): an r x r solve per mu
+def alpha_path(mu):  # the mu-path: an r x r solve per mu
     t = mu / n
     return alpha0 - t * Z @ np.linalg.solve(np.eye(r) + t * S, v)
 
 
-def alpha_direct(mu):  # eq. (closed): an n x n solve per mu
-    return np.linalg.solve(C + mu / n * L_c @ K, y_tr / s_y)
+L_cK = L_c @ K
 
 
-K_va = rbf(X_va, X_tr, sigma)  # eq. (predict) on validation rows
+def alpha_direct(mu):  # the closed form: an n x n solve per mu
+    return np.linalg.solve(C + mu / n * L_cK, y_tr / s_y)
+
+
+K_va = rbf(X_va, X_tr, sigma)  # predictions at validation rows
 P_path = np.array([s_y * K_va @ alpha_path(m) for m in mus])
 P_direct = np.array([s_y * K_va @ alpha_direct(m) for m in mus])
 P_fits = np.array([
@@ -396,7 +409,7 @@ def gap(A, B):  # largest difference, relative to the predictions
 
 kappa = np.linalg.cond(C)
 gaps = {
-    "NumPy, eq. (mu-path)": gap(P_path, P_direct),
+    "NumPy mu-path formula": gap(P_path, P_direct),
     "fairkl mu_path": gap(P, P_direct),
     f"fairkl fits, {len(P_fits)} values of mu":
         gap(P_fits, P_direct[::10]),
@@ -455,25 +468,25 @@ print(f"validation CKA: {path_cka[0]:.3f} at mu = 0, lowest "
 
 # %% mystnb={"figure": {"caption": "The exact μ-path on validation data ($\\mu > 0$ on a log axis). As $\\mu$ grows the error (blue, left axis) rises and the dependence on $q$ (orange, right axis) falls to near zero, then creeps back up a little at the largest $\\mu$. Grey lines mark the MSE of the constant predictor and of $\\sin(x)$, the best predictor independent of $q$: the path ends between them.", "name": "fig-p3-path"}, "image": {"alt": "Two curves against mu on a logarithmic axis. The blue validation-MSE curve rises from the level of plain kernel ridge regression to a level between two horizontal grey lines that mark the constant predictor and sin(x). The orange validation-CKA curve falls from the level of plain kernel ridge regression to near zero and rises slightly at the right end."}}
 const_va, sine_va = rows["constant ȳ"][0], rows["sin(x), best fair"][0]
-fig, ax1 = plt.subplots(figsize=(7, 3.8))
+fig, ax1 = plt.subplots(figsize=(7, 4))
 ax2 = ax1.twinx()
-ax1.semilogx(mus[1:], path_mse[1:], color="tab:blue",
+ax1.semilogx(mus[1:], path_mse[1:], color="tab:blue", lw=2,
              label="validation MSE (left axis)")
-ax1.axhline(const_va, color="0.35", ls=":", lw=1.2,
-            label="MSE of constant ȳ")
-ax1.axhline(sine_va, color="0.55", ls="--", lw=1.2,
+ax1.axhline(const_va, color="0.3", ls=":", lw=1.5,
+            label="MSE of the constant ȳ")
+ax1.axhline(sine_va, color="0.5", ls="--", lw=1.5,
             label="MSE of sin(x), best fair")
-ax2.semilogx(mus[1:], path_cka[1:], color="tab:orange",
+ax2.semilogx(mus[1:], path_cka[1:], color="tab:orange", lw=2,
              label="validation CKA with q (right axis)")
 ax1.set(xlabel="fairness strength μ (log scale)",
         title="Along the μ-path, dependence falls as error rises")
 ax1.set_ylabel("validation MSE", color="tab:blue")
 ax2.set_ylabel("validation CKA with q", color="tab:orange")
-ax1.set_ylim(0, None)
-ax2.set_ylim(0, None)
+ax1.set_ylim(0, 1.15 * const_va)  # both grey lines in view
+ax2.set_ylim(0, 1)  # CKA lies in [0, 1]
 lines = ax1.get_lines() + ax2.get_lines()
-ax1.legend(lines, [ln.get_label() for ln in lines], loc="center left",
-           fontsize=8, framealpha=0.9)
+fig.legend(lines, [ln.get_label() for ln in lines], ncol=2,
+           loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=9)
 plt.show()
 
 # %% tags=["remove-cell"]
@@ -717,8 +730,8 @@ naive = a**2 + (a**2).T - 2 * a * a.T  # all in float32
 exact = (X_tr[:, :1] - X_tr[:, :1].T) ** 2  # float64, no offset
 pairs = ~np.eye(n, dtype=bool)
 bad = np.abs(naive - exact)[pairs] > 0.5 * exact[pairs]
-print(f"float32 squared distances wrong by more than half their "
-      f"value: {bad.mean():.0%} of the pairs")
+print(f"float32 squared distances wrong by more than half:\n"
+      f"  {bad.mean():.0%} of the pairs")
 
 # %% tags=["remove-cell"]
 glue("p3_bad_share", float(100 * bad.mean()), display=False)
@@ -727,21 +740,19 @@ glue("p3_bad_share", float(100 * bad.mean()), display=False)
 # {glue:text}`p3_bad_share:.0f`% of the squared distances between training
 # rows are wrong by more than half their value. The model subtracts the
 # training mean (`X_offset_`, kept in float64) before anything else, so in
-# float32 a model on the shifted column predicts like one on the centred
+# float32 a model on the shifted column predicts like one on the original
 # column (the largest difference is printed below):
 
 # %%
-X_year = np.column_stack([X_tr, year])
-X_year_te = np.column_stack([X_te, 2000.0 + X_te[:, 0]])
-shift = np.array([0.0, 0.0, 2000.0])
+shift = np.array([2000.0, 0.0])  # x becomes a year; the proxy stays
 f32 = {"dtype": "float32"}
-shifted = FairKernelRidge(sigma, 1e-2, **f32).fit(X_year, y_tr)
-centred = FairKernelRidge(sigma, 1e-2, **f32).fit(X_year - shift, y_tr)
-gap32 = np.max(np.abs(shifted.predict(X_year_te)
-                      - centred.predict(X_year_te - shift)))
+shifted = FairKernelRidge(sigma, 1e-2, **f32).fit(X_tr + shift, y_tr)
+original = FairKernelRidge(sigma, 1e-2, **f32).fit(X_tr, y_tr)
+gap32 = np.max(np.abs(shifted.predict(X_te + shift)
+                      - original.predict(X_te)))
 print("X_offset_ =", ", ".join(f"{v:.2f}" for v in shifted.X_offset_))
-print(f"shifted vs centred column: largest difference in predictions "
-      f"{gap32:.1e}")
+print(f"shifted vs original column: largest difference in "
+      f"predictions {gap32:.1e}")
 
 # %% [markdown]
 # **Feature names.** Fitted on a DataFrame, the model remembers the column
@@ -754,7 +765,7 @@ print("feature_names_in_:", list(named.feature_names_in_))
 try:
     named.predict(pd.DataFrame(X_te[:, ::-1], columns=["proxy", "x"]))
 except ValueError as err:
-    print("ValueError:", err)
+    print(textwrap.fill(f"ValueError: {err}", 72))
 
 # %% tags=["remove-cell"]
 assert bad.mean() > 0.1  # cancellation is real on the year column
@@ -779,7 +790,7 @@ with tempfile.TemporaryDirectory() as tmp:
     try:
         chosen.save(Path(tmp) / "fair_krr.h5")
     except ValueError as err:
-        print("ValueError:", str(err)[:86], "...")
+        print(textwrap.fill(f"ValueError: {err}", 72))
 same = np.array_equal(reloaded.predict(X_te), chosen.predict(X_te))
 print(type(reloaded).__name__, "reloaded; identical test predictions:",
       same)
@@ -842,24 +853,24 @@ gap_mu0 = gap(P[0], plain.predict(X_va))
 mus_long = np.r_[0.0, np.logspace(-1, 8, 46)]
 F = np.array([K @ alpha_path(m) for m in mus_long])  # f = K alpha
 penalty = np.sum((F @ B) ** 2, axis=1) / n**2  # |B^T f|^2 / n^2
-rises = np.diff(penalty).max() / penalty[0]
 # 3. the predicted mu = n / s_1, fitted by fairkl
 s, U = np.linalg.eigh(S)
 s1, u1 = s[-1], U[:, -1]
 half = FairKernelRidge(sigma, lam, n / s1, penalty="hsic", **f64)
 f_half = half.fit(X_tr, y_tr, q=q_tr).predict(X_tr) / s_y  # K alpha
 shrink = (u1 @ B.T @ f_half) / (u1 @ v)
-print(f"1. mu = 0 vs plain KRR: largest difference {gap_mu0:.1e}")
-print(f"2. penalty {penalty[0]:.3g} at mu = 0, {penalty[-1]:.1e} at "
-      f"mu = 1e8; largest rise between neighbours {rises:.0e}")
-print(f"3. s_1 = {s1:.2f}, mu = n / s_1 = {n / s1:.2f}: component "
-      f"u_1 is {shrink:.9f} of its mu = 0 value")
+falls = bool(np.all(np.diff(penalty) < 0))
+print(f"1. mu = 0 vs plain KRR: largest difference {gap_mu0:.1e}\n"
+      f"2. penalty {penalty[0]:.3g} at mu = 0, "
+      f"{penalty[-1]:.1e} at mu = 1e8\n"
+      f"   it falls at every step: {falls}\n"
+      f"3. s_1 = {s1:.2f}, mu = n / s_1 = {n / s1:.2f}:\n"
+      f"   component along u_1 = {shrink:.9f} of its mu = 0 value")
 
 # %% tags=["remove-cell"]
 assert gap_mu0 < tol  # 1. mu = 0 is plain KRR
-assert rises <= 1e-12  # 2. never increases (to rounding) ...
+assert falls  # 2. the penalty never increases ...
 assert penalty[-1] < 1e-6 * penalty[0]  # ... and tends to zero
-assert np.all(np.diff(penalty[1:]) < 0)  # strictly, for mu > 0
 assert abs(shrink - 0.5) < tol  # 3. halved at mu = n / s_1
 glue("p3_pen_ratio", float(penalty[-1] / penalty[0]), display=False)
 glue("p3_mu_half", float(n / s1), display=False)
@@ -870,10 +881,7 @@ glue("p3_mu_half", float(n / s1), display=False)
 # $\mu = 10^8$ it is {glue:text}`p3_pen_ratio:.0e` of its value at
 # $\mu = 0$; and the fairkl fit at the predicted
 # $\mu = n/s_1$ = {glue:text}`p3_mu_half:.2f` halves the component along
-# $u_1$. Eq. {eq}`eq-p3-shrink` also says how slowly the last of the
-# dependence goes: the component along $u_i$ is halved only at
-# $\mu = n/s_i$, and the small eigenvalues of $S$ put those values of $\mu$
-# far beyond the page's grid.
+# $u_1$.
 #
 # ```{solution-end}
 # ```
@@ -895,9 +903,8 @@ pen05, mu05 = cand[k05]
 tight = FairKernelRidge(sigma, lam, mu05, penalty=pen05, **f64)
 tight.fit(X_tr, y_tr, q=q_tr)
 m05, c05 = scores(tight.predict(X_te), y_te, q_te)
-print(f"budget 0.05: {pen05}, mu = {mu05:.3g}; "
-      f"test MSE {m05:.2f}, CKA {c05:.3f}; "
-      f"sin(x) test MSE {mse_s:.2f}")
+print(f"budget 0.05: {pen05}, mu = {mu05:.3g}\n"
+      f"test MSE {m05:.2f}, CKA {c05:.3f}; sin(x): MSE {mse_s:.2f}")
 
 # %% tags=["remove-cell"]
 best_path05 = path_mse[path_cka <= 0.05].min()
