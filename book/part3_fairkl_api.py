@@ -341,8 +341,8 @@ mus = np.r_[0.0, np.logspace(-1, 3, 40)]
 base = FairKernelRidge(sigma, lam, dtype="float64")
 path = base.mu_path(X_tr, y_tr, q_tr, mus)
 P = path.predict(X_va)  # one row of validation predictions per mu
-print(f"fairkl: {len(mus)} values of mu, factor of the centred "
-      f"q-kernel with r = {path.rank} columns")
+print(f"fairkl: {len(mus)} values of mu; the factor of the centred "
+      f"q-kernel is {path.rank} columns wide")
 
 # %% [markdown]
 # Then eq. {eq}`eq-p3-mu-path` in a few lines of NumPy, independent of
@@ -429,7 +429,7 @@ assert max(gaps.values()) < tol, gaps
 # the NumPy pieces are fairkl's conventions, computed independently
 assert np.isclose(sigma_q, path.sigma_q, rtol=1e-12)
 assert np.isclose(s_y, path.y_scale, rtol=1e-12)
-assert r < path.rank < n  # both factors are far narrower than n
+assert max(r, path.rank) <= n / 3  # "far narrower than the n rows"
 glue("p3_gap_max", max(gaps.values()), display=False)
 glue("p3_kappa", float(kappa), display=False)
 glue("p3_kappa_eps", float(kappa * np.finfo(float).eps), display=False)
@@ -449,11 +449,13 @@ glue("p3_n", int(n), display=False)
 # accuracy; here $\kappa(K + \lambda I)$ = {glue:text}`p3_kappa:.1e`, so
 # that loss is about {glue:text}`p3_kappa_eps:.0e`, and the tolerance leaves
 # a factor of {glue:text}`p3_tol_margin:.0f` for the constants of the error
-# bounds. The two factors of $\tilde L$ differ — fairkl's has
-# {glue:text}`p3_rank` columns (its pivoted Cholesky keeps adding columns
-# until less than $10^{-13}$ of the trace of $L$ is left out), the NumPy one
-# {glue:text}`p3_r_numpy` — and give the same path, as eq.
-# {eq}`eq-p3-mu-path` promises. Both are far narrower than the
+# bounds. The two factors of $\tilde L$ differ and give the same path, as
+# eq. {eq}`eq-p3-mu-path` promises. The NumPy factor has
+# {glue:text}`p3_r_numpy` columns. fairkl's is {glue:text}`p3_rank` columns
+# wide: its pivoted Cholesky factorisation starts at that width, adds
+# columns while more than $10^{-13}$ of the trace of $L$ is left out, and
+# leaves the remaining columns zero (it widens the factor only when the
+# width is not enough). Both are far narrower than the
 # $n$ = {glue:text}`p3_n` rows, which is what makes the per-$\mu$ work small.
 #
 # ### The path on validation data
@@ -513,11 +515,11 @@ glue("p3_cka_end", float(path_cka[-1]), display=False)
 # ### What the path costs
 #
 # Eq. {eq}`eq-p3-mu-path` says what to expect: one factorisation shared by
-# all values of $\mu$, then $O(r^3 + nr)$ work per value. We measure, after
-# a warm-up call (so that compilation is excluded from both), the CPU time
-# of the path over the 41 values of $\mu$ and of one ordinary HSIC fit, each
-# with its validation predictions, and for scale a Cholesky factorisation of
-# $K + \lambda I$ alone in NumPy.
+# all values of $\mu$, then $O(r^3 + nr)$ work per value, where a separate
+# fit for each $\mu$ would repeat the $O(n^3)$ factorisation every time. We
+# measure, after a warm-up call (so that compilation is excluded from
+# both), the CPU time of the path over the 41 values of $\mu$ and of one
+# ordinary HSIC fit, each with its validation predictions.
 
 # %%
 def timed(fn, repeats=5):
@@ -531,48 +533,38 @@ def timed(fn, repeats=5):
     return best
 
 
-one_fit = FairKernelRidge(sigma, lam, 5.0, penalty="hsic", **f64)
 def run_path():
     return base.mu_path(X_tr, y_tr, q_tr, mus).predict(X_va)
 
 
+one_fit = FairKernelRidge(sigma, lam, 5.0, penalty="hsic", **f64)
 t_path = timed(run_path)
 t_fit = timed(lambda: one_fit.fit(X_tr, y_tr, q=q_tr).predict(X_va))
-t_chol = timed(lambda: np.linalg.cholesky(C))
 print(f"CPU time, compiled, best of 5, {os.cpu_count()} cores:\n"
       f"  path over {len(mus)} values of mu: {t_path * 1e3:.1f} ms\n"
       f"  one HSIC fit:                {t_fit * 1e3:.1f} ms\n"
-      f"  Cholesky of K + lam I alone: {t_chol * 1e3:.2f} ms\n"
-      f"  -> the path cost {t_path / t_fit:.2f} fits")
+      f"  -> the path cost {t_path / t_fit:.2f} fits in this run")
 
 # %% tags=["remove-cell"]
-# Timings are noisy on a shared 2-core machine (path/fit ratios of about
-# 1 to 4 were measured while drafting): the claims keep a margin.
-assert t_path < len(mus) * t_fit / 3  # "less than a third of 41 fits"
-assert t_chol < 0.5 * t_fit  # "most of a fit is not the factorisation"
+# A measurement, deliberately not a claim: on a loaded 2-core machine the
+# CPU time of millisecond calls jumps (path/fit ratios from 2 to 41 were
+# measured while drafting), so no sentence compares these numbers.
 glue("p3_t_path_ms", float(t_path * 1e3), display=False)
 glue("p3_t_fit_ms", float(t_fit * 1e3), display=False)
-glue("p3_t_chol_ms", float(t_chol * 1e3), display=False)
 glue("p3_path_fits", float(t_path / t_fit), display=False)
 glue("p3_cores", int(os.cpu_count()), display=False)
 
 # %% [markdown]
 # On the machine that built this page ({glue:text}`p3_cores` cores), the
 # path over 41 values of $\mu$ took {glue:text}`p3_t_path_ms:.1f` ms of CPU
-# time and one fit {glue:text}`p3_t_fit_ms:.1f` ms: the path cost
-# {glue:text}`p3_path_fits:.1f` fits. That is not the price of one fit, but
-# it is less than a third of what 41 separate fits cost at that rate (a
-# hidden check on this run demands it). Read these numbers as one build's
-# measurement, not a promise: at $n$ = {glue:text}`p3_n` every call takes
-# milliseconds, and the $O(n^3)$ factorisation that the path shares is a
-# small part of a fit — NumPy factorises $K + \lambda I$ in
-# {glue:text}`p3_t_chol_ms:.2f` ms, less than half a fit. The rest is
-# per-call work — checking inputs, choosing bandwidths, launching compiled
-# programs, predicting — which the path pays too, the predictions once per
-# $\mu$; and a busy machine moves all of it. What the operation counts
-# of eq. {eq}`eq-p3-mu-path` promise is the scaling: as $n$ grows the
-# factorisation dominates, and the path's price approaches that of one fit
-# plus $O(r^3 + nr)$ per $\mu$.
+# time and one fit {glue:text}`p3_t_fit_ms:.1f` ms: in this run the path
+# cost {glue:text}`p3_path_fits:.1f` fits. Read that as one build's
+# measurement, not as a promise: at $n$ = {glue:text}`p3_n` every call takes
+# milliseconds, and the CPU time of calls this short depends on the machine
+# and on whatever else runs on it. What eq. {eq}`eq-p3-mu-path` guarantees
+# is the operation count: the path pays the $O(n^3)$ factorisation once
+# and $O(r^3 + nr)$ per $\mu$, so as $n$ grows its price approaches that of
+# one fit, while separate fits cost one $O(n^3)$ factorisation per $\mu$.
 
 # %% [markdown]
 # ## 4. Choosing by a rule, testing once
