@@ -906,6 +906,9 @@ assert mse_f < m05 < mse_s  # "rises towards that of sin(x)"
 glue("p3_mu05", float(mu05), display=False)
 glue("p3_mse05_va", float(val_mse[k05]), display=False)
 glue("p3_mse05_path", float(best_path05), display=False)
+first05 = mus[np.argmax(path_cka <= 0.05)]  # first path point in budget
+assert np.all(path_cka[mus >= first05] <= 0.05)  # "from mu = ... on"
+glue("p3_mu05_path", float(first05), display=False)
 glue("p3_mse05_te", float(m05), display=False)
 
 # %% [markdown]
@@ -914,11 +917,12 @@ glue("p3_mse05_te", float(m05), display=False)
 # every point of the HSIC path within the budget (the best of them:
 # {glue:text}`p3_mse05_path:.2f`). The CKA penalty minimises, on the
 # training rows, the kind of dependence the budget limits (CKA with RBF
-# kernels); the HSIC penalty minimises another, and reaches this budget
-# only far along its path. The test MSE, {glue:text}`p3_mse05_te:.2f`, is
-# higher than that of the model chosen in §4 and lower than that of
-# $\sin(x)$: with little dependence allowed, a model can learn little beyond
-# the part of $y$ that does not involve $q$.
+# kernels); the HSIC penalty minimises another, and its path enters this
+# budget only from $\mu$ = {glue:text}`p3_mu05_path:.0f` on. The test
+# MSE, {glue:text}`p3_mse05_te:.2f`, is higher than that of the model
+# chosen in §4 and lower than that of $\sin(x)$: with little dependence
+# allowed, a model can learn little beyond the part of $y$ that does not
+# involve $q$.
 #
 # ```{solution-end}
 # ```
