@@ -8,13 +8,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import SymLogNorm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.colors import SymLogNorm
 
-from fairkl.pareto import hypervolume_2d  # noqa: E402
-from fairkl.tuning import plot_hypervolume, plot_trials  # noqa: E402
+from fairkl.pareto import hypervolume_2d
+from fairkl.tuning import plot_hypervolume, plot_trials
 
 
 def _rows(mus, seed=0):
