@@ -116,9 +116,9 @@ def hypervolume_curve(rows: list[dict], reference, objectives=("val_mse", "val_c
     return np.array([hypervolume_2d(P[: k + 1], reference) for k in range(len(P))])
 
 
-# Markers and colours of plot_trials' reference points, in order (none is the trials' circle).
-_BASELINE_MARKERS = (("D", "black"), ("s", "tab:orange"), ("^", "tab:purple"), ("v", "tab:brown"),
-                    ("P", "tab:pink"), ("X", "tab:gray"))
+# Markers and colours of plot_trials' reference points, in order: no circle (the trials'), no viridis colour.
+_BASELINE_MARKERS = (("D", "black"), ("s", "tab:orange"), ("^", "tab:pink"), ("v", "tab:brown"),
+                     ("P", "tab:red"), ("X", "tab:gray"))
 
 
 def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "val_cka"), ax=None,
