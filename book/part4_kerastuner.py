@@ -302,7 +302,8 @@ plt.show()
 #
 # (KerasTuner has no mixture distribution, hence the mapping). The space of
 # the earlier series, $\mu \in \{0, 1, \dots, 20\}$ (kept as
-# {py:data}`fairkl.tuning.SEED_SPACE`), was set on another scale.
+# {py:data}`fairkl.tuning.SEED_SPACE`), has no value between 0 and 1, and
+# puts most of its draws where the dependence is already mostly removed.
 #
 # ### epochs and lr: solver settings, fixed here
 #
@@ -418,6 +419,10 @@ glue("p4_const_mse", const_mse, display=False)
 glue("p4_old_fair", int(old_fair), display=False)
 glue("p4_new_fair", int(new_fair), display=False)
 glue("p4_best_old", best_old, display=False)
+old_zero = [r for r in rows_old if r["mu"] == 0]
+assert len(old_zero) < len(rows_old) / 10  # "only"
+assert all(r["val_mse"] > 2 * accurate_end["val_mse"] for r in old_zero)
+glue("p4_old_zero", len(old_zero), display=False)
 
 # %% [markdown]
 # The front runs the whole way. Its accurate end (the first row) is a
@@ -432,8 +437,10 @@ glue("p4_best_old", best_old, display=False)
 # {glue:text}`p4_old_fair` of the 30 trials have validation CKA below 0.2
 # (in the default space {glue:text}`p4_new_fair`), and even its most
 # accurate trial has an MSE of {glue:text}`p4_best_old:.2f`, more than
-# twice that of the accurate end: it never samples the small $\mu$ where
-# the trade-off is.
+# twice that of the accurate end: it has no $\mu$ between 0 and 1, where
+# the trade-off happens, and only {glue:text}`p4_old_zero` of its trials
+# are plain KRR ($\mu = 0$), none of them with a good $\sigma$ and
+# $\lambda$.
 #
 # ## 4. Hundreds of trials in batches
 #
@@ -672,6 +679,12 @@ for name, trials, test_mu, share in predictions:
           f"of {n}, counted {count}")
     assert abs(count - n * share) <= spread, (name, count)
 
+# %% tags=["remove-cell"]
+# "nearly every trial"; "most of the dependence removed" at mu = 1
+old_ge1 = sum(r["mu"] >= 1 for r in rows_old)
+assert old_ge1 >= 0.9 * len(rows_old), old_ge1
+assert cka_pen[mus == 1.0][0] < 0.5 * base_va[KRR][1]
+
 # %% [markdown]
 # In the earlier space nearly every trial has $\mu \ge 1$, where the CKA
 # penalty has already removed most of the dependence: that space spends its
@@ -704,8 +717,10 @@ glue("p4_hv_old", float(hv_old), display=False)
 
 # %% [markdown]
 # The default space's front is larger ({glue:text}`p4_hv_new:.2f` against
-# {glue:text}`p4_hv_old:.2f`): it reaches the accurate end, which the old
-# space never samples, because $\mu \ge 1$ is already near the fair end.
+# {glue:text}`p4_hv_old:.2f`): it reaches the accurate end. The old space
+# has no $\mu$ between 0 and 1, and its draws with $\mu \ge 1$ are
+# already near the fair end, so its front stops short of the accurate end
+# (§3).
 #
 # ```{solution-end}
 # ```
