@@ -149,7 +149,7 @@ glue("p4_sigma_med", sigma_med, display=False)
 #
 # ### Which penalty
 #
-# Every model of this book minimises
+# Every fairkl model minimises
 #
 # $$
 # J(\alpha) = \frac1n\Big[\lVert \tilde y - K\alpha\rVert^2
@@ -168,8 +168,9 @@ glue("p4_sigma_med", sigma_med, display=False)
 #
 # where $\mathrm{HSIC}(A, B) = \operatorname{tr}(HAHB)/n^2$ and
 # $H = I - \mathbf{1}\mathbf{1}^\top/n$ centres. CKA is a number in
-# $[0, 1]$ that does not change when the predictions are rescaled. Parts 1–3 mostly used `penalty="hsic"`, HSIC with a *linear*
-# kernel on the predictions,
+# $[0, 1]$ that does not change when the predictions are rescaled.
+# Parts 1–3 mostly used `penalty="hsic"`, HSIC with a *linear* kernel on
+# the predictions,
 #
 # $$
 # D_{\mathrm{HSIC}}(f, q) = \frac{f^\top H L H f}{n^2},
@@ -439,8 +440,8 @@ glue("p4_old_zero", len(old_zero), display=False)
 # accurate trial has an MSE of {glue:text}`p4_best_old:.2f`, more than
 # twice that of the accurate end: it has no $\mu$ between 0 and 1, where
 # the trade-off happens, and only {glue:text}`p4_old_zero` of its trials
-# are plain KRR ($\mu = 0$), none of them with a good $\sigma$ and
-# $\lambda$.
+# are plain KRR ($\mu = 0$), each with more than twice the accurate
+# end's error too (their $\sigma$ and $\lambda$ are poor).
 #
 # ## 4. Hundreds of trials in batches
 #
