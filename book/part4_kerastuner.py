@@ -76,8 +76,7 @@ from myst_nb import glue
 
 from fairkl import FairKernelRidge
 from fairkl.datasets import make_seed_data
-from fairkl.dependence import hsic
-from fairkl.kernels import linear_kernel, median_heuristic, rbf_kernel
+from fairkl.kernels import median_heuristic
 from fairkl.metrics import Yardstick
 from fairkl.tuning import (
     DEFAULT_SPACE,
@@ -224,11 +223,14 @@ for b in (0.2, 0.1):
           f"{need['cka', b]:.2g}, HSIC penalty "
           f"mu = {need['hsic', b]:.2g}")
 
-# Both penalties at the plain-KRR fit, on its training predictions:
-f = np.asarray(krr.predict(X_tr))[:, None] / krr.y_scale_
-L = rbf_kernel(q_tr, sigma=ruler.sigma_q)
-d_hsic = float(hsic(linear_kernel(f), L))
-d_cka = ruler.score(krr.predict(X_tr), q_tr)
+# Both penalties at the plain-KRR fit, on its training predictions
+# (standardised, as in the objective); HSIC by its formula (3):
+pred_tr = np.asarray(krr.predict(X_tr))
+f = pred_tr / krr.y_scale_
+L = np.exp(-((q_tr - q_tr.T) ** 2) / (2 * ruler.sigma_q**2))
+Hf = f - f.mean()  # H f
+d_hsic = float(Hf @ L @ Hf) / len(f) ** 2
+d_cka = ruler.score(pred_tr, q_tr)
 print(f"at plain KRR: D_CKA = {d_cka:.3f}, D_HSIC = {d_hsic:.3f}")
 
 # %% tags=["remove-cell"]
