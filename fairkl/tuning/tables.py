@@ -133,29 +133,101 @@ def hypervolume_curve(rows: list[dict], reference, objectives=("val_mse", "val_c
     return np.array([hypervolume_2d(P[: k + 1], reference) for k in range(len(P))])
 
 
+# Markers and colours of plot_trials' reference points, in order: no circle (the trials'), no viridis colour.
+_BASELINE_MARKERS = (("D", "black"), ("s", "tab:orange"), ("^", "tab:pink"), ("v", "tab:brown"),
+                     ("P", "tab:red"), ("X", "tab:gray"))
+
+
 def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "val_cka"), ax=None,
-                title="Every trial, and the Pareto front (lower-left is better)"):
-    """Scatter of every trial coloured by a hyperparameter, with the Pareto front as a step line."""
+                title="Every trial, and the Pareto front (lower-left is better)", *, norm=None, vmin=None,
+                vmax=None, cmap="viridis", colorbar=True, color_label=None, baselines=None, legend=True):
+    """Scatter of every trial coloured by a hyperparameter, with the Pareto front as a step line.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of :func:`trials_table`.
+    color_by : str, default "mu"
+        The column that colours the points.
+    objectives : pair of str, default ("val_mse", "val_cka")
+        The columns on the x and y axes.
+    ax : matplotlib Axes, optional
+    title : str
+    norm : matplotlib.colors.Normalize, optional
+        The colour scale. Pass the same ``norm`` to several panels so that one
+        colour means one value everywhere (e.g. ``SymLogNorm(1e-2, vmin=0,
+        vmax=20)`` for ``mu`` with its zeros). Not together with ``vmin``/``vmax``.
+    vmin, vmax : float, optional
+        Ends of a linear colour scale shared by several panels (default: this
+        panel's smallest and largest value).
+    cmap : str or Colormap, default "viridis"
+    colorbar : bool, default True
+        Draw this panel's colour bar. ``False`` to draw one bar for several
+        panels yourself (``fig.colorbar(ax.collections[0], ax=axes)``).
+    color_label : str, optional
+        Label of the colour bar (default ``color_by``).
+    baselines : dict, optional
+        Reference points ``{label: (x, y)}`` in the order of ``objectives``,
+        drawn with distinct markers and named in the legend.
+    legend : bool, default True
+        Draw the legend (trials, Pareto front, baselines). ``False`` to draw
+        one legend for several panels (``fig.legend(*ax.get_legend_handles_labels())``).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If a column is unknown, if ``norm`` is given with ``vmin`` or ``vmax``,
+        if there are more baselines than distinct markers, or if a baseline is
+        not a pair of finite numbers.
+    """
     import matplotlib.pyplot as plt
 
+    if norm is not None and (vmin is not None or vmax is not None):
+        raise ValueError("pass either norm or vmin/vmax, not both (norm carries its own vmin and vmax).")
+    baselines = dict(baselines or {})
+    if len(baselines) > len(_BASELINE_MARKERS):
+        raise ValueError(f"baselines has {len(baselines)} entries; at most {len(_BASELINE_MARKERS)} "
+                         f"distinct markers are available.")
+    points = {}
+    for name, xy in baselines.items():
+        point = np.asarray(xy, dtype=float).ravel()
+        if point.shape != (2,) or not np.all(np.isfinite(point)):
+            raise ValueError(f"baselines[{name!r}] must be two finite numbers (x, y) in the order of "
+                             f"objectives {tuple(objectives)}; got {xy!r}.")
+        points[name] = point
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     P = _matrix(rows, objectives)
     _check_columns(rows, (color_by,))
     colours = np.array([r[color_by] for r in rows], dtype=float)
-    sc = ax.scatter(P[:, 0], P[:, 1], c=colours, cmap="viridis", s=25, alpha=0.8)
+    sc = ax.scatter(P[:, 0], P[:, 1], c=colours, cmap=cmap, norm=norm, vmin=vmin, vmax=vmax, s=25,
+                    alpha=0.8, label="trials")
     front = P[pareto_front(P)]
     ax.step(front[:, 0], front[:, 1], where="post", color="tab:red", lw=1.5, label="Pareto front")
-    ax.figure.colorbar(sc, ax=ax, label=color_by)
+    for (name, point), (marker, colour) in zip(points.items(), _BASELINE_MARKERS):
+        ax.plot(point[0], point[1], marker, color=colour, markeredgecolor="white", ms=8, ls="none",
+                label=name, zorder=3)
+    if colorbar:
+        ax.figure.colorbar(sc, ax=ax, label=color_by if color_label is None else color_label)
     ax.set_xlabel(objectives[0])
     ax.set_ylabel(objectives[1])
     ax.set_title(title)
-    ax.legend()
+    if legend:
+        ax.legend()
     return ax
 
 
 def plot_hypervolume(rows: list[dict], reference, objectives=("val_mse", "val_cka"), ax=None, label=None,
-                     title="Hypervolume of the trials so far (higher is better)"):
-    """Hypervolume against the number of trials."""
+                     title="Hypervolume of the trials so far (higher is better)", *, ymin=0.0):
+    """Hypervolume against the number of trials.
+
+    ``ymin`` is the lower end of the y axis: 0 by default, so that the height
+    of the curve is the hypervolume itself and a small rise looks small
+    (``None``: matplotlib's automatic limits).
+    """
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(6, 4))[1]
@@ -164,6 +236,8 @@ def plot_hypervolume(rows: list[dict], reference, objectives=("val_mse", "val_ck
     ax.set_xlabel("number of trials")
     ax.set_ylabel("hypervolume")
     ax.set_title(title)
+    if ymin is not None:
+        ax.set_ylim(bottom=ymin)
     if label:
         ax.legend()
     return ax
