@@ -42,3 +42,20 @@ def test_no_warning_when_every_front_member_converged():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(pareto_rows(rows)) == 4
+
+
+def test_plot_trials_rings_and_counts_unconverged_trials(tuner):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fairkl.tuning import plot_trials
+
+    rows = trials_table(tuner)
+    n_stopped = sum(r["converged"] is False for r in rows)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        ax = plot_trials(rows)
+    labels = ax.get_legend_handles_labels()[1]
+    assert f"did not converge ({n_stopped})" in labels

@@ -173,6 +173,9 @@ def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "
         Draw the legend (trials, Pareto front, baselines). ``False`` to draw
         one legend for several panels (``fig.legend(*ax.get_legend_handles_labels())``).
 
+    Trials whose fit did not converge (``converged`` is False in :func:`trials_table`)
+    are ringed in black and counted in the legend.
+
     Returns
     -------
     matplotlib Axes
@@ -207,6 +210,10 @@ def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "
                     alpha=0.8, label="trials")
     front = P[pareto_front(P)]
     ax.step(front[:, 0], front[:, 1], where="post", color="tab:red", lw=1.5, label="Pareto front")
+    stopped = np.array([r.get("converged") is False for r in rows])
+    if stopped.any():  # a fit stopped by its epochs cap: where the solver stopped, not an optimum
+        ax.scatter(P[stopped, 0], P[stopped, 1], s=70, facecolors="none", edgecolors="black",
+                   linewidths=1.2, label=f"did not converge ({int(stopped.sum())})", zorder=3)
     for (name, point), (marker, colour) in zip(points.items(), _BASELINE_MARKERS):
         ax.plot(point[0], point[1], marker, color=colour, markeredgecolor="white", ms=8, ls="none",
                 label=name, zorder=3)
