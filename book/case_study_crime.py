@@ -107,7 +107,6 @@ print(
     f"{X.shape[0]} communities, {X.shape[1]} features; "
     f"corr(crime rate, racepctblack) = {corr_yq:.2f}"
 )
-glue("cc_corr_yq", corr_yq, display=False)
 
 
 def split(seed):
@@ -135,6 +134,9 @@ print(
     f"train {len(tr)}, validation {len(va)}, test {len(te)} rows; "
     f"protected group: racepctblack >= {threshold:.2f}"
 )
+
+# %% tags=["remove-cell"]
+glue("cc_corr_yq", corr_yq, display=False)
 glue("cc_threshold", float(threshold), display=False)
 
 # %% [markdown]
@@ -203,6 +205,8 @@ print(
     f"fair:    mu = {mu:.3g} (validation MSE {path_mse[k]:.4f}, "
     f"CKA {path_cka[k]:.3f})"
 )
+
+# %% tags=["remove-cell"]
 glue("cc_sig_p", float(sig_p), display=False)
 glue("cc_lam_p", float(lam_p), display=False)
 glue("cc_sig_u", float(sig_u), display=False)
@@ -276,6 +280,8 @@ for name, p in preds.items():
     cka = ruler.score(p, q[te]) if np.ptp(p) > 0 else 0.0
     table[name] = dict(mse=mse(p, te), cka=cka, p=pval)
     print(f"{name:<14}{mse(p, te):10.4f}{cka:8.3f}{pval:14.3f}")
+
+# %% tags=["remove-cell"]
 glue("cc_mse_plain", table["plain"]["mse"], display=False)
 glue("cc_mse_unaware", table["unaware"]["mse"], display=False)
 glue("cc_mse_fair", table["fair (HSIC)"]["mse"], display=False)
@@ -368,6 +374,8 @@ mean_top = {
 mean_rest = {
     n: float(r["mean_prediction"][rest]) for n, r in reports.items()
 }
+
+# %% tags=["remove-cell"]
 glue("cc_mse_top_u", mse_top["unaware"], display=False)
 glue("cc_mse_rest_u", mse_rest["unaware"], display=False)
 glue("cc_mean_top_u", mean_top["unaware"], display=False)
@@ -437,11 +445,13 @@ for name in models:
         f"{clip[name][1]:13.4f}"
         f"{ruler.score(p, q[te]):9.3f}{clip[name][2]:13.3f}"
     )
+d_cka = max(abs(clip[n][2] - T[n]["cka"]) for n in models)
+
+# %% tags=["remove-cell"]
 glue("cc_neg_p", 100 * float(clip["plain"][0]), display=False)
 glue("cc_neg_u", 100 * float(clip["unaware"][0]), display=False)
 glue("cc_neg_f", 100 * float(clip["fair (HSIC)"][0]), display=False)
 glue("cc_mse_fair_clip", clip["fair (HSIC)"][1], display=False)
-d_cka = max(abs(clip[n][2] - T[n]["cka"]) for n in models)
 glue("cc_dcka_clip", float(d_cka), display=False)
 
 # %% tags=["remove-cell"]
@@ -507,6 +517,8 @@ for name, r in rows.items():
         f"{name:<18}{m[0]:9.4f} ± {s[0]:.4f}{m[1]:9.3f} ± {s[1]:.3f}"
         f"{m[2]:9.3f} ± {s[2]:.3f}"
     )
+
+# %% tags=["remove-cell"]
 glue("cc_rep_gap_u", float(summary["unaware"][0][2]), display=False)
 glue("cc_rep_gap_sd_u", float(summary["unaware"][1][2]), display=False)
 glue("cc_rep_cka_u", float(summary["unaware"][0][1]), display=False)
@@ -577,6 +589,8 @@ print(
     f"the CKA penalty vs {T['fair (HSIC)']['cka']:.3f} with the HSIC "
     f"penalty"
 )
+
+# %% tags=["remove-cell"]
 glue("cc_cka_at", cka_at, display=False)
 glue(
     "cc_cka_ratio",
@@ -623,6 +637,8 @@ print(
     f"budget 0.2: mu = {mus[k2]:.3g}; test MSE top quarter "
     f"{rep2['mse'][top]:.4f}, rest {rep2['mse'][rest]:.4f}"
 )
+
+# %% tags=["remove-cell"]
 glue("cc_mu2", float(mus[k2]), display=False)
 glue("cc_mse_top2", float(rep2["mse"][top]), display=False)
 glue("cc_mse_rest2", float(rep2["mse"][rest]), display=False)
@@ -677,6 +693,8 @@ print(
     f"unaware minus 10 proxies: test MSE {mse(pb, te):.4f}, "
     f"CKA {ruler.score(pb, q[te]):.3f}"
 )
+
+# %% tags=["remove-cell"]
 glue("cc_blind_mse", mse(pb, te), display=False)
 glue("cc_blind_cka", float(ruler.score(pb, q[te])), display=False)
 glue("cc_blind_kept", int(len(keep)), display=False)

@@ -135,6 +135,8 @@ for n in sizes:
         f"n = {n:>6,}: one n x n float64 matrix = "
         f"{8 * n**2 / 1e9:6.2f} GB, n^3/3 = {n**3 / 3:.1e} flops"
     )
+
+# %% tags=["remove-cell"]
 glue("sc_gb_10k", float(8 * 10_000**2 / 1e9), display=False)
 glue("sc_gb_all", float(8 * sizes[-1] ** 2 / 1e9), display=False)
 
@@ -250,6 +252,8 @@ for m in m_grid:
     print(f"m = {m:>4}: unexplained kernel variance {unex[m]:.4f}")
 m_rule = min(m for m in m_grid if unex[m] < 0.05)
 print(f"sigma = {sigma:.2f}; rule: m = {m_rule}")
+
+# %% tags=["remove-cell"]
 glue("sc_sigma", sigma, display=False)
 glue("sc_m", int(m_rule), display=False)
 glue("sc_unex_below", float(100 * unex[250]), display=False)
@@ -307,6 +311,8 @@ for lam_try in lams:
 i_lam = int(np.argmin([val_err[v] for v in lams]))
 lam = lams[i_lam]
 print(f"rule: lambda = {lam:g}")
+
+# %% tags=["remove-cell"]
 glue("sc_lam", float(lam), display=False)
 glue("sc_val_lam", float(100 * val_err[lam]), display=False)
 glue("sc_val_lo", float(100 * val_err[lams[i_lam - 1]]), display=False)
@@ -352,6 +358,8 @@ print(
     f"validation error: exact {err_exact:.4f}, "
     f"Nystrom (m = {m_rule}) {val_err[lam]:.4f}"
 )
+
+# %% tags=["remove-cell"]
 glue("sc_gap", float(gap), display=False)
 glue("sc_err_exact", float(100 * err_exact), display=False)
 
@@ -379,11 +387,11 @@ ax1.set(
     ylabel="unexplained kernel variance",
     title="Rule for m",
     xscale="log",
-    ylim=(0, None),
+    ylim=(0, 1.3 * max(unex.values())),
 )
 ax1.set_xticks(m_grid, [str(m) for m in m_grid])
 ax1.minorticks_off()
-ax1.legend(loc="upper right")
+ax1.legend(loc="lower left", fontsize=9)
 ax2.semilogx(lams, [val_err[v] for v in lams], "o-", label="Nyström")
 ax2.plot(lam, val_err[lam], "k*", ms=12, label="rule's choice")
 ax2.axhline(err_exact, color="k", ls="--", label="exact, same λ")
@@ -392,9 +400,11 @@ ax2.set(
     ylabel="validation error",
     title=f"Rule for λ (m = {m_rule})",
 )
-ax2.legend(loc="upper left")
+ax2.legend(loc="upper left", fontsize=9)
+errs = [err_exact] + list(val_err.values())
+ax2.set_ylim(min(errs) - 0.003, max(errs) + 0.008)
 for ax in (ax1, ax2):
-    ax.margins(x=0.12, y=0.15)
+    ax.margins(x=0.12)
 fig.tight_layout()
 plt.show()
 
@@ -439,6 +449,8 @@ for mu, (e, c, p) in zip(mus, hsic_front):
         f"parity gap {p:.3f}"
     )
 h0, hL = hsic_front[0], hsic_front[-1]
+
+# %% tags=["remove-cell"]
 glue("sc_h_err0", float(100 * h0[0]), display=False)
 glue("sc_h_corr0", float(h0[1]), display=False)
 glue("sc_h_gap0", float(100 * h0[2]), display=False)
@@ -487,7 +499,6 @@ assert np.ptp(tail) < 0.005 and tail.min() > h0[2] / 3, tail
 # for CKA: each $\mu$ is one `fit` of the model.
 
 # %%
-glue("sc_phi_gb", float(8 * n_full * m_rule / 1e9), display=False)
 mus_cka = [1.0, 10.0]
 cka_models = []
 for mu in mus_cka:
@@ -506,6 +517,9 @@ for mu, (e, c, p) in zip(mus_cka, cka_front):
         f"CKA mu = {mu:g}: test error {e:.4f}, corr(f, sex) {c:+.3f}, "
         f"parity gap {p:.3f}"
     )
+
+# %% tags=["remove-cell"]
+glue("sc_phi_gb", float(8 * n_full * m_rule / 1e9), display=False)
 glue("sc_c_gap10", float(100 * cka_front[1, 2]), display=False)
 glue("sc_h_gapmin", float(100 * hsic_front[:, 2].min()), display=False)
 glue(
@@ -562,6 +576,7 @@ for ax, (col, xlabel, title) in zip(axes, panels):
     ax.set(xlabel=xlabel, title=title)
     ax.margins(0.15)
 axes[0].set(ylabel="test error")
+axes[1].xaxis.set_major_locator(plt.MaxNLocator(4))
 axes[0].legend(loc="upper right")
 fig.tight_layout()
 plt.show()
@@ -674,6 +689,8 @@ print(
     f"m = 250: unexplained {unex[250]:.4f} at sigma, "
     f"{unex_wide:.4f} at 2 sigma"
 )
+
+# %% tags=["remove-cell"]
 glue("sc_unex_wide", float(100 * unex_wide), display=False)
 
 # %% tags=["remove-cell"]
@@ -713,6 +730,8 @@ for method in ("uniform", "kmeans++"):
         f"{method:>8}: unexplained {by_method[method][0]:.4f}, "
         f"validation error {by_method[method][1]:.4f}"
     )
+
+# %% tags=["remove-cell"]
 glue("sc_km_u", float(100 * by_method["uniform"][0]), display=False)
 glue("sc_km_k", float(100 * by_method["kmeans++"][0]), display=False)
 glue("sc_km_eu", float(100 * by_method["uniform"][1]), display=False)
