@@ -73,6 +73,7 @@ except ModuleNotFoundError as error:
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib_inline.backend_inline import set_matplotlib_formats
+from myst_nb import glue
 from sklearn.metrics.pairwise import rbf_kernel
 
 from fairkl import FairKernelRidge
@@ -84,7 +85,6 @@ from fairkl.metrics import (
     group_report,
     hsic_test,
 )
-from myst_nb import glue
 
 set_matplotlib_formats("svg")  # sharp figures at any zoom
 
@@ -697,7 +697,7 @@ print(
 # %% tags=["remove-cell"]
 glue("cc_blind_mse", mse(pb, te), display=False)
 glue("cc_blind_cka", float(ruler.score(pb, q[te])), display=False)
-glue("cc_blind_kept", int(len(keep)), display=False)
+glue("cc_blind_kept", len(keep), display=False)
 
 # %% [markdown]
 # Removing the ten strongest proxies barely lowers the dependence (test CKA
