@@ -69,6 +69,7 @@ from myst_nb import glue
 from fairkl.datasets import make_seed_data
 
 set_matplotlib_formats("svg")  # sharp figures at any zoom
+plt.rcParams.update({"font.size": 11, "legend.fontsize": 10})
 
 # %% [markdown]
 # ## 1. The data: a target that depends on a sensitive attribute
@@ -415,8 +416,8 @@ val_mse = np.array(
 )
 i, j = np.unravel_index(np.argmin(val_mse), val_mse.shape)
 sigma, lam = float(sigmas[i]), float(lams[j])
-print(f"median heuristic on X: {sigma_X:.2f}; chosen sigma = "
-      f"{sigma:.2f}, lambda = {lam:g} "
+print(f"median heuristic on X: {sigma_X:.2f}\n"
+      f"chosen: sigma = {sigma:.2f}, lambda = {lam:g} "
       f"(validation MSE {val_mse[i, j]:.2f})")
 
 # %% tags=["remove-cell"]
@@ -429,7 +430,7 @@ assert 0 < i < len(sigmas) - 1 and 0 < j < len(lams) - 1  # interior
 # %% [markdown]
 # The rule picks $\sigma = $ {glue:text}`p1_sigma:.2f`
 # ({glue:text}`p1_sigma_ratio:g` times the median heuristic,
-# {glue:text}`p1_sigma_X:.2f`) and $\lambda = $ {glue:text}`p1_lam:.0e`,
+# {glue:text}`p1_sigma_X:.2f`) and $\lambda = $ {glue:text}`p1_lam:g`,
 # both inside the grid, not at an edge.
 
 # %% mystnb={"figure": {"caption": "Validation MSE of kernel ridge regression against the bandwidth $\\sigma$ (both axes logarithmic), one line per ridge strength $\\lambda$; the star is the chosen pair (lowest validation MSE). With the weakest ridge, the smallest bandwidth over-fits: its error is the largest of all. A stronger ridge tames small bandwidths, but with the strongest ridge the largest bandwidth smooths too much and the error rises again on the right.", "name": "fig-p1-sigma"}, "image": {"alt": "Validation MSE against sigma, both axes logarithmic, six curves for lambda from 1e-5 to 1: the weakest ridge starts very high at the smallest sigma and falls; the strongest ridge is U-shaped; a star marks the lowest point, below a dotted line for the constant predictor."}}
@@ -442,7 +443,10 @@ ax.axhline(mse_const_va, color="0.5", ls=":", label="constant ȳ")
 ax.set(xlabel="bandwidth σ of the kernel on X (log scale)",
        ylabel="validation MSE (log scale)",
        title="Choosing σ and λ on validation data")
-ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
+ax.set_xticks(sigmas, [f"{s:.2g}" for s in sigmas])  # the grid
+ax.set_yticks([1, 2, 5, 10, 20, 50], ["1", "2", "5", "10", "20", "50"])
+ax.minorticks_off()
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 fig.tight_layout()
 plt.show()
 
@@ -571,12 +575,12 @@ print(f"chosen mu = {fmt(mu_best)} (validation MSE {mse_best:.2f}, "
 k_min = int(np.argmin(cka_arr))
 k_flat = int(np.flatnonzero(cka_arr <= cka_arr.min() + 0.01)[0])
 tail = cka_arr[k_flat:]
-glue("p1_mu_best", float(mu_best), display=False)
+glue("p1_mu_best", float(fmt(mu_best)), display=False)
 glue("p1_mse_best", float(mse_best), display=False)
 glue("p1_cka_best", float(cka_best), display=False)
-glue("p1_mu_flat", float(mu_arr[k_flat]), display=False)
-glue("p1_mu_min", float(mu_arr[k_min]), display=False)
-glue("p1_mu_last", float(mu_arr[-1]), display=False)
+glue("p1_mu_flat", float(fmt(mu_arr[k_flat])), display=False)
+glue("p1_mu_min", float(fmt(mu_arr[k_min])), display=False)
+glue("p1_mu_last", float(fmt(mu_arr[-1])), display=False)
 glue("p1_cka_min", float(cka_arr[k_min]), display=False)
 glue("p1_cka_last", float(cka_arr[-1]), display=False)
 glue("p1_cka_first", float(cka_arr[0]), display=False)
@@ -594,7 +598,7 @@ assert cka_arr[-1] > cka_arr[k_min]  # the last step moves right
 
 # %% mystnb={"figure": {"caption": "The accuracy–independence trade-off on validation data. Left: validation error against validation CKA, one point per value of $\\mu$ (some labelled). Every increase of $\\mu$ moves the point up (larger error); at first it also moves far to the left (less dependence on $q$), but past a point the CKA stops falling and the last points stack almost vertically. The star is the model chosen by the rule *most accurate with CKA ≤ 0.2* (dashed line); the grey markers are the two baselines, the constant predictor and $\\sin(x)$. Right: the same validation CKA against $\\mu$ (log scale), which shows where it levels off.", "name": "fig-p1-tradeoff"}, "image": {"alt": "Left: validation MSE against validation CKA for ten values of mu, a curve from the bottom right (mu 0) up and to the left, ending in a nearly vertical stack of points; a dashed vertical budget line at 0.2 with a red star just left of it; two grey baseline markers near CKA zero at high MSE. Right: validation CKA against mu on a log axis, flat for small mu, falling steeply, then level for the largest mu."}}
 fig, (ax, ax2) = plt.subplots(
-    1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [3, 2]}
+    1, 2, figsize=(10, 4.6), gridspec_kw={"width_ratios": [3, 2]}
 )
 ax.plot(cka_arr, mse_arr, "o-", color="tab:blue",
         label="fair KRR, one point per μ")
@@ -602,7 +606,7 @@ labelled = {0.0: (-14, -14), mus[4]: (8, -2), 10.0: (8, 0),
             mu_best: (10, -4), 100.0: (10, -6), 1000.0: (10, 0)}
 for mu, m, c in path:  # label offsets (points) chosen to avoid overlaps
     if mu in labelled:
-        ax.annotate(f"μ = {fmt(mu)}", (c, m), fontsize=9,
+        ax.annotate(f"μ = {fmt(mu)}", (c, m), fontsize=10,
                     textcoords="offset points", xytext=labelled[mu])
 ax.plot(cka_best, mse_best, "*", color="tab:red", ms=16,
         label="chosen by the rule")
@@ -616,7 +620,7 @@ ax.set(xlabel="validation CKA(predictions, q)\n"
        ylabel="validation MSE   (lower: more accurate)",
        xlim=(-0.03, 0.8), ylim=(0, 12.5),
        title="Error against dependence")
-ax.legend(fontsize=8, loc="upper right")
+ax.legend(fontsize=9, loc="upper right")
 ax2.semilogx(mu_arr[1:], cka_arr[1:], "o-", color="tab:blue",
              label="fair KRR, μ > 0")
 ax2.axhline(cka_arr[0], color="0.5", ls=":", label="μ = 0 (plain KRR)")
@@ -625,7 +629,7 @@ ax2.plot(mu_best, cka_best, "*", color="tab:red", ms=16)
 ax2.set(xlabel="fairness strength μ (log scale)",
         ylabel="validation CKA(predictions, q)", ylim=(0, 0.8),
         title="Dependence against μ")
-ax2.legend(fontsize=8, loc="lower left")
+ax2.legend(fontsize=9, loc="lower left")
 fig.tight_layout()
 plt.show()
 
@@ -811,7 +815,7 @@ def train_terms(mu):
 E_mu, D_mu = map(np.array, zip(*[train_terms(mu) for mu in mus]))
 pred_mu0 = krr_predict(fair_fit(0.0), sigma, X_va)
 gap_mu0 = float(np.max(np.abs(pred_mu0 - pred_krr_va)))
-print(f"mu = 0: largest difference from plain KRR's validation "
+print(f"mu = 0: largest difference from plain KRR's validation\n"
       f"predictions {gap_mu0:.1e}")
 print(f"{'mu':>8}{'train E':>10}{'train D':>12}{'val CKA':>10}")
 for mu, E, D, c in zip(mus, E_mu, D_mu, cka_arr):
@@ -824,8 +828,8 @@ assert np.all(np.diff(D_mu) <= 1e-9 * D_mu[0]), D_mu
 assert np.all(np.diff(E_mu) >= -1e-9 * E_mu[-1]), E_mu
 # Prediction 3: the validation CKA does rise somewhere on the path.
 k_up = int(np.flatnonzero(np.diff(cka_arr) > 0)[0])
-glue("p1_ex_mu_up_from", float(mus[k_up]), display=False)
-glue("p1_ex_mu_up_to", float(mus[k_up + 1]), display=False)
+glue("p1_ex_mu_up_from", float(fmt(mus[k_up])), display=False)
+glue("p1_ex_mu_up_to", float(fmt(mus[k_up + 1])), display=False)
 glue("p1_ex_cka_up_from", float(cka_arr[k_up]), display=False)
 glue("p1_ex_cka_up_to", float(cka_arr[k_up + 1]), display=False)
 glue("p1_ex_D_ratio", float(D_mu[0] / D_mu[-1]), display=False)
@@ -907,7 +911,7 @@ print(f"budget 0.12: mu = {fmt(mu_tight)}, test MSE {mse_tight:.2f}, "
       f"CKA {cka_tight:.3f}")
 
 # %% tags=["remove-cell"]
-glue("p1_ex_mu_tight", float(mu_tight), display=False)
+glue("p1_ex_mu_tight", float(fmt(mu_tight)), display=False)
 glue("p1_ex_mse_tight", float(mse_tight), display=False)
 glue("p1_ex_cka_tight", float(cka_tight), display=False)
 assert mu_tight > mu_best and mse_tight > mse_f and cka_tight < cka_f

@@ -94,8 +94,9 @@ sklearn.set_config(enable_metadata_routing=True)
 # %% [markdown]
 # ## 1. Data and the yardstick
 #
-# The problem of Part 1, {eq}`eq-p1-data` — $y = \sin(x) + 3q +
-# \varepsilon$ with inputs $x$ and a proxy of $q$ — now 400 rows. A quarter is set aside as the test set, used
+# The problem of Part 1 (its equation {eq}`eq-p1-data`),
+# $y = \sin(x) + 3q + \varepsilon$ with inputs $x$ and a proxy of $q$,
+# now with 400 rows. A quarter is set aside as the test set, used
 # once at the end; the other 300 rows (the *development* set) are for
 # cross-validation.
 #
@@ -326,8 +327,8 @@ res.loc[front].round(3)
 #
 # `GridSearchCV` refits every candidate on every fold: here 40 fits for 8
 # candidates and 5 folds. Two facts make most of that work unnecessary for
-# the HSIC penalty, whose fit is the linear system {eq}`eq-p1-fair-solve`
-# of Part 1:
+# the HSIC penalty, whose fit is the linear system of Part 1's equation
+# {eq}`eq-p1-fair-solve`:
 #
 # * for fixed $\sigma$, one eigendecomposition $K = V\Lambda V^\top$ gives
 #
@@ -340,7 +341,7 @@ res.loc[front].round(3)
 #   ($\tilde L \approx BB^\top$, $B$ of shape $n\times r$), so the solutions
 #   for **every** $\mu$ follow from one factorisation by the Woodbury
 #   identity, each new $\mu$ costing an $r\times r$ solve. Part 3 derives
-#   it, ending in {eq}`eq-p3-mu-path`.
+#   it, step by step, ending in its equation {eq}`eq-p3-mu-path`.
 #
 # {py:class}`~fairkl.sklearn.FairKernelRidgeCV` does this per fold and per
 # $\sigma$: {eq}`eq-p2-eig` for the ridges, the μ-path for $\mu$. That
@@ -361,7 +362,7 @@ i = cv.best_index_
 print(f"{len(r['params'])} candidates; "
       f"{len(cv.pareto_front_)} on the Pareto front")
 print(f"chosen by the rule: sigma = {cv.sigma_:g}, lam = {cv.lam_:g}, "
-      f"mu = {cv.mu_:.3g} (CV MSE {r['mean_test_mse'][i]:.2f}, "
+      f"mu = {cv.mu_:.3g}\n  (CV MSE {r['mean_test_mse'][i]:.2f}, "
       f"CV CKA {r['mean_test_cka'][i]:.3f})")
 
 # %% tags=["remove-cell"]
@@ -462,7 +463,7 @@ for name, marker in [("constant ȳ", "D"), ("sin(x), best fair", "s")]:
             color="0.3", label=name)
 ax.set(xlabel="cross-validated CKA(predictions, q)"
               "   (lower: more independent)",
-       ylabel="cross-validated MSE",
+       ylabel="cross-validated MSE", xlim=(-0.03, 0.72),
        title="Accuracy–independence front, 5-fold CV")
 ax.legend(fontsize=8, loc="upper right")
 plt.show()
@@ -537,7 +538,7 @@ assert sx["test CKA"] < fk["test CKA"]  # "keeps a little dependence"
 # running anything, predict for the large search of §6: which candidate
 # does the rule choose, and what happens to every candidate's CV MSE and
 # CV CKA? (Recall two facts: the fit divides $y$ by its standard deviation,
-# {eq}`eq-p1-krr`, and the yardstick's $\sigma_f$ is a median distance
+# as in Part 1's equation {eq}`eq-p1-krr`, and the yardstick's $\sigma_f$ is a median distance
 # between targets.) Then run the search on `10 * y_dev` and check.
 # ```
 #
@@ -564,7 +565,7 @@ mse_factor = ru["mean_test_mse"] / r["mean_test_mse"]
 cka_change = np.max(np.abs(ru["mean_test_cka"] - r["mean_test_cka"]))
 print(f"same candidate chosen: {cv_units.best_index_ == i}")
 print(f"CV MSE multiplied by {mse_factor.min():.6f} to "
-      f"{mse_factor.max():.6f}; largest change in CV CKA "
+      f"{mse_factor.max():.6f}\nlargest change in CV CKA "
       f"{cka_change:.1e}")
 
 # %% tags=["remove-cell"]
@@ -574,7 +575,8 @@ assert cka_change < 1e-6
 
 # %% [markdown]
 # As predicted: the choice does not depend on the units of $y$, and,
-# because of the scaling in {eq}`eq-p1-krr`, neither do the meanings of
+# because of the scaling in Part 1's {eq}`eq-p1-krr`, neither do the
+# meanings of
 # $\lambda$ and $\mu$.
 #
 # ```{solution-end}
