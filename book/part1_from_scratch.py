@@ -17,8 +17,8 @@
 # {term}`sensitive attribute` it was never given, when another column acts as
 # its {term}`proxy`. In this lesson we build, with nothing but
 # [`keras.ops`](https://keras.io/api/ops/) and NumPy, a kernel ridge regression
-# whose predictions are kept nearly independent of the sensitive attribute
-# ({term}`demographic parity`): the
+# whose predictions are made to depend far less on the sensitive attribute
+# (the goal of {term}`demographic parity`): the
 # Fair Kernel Learning model of {cite:t}`perezsuay2017fair`. At the end the
 # package `fairkl` reproduces every number.
 #
@@ -620,7 +620,7 @@ ax.set(xlabel="validation CKA(predictions, q)\n"
        ylabel="validation MSE   (lower: more accurate)",
        xlim=(-0.03, 0.8), ylim=(0, 12.5),
        title="Error against dependence")
-ax.legend(fontsize=9, loc="upper right")
+ax.legend(loc="upper right")
 ax2.semilogx(mu_arr[1:], cka_arr[1:], "o-", color="tab:blue",
              label="fair KRR, μ > 0")
 ax2.axhline(cka_arr[0], color="0.5", ls=":", label="μ = 0 (plain KRR)")
@@ -629,7 +629,7 @@ ax2.plot(mu_best, cka_best, "*", color="tab:red", ms=16)
 ax2.set(xlabel="fairness strength μ (log scale)",
         ylabel="validation CKA(predictions, q)", ylim=(0, 0.8),
         title="Dependence against μ")
-ax2.legend(fontsize=9, loc="lower left")
+ax2.legend(loc="lower left")
 fig.tight_layout()
 plt.show()
 
