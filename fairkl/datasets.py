@@ -19,7 +19,11 @@ import numpy as np
 
 
 def make_seed_data(n: int = 200, noise: float = 0.1, proxy_noise: float = 0.5, seed: int = 0):
-    r"""The synthetic regression problem of the tutorial (from the earlier public series ``jejjohnson/keras-fairkl``) :math:`y = \sin(x) + 3q + \varepsilon`.
+    r"""The synthetic regression problem of the tutorial, :math:`y = \sin(x) + 3q + \varepsilon`.
+
+    Adapted from the earlier public series ``jejjohnson/keras-fairkl``, whose
+    generator differs (``x ~ N(0, 1)``, ``q`` itself among the inputs, noise
+    0.3), so its published scores are not comparable with ours.
 
     ``q ~ N(0, 1)`` is the sensitive attribute and :math:`x \sim U(-3, 3)`.
     ``q`` itself is **not** a feature: the inputs are ``x`` and a noisy proxy
