@@ -17,6 +17,8 @@ STAMP  := $(VENV)/.installed
 NBTEST := _nbtest
 FLOOR  := .venv-floor
 REPO_URL    ?=
+# The site's published address (book/_ext/site_downloads.py reads FAIRKL_SITE_URL).
+SITE_URL    ?=
 REPO_BRANCH ?= main
 
 .PHONY: book test test-floor dist lab bench clean
