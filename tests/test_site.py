@@ -65,8 +65,8 @@ def tiny_site_with_repo(tmp_path_factory, full_site):
     src = tmp_path_factory.mktemp("tiny")
     shutil.copy(ROOT / "_config.yml", src / "_config.yml")
     shutil.copy(ROOT / "pyproject.toml", src / "pyproject.toml")  # the version the downloads carry
-    shutil.copy(ROOT / "book" / "installation.md", src / "book" / "installation.md")
     shutil.copytree(ROOT / "book" / "_ext", src / "book" / "_ext")
+    shutil.copy(ROOT / "book" / "installation.md", src / "book" / "installation.md")
     shutil.copytree(ROOT / "book" / "_inv", src / "book" / "_inv")  # local intersphinx inventories
     shutil.copy(ROOT / "book" / "references.bib", src / "book" / "references.bib")
     (src / "_toc.yml").write_text(

@@ -138,8 +138,9 @@ def _get_the_code(app, doctree, docname) -> None:
 README = """\
 # fairkl {version}: the book's pages as notebooks
 
-Every page of the fairkl book, twice: `<page>.ipynb` ({state}) and `<page>.py`, the
-py:percent file the page is built from (JupyterLab opens it as a notebook through jupytext).
+Every page of the fairkl book, twice: `<page>.ipynb` and `<page>.py`, the py:percent
+file the page is built from (JupyterLab opens it as a notebook through jupytext).
+The notebooks are {state}.
 
     python -m pip install '{wheel}[notebooks]'   # the wheel from the same site
     jupyter lab                                       # in this folder; add --allow-root as root
@@ -207,11 +208,11 @@ def _write_downloads(app, exception) -> None:
             add(f"{stem}.py", Path(app.env.doc2path(docname)).read_bytes())
             pages.append(stem)
         if ran == code:
-            state = "executed when the site was built, outputs included"
+            state = "executed, with the outputs of the site's build"
         elif ran == 0:
-            state = "NOT executed: this site was built with execution off; run them"
+            state = "NOT executed: this site was built with execution off; run them to see outputs"
         else:
-            state = f"partly executed: {ran} of {code} code cells"
+            state = f"partly executed: {ran} of {code} code cells ran in the site's build"
         add("README.md", README.format(**site, state=state, pages=", ".join(pages)).encode())
 
 
