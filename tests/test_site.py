@@ -358,3 +358,34 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
         lab.wait(timeout=60)
     print(f"install {installed - start:.0f} s, run {page} {ran - installed:.0f} s, "
           f"JupyterLab {time.perf_counter() - ran:.0f} s")  # fmt: skip
+
+
+@pytest.mark.book
+def test_zip_notebooks_have_the_glued_numbers_written_into_their_prose():
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import site_downloads
+    finally:
+        sys.path.pop(0)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell(
+            "MSE {glue:text}`p_mse:.3f`, n = {glue:text}`p_n:d`, raw {glue:}`p_raw`, "
+            "{glue:any}`p_raw`; elsewhere {glue:text}`other::p_mse:.2f`, unknown {glue:text}`p_nope:.1f`, "
+            "figure {glue:}`p_fig`."
+        ),
+        nbformat.v4.new_code_cell("glue('p_mse', 0.123456)"),
+    ]
+    glue = {"p_mse": {"data": {"text/plain": repr(0.123456)}}, "p_n": {"data": {"text/plain": "42"}},
+            "p_raw": {"data": {"text/plain": "1.5"}},
+            "p_fig": {"data": {"text/plain": "<Figure size 640x480 with 1 Axes>", "image/png": "iVBOR"}}}  # fmt: skip
+    text, count = site_downloads.paste_glue(nbformat.writes(notebook), glue)
+    cells = nbformat.reads(text, as_version=4).cells
+    assert count == 4
+    assert cells[0].source == (
+        f"MSE {format(0.123456, '.3f')}, n = 42, raw 1.5, 1.5; "
+        "elsewhere {glue:text}`other::p_mse:.2f`, unknown {glue:text}`p_nope:.1f`, figure {glue:}`p_fig`."
+    )
+    assert cells[1].source == "glue('p_mse', 0.123456)"  # code untouched

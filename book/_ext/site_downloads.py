@@ -153,6 +153,41 @@ Pages: {pages}
 """
 
 
+GLUE_ROLE = re.compile(r"\{glue(:text|:any|:)?\}`([^`]+)`")
+
+
+def paste_glue(notebook: str, glue: dict) -> tuple[str, int]:
+    """The notebook with each inline glue role in its markdown replaced by the glued text, as on
+    the site (JupyterLab has no glue: it would show the key); and the number replaced.
+
+    ``glue`` is myst-nb's ``<page>.glue.json`` (key -> {"data": {mime: value}}). Roles that
+    name another page (``path::key``), a key without text/plain, or (for ``{glue:}``) a
+    richer output such as a figure stay as they are.
+    """
+    import nbformat
+    from myst_nb.core.variables import format_plain_text
+
+    count = 0
+
+    def replace(match: re.Match) -> str:
+        nonlocal count
+        kind, body = match.groups()
+        key, fmt = body.rsplit(":", 1) if kind == ":text" and ":" in body else (body, "")
+        data = glue.get(key, {}).get("data", {})
+        text = data.get("text/plain")
+        # {glue:}/{glue:any} show the richest output (a figure, HTML): only plain text is pasted.
+        if "::" in key or text is None or (kind != ":text" and set(data) != {"text/plain"}):
+            return match.group(0)
+        count += 1
+        return format_plain_text(text, fmt)
+
+    parsed = nbformat.reads(notebook, as_version=4)
+    for cell in parsed.cells:
+        if cell.cell_type == "markdown":
+            cell.source = GLUE_ROLE.sub(replace, cell.source)
+    return nbformat.writes(parsed), count
+
+
 def _executed_code_cells(notebook: Path) -> tuple[int, int]:
     cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
     return sum(1 for c in cells if c.get("execution_count") is not None), len(cells)
@@ -191,7 +226,7 @@ def _write_downloads(app, exception) -> None:
 
     executed = Path(app.outdir).parent / "jupyter_execute"
     folder = Path(site["notebooks"]).stem
-    pages, ran, code = [], 0, 0
+    pages, ran, code, pasted = [], 0, 0, 0
     with zipfile.ZipFile(out / site["notebooks"], "w", zipfile.ZIP_DEFLATED) as archive:
 
         def add(name: str, data: bytes) -> None:
@@ -204,7 +239,12 @@ def _write_downloads(app, exception) -> None:
                 raise ExtensionError(f"site_downloads: myst-nb wrote no {notebook} for {docname}.")
             counts = _executed_code_cells(notebook)
             ran, code = ran + counts[0], code + counts[1]
-            add(f"{stem}.ipynb", notebook.read_bytes())
+            text = notebook.read_text()
+            glue_file = executed / f"{docname}.glue.json"
+            if glue_file.is_file():
+                text, count = paste_glue(text, json.loads(glue_file.read_text()))
+                pasted += count
+            add(f"{stem}.ipynb", text.encode())
             add(f"{stem}.py", Path(app.env.doc2path(docname)).read_bytes())
             pages.append(stem)
         if ran == code:
@@ -213,6 +253,12 @@ def _write_downloads(app, exception) -> None:
             state = "NOT executed: this site was built with execution off; run them to see outputs"
         else:
             state = f"partly executed: {ran} of {code} code cells ran in the site's build"
+        if pasted:
+            state += (
+                f"; in their prose the {pasted} numbers the site takes from the results (myst-nb's"
+                " glue roles, which JupyterLab cannot render) are written in, as on the site; the"
+                " .py files keep the roles"
+            )
         add("README.md", README.format(**site, state=state, pages=", ".join(pages)).encode())
 
 
