@@ -389,3 +389,24 @@ def test_zip_notebooks_have_the_glued_numbers_written_into_their_prose():
         "elsewhere {glue:text}`other::p_mse:.2f`, unknown {glue:text}`p_nope:.1f`, figure {glue:}`p_fig`."
     )
     assert cells[1].source == "glue('p_mse', 0.123456)"  # code untouched
+
+
+@pytest.mark.book
+def test_zip_notebooks_write_python_roles_as_code():
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import site_downloads
+    finally:
+        sys.path.pop(0)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(
+        "{py:class}`fairkl.FairKernelRidge <fairkl.models.FairKernelRidge>` and "
+        "{py:func}`fairkl.metrics.hsic_test`, {py:meth}`~fairkl.models.FairKernelRidge.mu_path`, "
+        "{py:data}`fairkl.x`; a {term}`proxy` stays."
+    )]  # fmt: skip
+    cells = nbformat.reads(site_downloads.for_jupyterlab(nbformat.writes(notebook)), as_version=4).cells
+    assert cells[0].source == (
+        "`fairkl.FairKernelRidge` and `fairkl.metrics.hsic_test()`, `mu_path()`, `fairkl.x`; a {term}`proxy` stays."
+    )

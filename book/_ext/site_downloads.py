@@ -140,7 +140,8 @@ README = """\
 
 Every page of the fairkl book, twice: `<page>.ipynb` and `<page>.py`, the py:percent
 file the page is built from (JupyterLab opens it as a notebook through jupytext).
-The notebooks are {state}.
+The notebooks are {state}. In their prose, references to fairkl's API are written
+as code (the .py files keep the Sphinx roles, which JupyterLab shows raw).
 
     python -m pip install '{wheel}[notebooks]'   # the wheel from the same site
     jupyter lab                                       # in this folder; add --allow-root as root
@@ -154,6 +155,32 @@ Pages: {pages}
 
 
 GLUE_ROLE = re.compile(r"\{glue(:text|:any|:)?\}`([^`]+)`")
+
+
+PY_ROLE = re.compile(r"\{py:(func|meth|class|data|attr|mod|obj|exc)\}`([^`]+)`")
+
+
+def _py_role_as_code(match: re.Match) -> str:
+    """``{py:func}`title <target>``` -> ```title```, as Sphinx titles it (``~`` keeps the last
+    name; a function or method without a title gets ``()``)."""
+    kind, body = match.groups()
+    if body.endswith(">") and " <" in body:
+        return f"`{body[: body.rindex(' <')].strip()}`"
+    target = body.lstrip("!")
+    title = target[1:].rsplit(".", 1)[-1] if target.startswith("~") else target
+    return f"`{title}()`" if kind in ("func", "meth") else f"`{title}`"
+
+
+def for_jupyterlab(notebook: str) -> str:
+    """The notebook with Sphinx's Python roles in its markdown written as inline code: JupyterLab
+    (jupyterlab-myst) does not know them and shows ``title <target>`` as raw text."""
+    import nbformat
+
+    parsed = nbformat.reads(notebook, as_version=4)
+    for cell in parsed.cells:
+        if cell.cell_type == "markdown":
+            cell.source = PY_ROLE.sub(_py_role_as_code, cell.source)
+    return nbformat.writes(parsed)
 
 
 def paste_glue(notebook: str, glue: dict) -> tuple[str, int]:
@@ -239,7 +266,7 @@ def _write_downloads(app, exception) -> None:
                 raise ExtensionError(f"site_downloads: myst-nb wrote no {notebook} for {docname}.")
             counts = _executed_code_cells(notebook)
             ran, code = ran + counts[0], code + counts[1]
-            text = notebook.read_text()
+            text = for_jupyterlab(notebook.read_text())
             glue_file = executed / f"{docname}.glue.json"
             if glue_file.is_file():
                 text, count = paste_glue(text, json.loads(glue_file.read_text()))
