@@ -7,7 +7,7 @@
 #                       Binder and Colab buttons (default: none of them)
 #   make test-floor     the package tests on the oldest declared dependency versions
 #   make dist           sdist and wheel into dist/ (the same as `python -m build`)
-#   make lab            JupyterLab on the book's pages, opened as notebooks
+#   make lab            JupyterLab on the book's pages, opened as notebooks (prints the address)
 #   make bench          the benchmark tables
 
 PYTHON ?= python3
@@ -17,6 +17,8 @@ STAMP  := $(VENV)/.installed
 NBTEST := _nbtest
 FLOOR  := .venv-floor
 REPO_URL    ?=
+# The site's published address (book/_ext/site_downloads.py reads FAIRKL_SITE_URL).
+SITE_URL    ?=
 REPO_BRANCH ?= main
 
 .PHONY: book test test-floor dist lab bench clean
@@ -56,11 +58,18 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --outdir dist .
 
-# JupyterLab opens .py files as notebooks (jupytext) by the same setting Binder uses.
+# JupyterLab on book/: .py pages open as notebooks (jupytext) by the setting Binder uses
+# (binder/overrides.json, read in place), their MyST rendered by jupyterlab-myst. As root it
+# adds --allow-root. It prints the address to open; LAB_PORT picks the port (no fallback to
+# another one, so the printed address is right), LAB_ARGS adds options (e.g. --ip=0.0.0.0).
+LAB_PORT ?= 8888
+LAB_ARGS ?=
 lab: $(STAMP)
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp binder/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	$(BIN)/jupyter lab book/
+	@token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(16))"); \
+	root=$$([ "$$(id -u)" = 0 ] && echo --allow-root); \
+	echo "JupyterLab on book/ -- open http://localhost:$(LAB_PORT)/lab?token=$$token"; \
+	exec $(BIN)/jupyter lab book/ --port=$(LAB_PORT) --ServerApp.port_retries=0 \
+	  --IdentityProvider.token=$$token --LabApp.app_settings_dir="$(CURDIR)/binder" $$root $(LAB_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_core.py
