@@ -185,7 +185,7 @@ def repetition(data, args, r):
         F = predict(X_te[:, cols], Xc, A, sigma)
         rows["KRR" + tag] = scores(F[:, 0], y_te, sex_te, Q_te)
         for k, mu in enumerate(MU_CS):
-            rows[f"FKRR{tag}-HSIC mu_c={mu:.1e}"] = scores(
+            rows[f"FKRR{tag.strip()}-HSIC mu_c={mu:.1e}"] = scores(
                 F[:, k + 1], y_te, sex_te, Q_te)
     return sigma, lam, rows
 
