@@ -127,8 +127,8 @@ def scores(f, y, sex, Q):
     spd = np.mean(d[men] > 0) - np.mean(d[women] > 0)
     eod = (np.mean(d[men & (y > 0)] > 0)
            - np.mean(d[women & (y > 0)] > 0))
-    return dict(err=float(np.mean(d != y)), hsic=hsic, spd=float(spd),
-                eod=float(eod))
+    return {"err": float(np.mean(d != y)), "hsic": hsic,
+            "spd": float(spd), "eod": float(eod)}
 
 
 def predict(X_new, X, alphas, sigma):
