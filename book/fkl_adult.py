@@ -444,7 +444,7 @@ f_paper = k_rbf(X_te[:2000] - off, Z) @ proj @ w
 f_fairkl = F_te[k2 + 1, :2000]
 gap = np.max(np.abs(f_paper - f_fairkl)) / np.max(np.abs(f_paper))
 print(f"μ_c = 1e-2: largest difference {gap:.1e} (relative)")
-glue("adult_conversion_gap", gap, display=False)
+glue("adult_conversion_gap", float(gap), display=False)
 
 # %% tags=["remove-cell"]
 assert gap < 1e-8, gap
@@ -510,9 +510,13 @@ def tradeoff_figure():
     hs = [s["hsic"] for s in hsic_path]
     es = [100 * s["err"] for s in hsic_path]
     ax.semilogx(hs, es, "o-", color="tab:blue", label="FKRR-HSIC path")
-    for k, xy in [(3, (6, -12)), (5, (-34, 8)), (10, (6, 6))]:
+    for k, xy, text in [
+        (3, (-62, -14), "μ_c=1e-4"),
+        (4, (-24, 8), "μ_c=1e-3"),
+        (5, (-30, -16), "μ_c ≥ 1e-2"),
+    ]:
         ax.annotate(
-            f"μ_c={mu_c[k]:.0e}",
+            text,
             (hs[k], es[k]),
             textcoords="offset points",
             xytext=xy,
@@ -522,7 +526,8 @@ def tradeoff_figure():
     for name, style in [("KRR", "ks"), ("KRR \\S", "k^")]:
         s = ours[name]
         ax.plot(s["hsic"], 100 * s["err"], style, ms=9, label=name)
-    for k, ref in enumerate(REFERENCE.values()):
+    tags = ["KRR", "KRR \\S", "1e-2", "1e3", "\\S, 1e-2"]
+    for k, (tag, ref) in enumerate(zip(tags, REFERENCE.values())):
         ax.plot(
             ref["hsic"],
             100 * ref["err"],
@@ -531,6 +536,15 @@ def tradeoff_figure():
             mec="tab:orange",
             ms=9,
             label="protocol run (exact)" if k == 0 else None,
+        )
+        ax.annotate(
+            tag,
+            (ref["hsic"], 100 * ref["err"]),
+            textcoords="offset points",
+            xytext=(-8, 8),
+            ha="right",
+            fontsize=7,
+            color="tab:orange",
         )
     x = [s["hsic"] for s in ours.values()]
     x += [r["hsic"] for r in REFERENCE.values()] + list(band)
@@ -589,10 +603,10 @@ se = gap_se(F_te[k2 + 1])
 glue("adult_se", se, display=False)
 spd_path = np.array([s["spd"] for s in hsic_path])
 eod_path = np.array([s["eod"] for s in hsic_path])
-glue("adult_spd_2", spd_path[k2], display=False)
+glue("adult_spd_2", float(spd_path[k2]), display=False)
 glue("adult_spd_min", float(spd_path.min()), display=False)
 glue("adult_eod_krr", ours["KRR"]["eod"], display=False)
-glue("adult_eod_2", eod_path[k2], display=False)
+glue("adult_eod_2", float(eod_path[k2]), display=False)
 _ref = REFERENCE["FKRR-HSIC, μ_c = 1e-2"]["spd"]
 glue("adult_ref_spd_2", _ref, display=False)
 
@@ -619,7 +633,7 @@ ax.set(
     title="The HSIC penalty narrows decision gaps, but not to zero",
     ylim=(0, 1.15 * max(spd_path.max(), eod_path.max(), _ref)),
 )
-ax.legend(fontsize=8, loc="lower left")
+ax.legend(fontsize=8, loc="upper right")
 plt.show()
 
 # %% [markdown]
@@ -669,7 +683,9 @@ ours["FKRR\\S-HSIC, μ_c = 1e-2"] = s_path[k2]
 show("FKRR\\S-HSIC, μ_c = 1e-2", s_path[k2])
 glue("adult_sigma_f", cka[1.0].sigma_f_, display=False)
 glue(
-    "adult_sigma_f_std", cka[1.0].sigma_f_ / np.std(y_tr), display=False
+    "adult_sigma_f_std",
+    float(cka[1.0].sigma_f_ / np.std(y_tr)),
+    display=False,
 )
 
 # %% tags=["remove-cell"]
@@ -737,9 +753,18 @@ curves = [
 for label, pts, style in curves:
     e = [100 * s["err"] for s in pts]
     g = [s["spd"] for s in pts]
-    ax.plot(e, g, style, ms=8, label=label)
-for s in cka_path[1:]:
+    ax.plot(e, g, style, ms=9, label=label)
+for mu, s in zip((1, 3, 10), cka_path[1:]):
     ax.errorbar(100 * s["err"], s["spd"], yerr=se, color="tab:green")
+    ax.annotate(
+        f"μ={mu}",
+        (100 * s["err"], s["spd"]),
+        textcoords="offset points",
+        xytext=(-6, -14),
+        ha="right",
+        fontsize=8,
+        color="tab:green",
+    )
 every = [s for _, pts, _ in curves for s in pts]
 e_all = [100 * s["err"] for s in every]
 g_all = [s["spd"] for s in every]
