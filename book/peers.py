@@ -291,9 +291,7 @@ def peers(s, seed):
 # scikit-learn's `KernelRidge` with the same $\sigma$ and $\lambda$ (a
 # hidden check below confirms it), which is why the peers use
 # scikit-learn's estimator as their base: it supports `sample_weight`,
-# which the reductions need, and precomputed kernels. On each split the
-# fairkl fits run in a second thread while fairlearn fits the peers
-# (`fit_all` below), so that both cores of a small machine work.
+# which the reductions need, and precomputed kernels.
 
 # %%
 MUS_HSIC = np.r_[0.0, np.logspace(-1, 4, 16)]
@@ -315,16 +313,6 @@ def fairkl_paths(s):
         for mu in MUS_CKA
     ]
     return path.predict(Xte), np.array(cka)
-
-
-def fit_all(s, seed):
-    """Every peer and both fairkl paths on split s. fairkl computes in
-    JAX, which releases Python's global lock, so its fits run in a
-    second thread while fairlearn fits the peers: both cores work."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        job = pool.submit(fairkl_paths, s)
-        pred, extra = peers(s, seed)
-        return pred, extra, *job.result()
 
 
 # %% [markdown]
@@ -373,7 +361,16 @@ def measures(p, s, test=True):
     return row
 
 
-pred0, extra0, hsic0, cka0 = fit_all(s0, SEEDS[0])
+# Every split is fitted here (section 4 uses the other two). fairkl
+# computes in JAX, which releases Python's global lock: its fits run in
+# a second thread while fairlearn fits the peers, and both cores work.
+splits = [s0] + [make_split(seed) for seed in SEEDS[1:]]
+with ThreadPoolExecutor(max_workers=1) as pool:
+    jobs = [pool.submit(fairkl_paths, s) for s in splits]
+    fitted = [peers(s, seed) for s, seed in zip(splits, SEEDS)]
+    paths = [job.result() for job in jobs]
+(pred0, extra0), (hsic0, cka0) = fitted[0], paths[0]
+
 one = pd.DataFrame({k: measures(p, s0) for k, p in pred0.items()}).T
 one.loc["fairkl-CKA, μ = 2"] = measures(cka0[1], s0)
 eg0 = extra0["eg"]
@@ -416,12 +413,7 @@ assert np.allclose(hsic0[0], pred0["unaware KRR"], atol=1e-8)
 
 # %%
 rows, curves = [], []
-for seed in SEEDS:
-    if seed == SEEDS[0]:  # computed in section 3
-        s, pred, hp, cp = s0, pred0, hsic0, cka0
-    else:
-        s = make_split(seed)
-        pred, _, hp, cp = fit_all(s, seed)
+for seed, s, (pred, _), (hp, cp) in zip(SEEDS, splits, fitted, paths):
     for name, p in pred.items():
         rows.append(dict(model=name, split=seed, **measures(p, s)))
     fkl = [("fairkl-HSIC", MUS_HSIC, hp), ("fairkl-CKA", [0.0], hp[:1])]
