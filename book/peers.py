@@ -122,12 +122,13 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 # in size, as protected groups usually are.
 #
 # Every split is 1,000 training rows and 993 test rows, seeded. All models
-# use the same RBF kernel: bandwidth $\sigma$ from the {term}`median
-# heuristic` on the training features, and a ridge $\lambda$ chosen once by
-# 3-fold cross-validation of KRR on $X$ (no penalty) on the first split's
-# training rows
-# (grid $10^{-3}, \dots, 10$; it chose $\lambda =$
-# {glue:text}`pe_lam:g`). The kernel matrices are computed once per split
+# use an RBF kernel with bandwidth $\sigma$ from the {term}`median
+# heuristic` on their own training inputs ($X$; for plain KRR $X$ and $q$;
+# for `CorrelationRemover` its transformed features), and one ridge
+# $\lambda$, chosen once by 3-fold cross-validation of KRR on $X$ (no
+# penalty) on the first split's training rows (grid
+# $10^{-3}, \dots, 10$; it chose $\lambda =$ {glue:text}`pe_lam:g`). The
+# kernel matrices are computed once per split
 # and passed to scikit-learn as `kernel="precomputed"`, so that the many
 # refits of the reductions below do not recompute the same kernel.
 # Held-out dependence is measured with a {py:class}`fairkl.metrics.Yardstick`
