@@ -835,7 +835,9 @@ glue("pe_dgap_crc_sd", matched_diff(CR, CK, "gap")[1], display=False)
 # {glue:text}`pe_crc_sd:.3f`). On the mean gap, `CorrelationRemover`'s
 # {glue:text}`pe_gap_cr:.3f` lies between the HSIC-matched model's
 # {glue:text}`pe_gap_crh:.3f` and the CKA-matched model's
-# {glue:text}`pe_gap_crc:.3f`; neither difference is measurable. What
+# {glue:text}`pe_gap_crc:.3f`; neither difference is measurable (for the
+# CKA-matched model {glue:text}`pe_dgap_crc:+.3f` ±
+# {glue:text}`pe_dgap_crc_sd:.3f`). What
 # fairkl removes in addition is the non-linear dependence that correlation
 # cannot see and CKA can. Every signed value is positive: every model
 # still predicts more crime where the share of Black residents is higher.
