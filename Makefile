@@ -45,14 +45,15 @@ $(STAMP): pyproject.toml Makefile
 # A page whose code (and the package) did not change since the last `make book` is not executed
 # again: its outputs come from jupyter-cache. Everything else in _build is rebuilt, so that every
 # page is read again and its executed notebook (with outputs) is written for the download button.
-# A fresh clone (CI, publishing) has no cache: every page is executed.
+# A fresh clone (CI, publishing) has no cache: every page is executed. (jupyter-cache keeps
+# only pages that ran without error, so the key is written before the build.)
 book: $(STAMP)
 	@start=$$(date +%s); key=$(BOOK_KEY); state=cached; \
 	if [ "$$(cat $(NBCACHE).key 2>/dev/null)" != "$$key" ]; then rm -rf $(NBCACHE); state="cold: no cache"; fi; \
 	mkdir -p _build && find _build -mindepth 1 -maxdepth 1 ! -name '.jupyter_cache*' -exec rm -rf {} + && \
+	echo $$key > $(NBCACHE).key && \
 	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" $(JAXENV) \
 	  $(BIN)/jupyter-book build . --path-output . -W -n --keep-going && \
-	echo $$key > $(NBCACHE).key && \
 	echo "make book ($$state): $$(( $$(date +%s) - start )) s"
 
 # The book's notebooks run too: converted to .ipynb in $(NBTEST)/ (ignored by git)

@@ -51,15 +51,19 @@ SPAWNS = re.compile(r"\bsubprocess\b|\bsys\.executable\b|\bPopen\b")
 
 
 def _spawning_helpers(module) -> set[str]:
-    """Names of the module's functions whose source starts a process."""
+    """Names of the functions a test module can call (its own, imported ones, and those of the
+    helper modules under tests/ it imports) whose source starts a process."""
     names = set()
-    for name, obj in vars(module).items():
-        if inspect.isfunction(obj) and not name.startswith("test"):
-            try:
-                if SPAWNS.search(inspect.getsource(obj)):
-                    names.add(name)
-            except (OSError, TypeError):
-                pass
+    scopes = [vars(module)] + [vars(m) for m in vars(module).values() if inspect.ismodule(m)
+                               and str(getattr(m, "__file__", "")).startswith(str(ROOT / "tests"))]
+    for scope in scopes:
+        for name, obj in scope.items():
+            if inspect.isfunction(obj) and not name.startswith("test"):
+                try:
+                    if SPAWNS.search(inspect.getsource(obj)):
+                        names.add(name)
+                except (OSError, TypeError):
+                    pass
     return names
 
 

@@ -132,8 +132,8 @@ def frozen_gc(collect: bool = True):
 
     A :class:`FairKernelRidgeHyperModel` given to a ``kt.Tuner`` applies this
     to each of that tuner's ``search()`` calls by itself (see
-    :meth:`FairKernelRidgeHyperModel.declare_hyperparameters`): wrapping a
-    search in it is only needed for other hypermodels.
+    ``fairkl.tuning.hypermodel.scope_gc_to_search``): wrapping a search in
+    it is only needed for other hypermodels.
 
     Parameters
     ----------
@@ -235,7 +235,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     freeze_gc : bool, default False
         No longer used (``True`` warns): a ``kt.Tuner`` given this hypermodel
         runs each ``search()`` inside :func:`frozen_gc` by itself, undone
-        when the search returns or raises (:func:`scope_gc_to_search`).
+        when the search returns or raises (``scope_gc_to_search``).
 
     Notes
     -----
@@ -317,7 +317,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
         KerasTuner calls this (and :meth:`build`) when the tuner is built;
         the tuner's ``search`` then runs with the heap frozen and unfrozen
-        at its end (:func:`scope_gc_to_search`).
+        at its end (``scope_gc_to_search``).
         """
         tuner = _calling_tuner(self)
         if tuner is not None:
