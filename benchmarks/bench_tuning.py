@@ -193,10 +193,10 @@ def stock_child() -> dict:
     """The README's stock search: cold, warm, and warm without the gc scope (the reference)."""
     import gc
 
+    import fairkl  # noqa: F401  (first: it selects Keras's JAX backend)
     import jax
     import keras_tuner as kt
 
-    import fairkl  # noqa: F401
     from fairkl.datasets import make_seed_data
     from fairkl.tuning import FairKernelRidgeHyperModel
 
