@@ -1,6 +1,7 @@
 # Two commands do everything on a machine with python3 (>= 3.11, with venv) and make:
 #   make book   build the site into _build/html
 #   make test   run every test (package, notebooks, wheel, README, workflows, site)
+#   make test-fast  the package tests only (no notebooks, subprocesses, wheel or site builds): ~1 min
 # Each creates (or refreshes, when pyproject.toml or this Makefile changes) the virtual
 # environment .venv. Also:
 #   make book REPO_URL=https://github.com/OWNER/fairkl   the site with repository, issue,
@@ -21,7 +22,19 @@ REPO_URL    ?=
 SITE_URL    ?=
 REPO_BRANCH ?= main
 
-.PHONY: book test test-floor dist lab bench clean
+.PHONY: book test test-fast test-floor dist lab bench clean
+
+# JAX's persistent compilation cache for the book's execution and the tests (most of their
+# time is XLA compiling the same programs in each process): a folder ignored by git.
+# `make test JAX_CACHE=` runs without it. fairkl itself never turns it on.
+JAX_CACHE ?= $(CURDIR)/.jax_cache
+JAXENV := JAX_COMPILATION_CACHE_DIR="$(JAX_CACHE)" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+          JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
+# Executed pages kept by jupyter-cache (_config.yml: execute_notebooks: cache). It keys on the
+# pages' code only, so the cache is emptied whenever the package, its data or pyproject.toml
+# change (the digest below); `make clean` empties it too.
+NBCACHE := _build/.jupyter_cache
+BOOK_KEY = $$(find fairkl fairkl_data -type f ! -path '*/__pycache__/*' | LC_ALL=C sort | xargs cat pyproject.toml _config.yml | sha256sum | cut -c1-16)
 
 # An existing .venv made by another Python (or half-made) is replaced, not patched.
 $(STAMP): pyproject.toml Makefile
@@ -31,17 +44,31 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[book,test]"
 	touch $(STAMP)
 
+# A page whose code (and the package) did not change since the last `make book` is not executed
+# again: its outputs come from jupyter-cache. Everything else in _build is rebuilt, so that every
+# page is read again and its executed notebook (with outputs) is written for the download button.
+# A fresh clone (CI, publishing) has no cache: every page is executed. (jupyter-cache keeps
+# only pages that ran without error, so the key is written before the build.)
 book: $(STAMP)
-	rm -rf _build
-	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" \
-	  $(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+	@start=$$(date +%s); key=$(BOOK_KEY); state=cached; \
+	if [ "$$(cat $(NBCACHE).key 2>/dev/null)" != "$$key" ]; then rm -rf $(NBCACHE); state="cold: no cache"; fi; \
+	mkdir -p _build && find _build -mindepth 1 -maxdepth 1 ! -name '.jupyter_cache*' -exec rm -rf {} + && \
+	echo $$key > $(NBCACHE).key && \
+	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" $(JAXENV) \
+	  $(BIN)/jupyter-book build . --path-output . -W -n --keep-going && \
+	echo "make book ($$state): $$(( $$(date +%s) - start )) s"
 
 # The book's notebooks run too: converted to .ipynb in $(NBTEST)/ (ignored by git)
 # and executed by nbval; their hidden assert cells check the key numbers.
 test: $(STAMP)
 	rm -rf $(NBTEST) && mkdir -p $(NBTEST)
 	for f in book/*.py; do $(BIN)/jupytext --quiet --to ipynb -o $(NBTEST)/$$(basename $$f .py).ipynb $$f; done
-	$(BIN)/python -m pytest tests $(NBTEST) --nbval-lax --nbval-current-env
+	$(JAXENV) $(BIN)/python -m pytest tests $(NBTEST) --nbval-lax --nbval-current-env
+
+# The developer's inner loop: the package tests without the notebooks, the tests that start
+# processes (README blocks, searches, the sharded fit), and the wheel and site builds.
+test-fast: $(STAMP)
+	$(JAXENV) $(BIN)/python -m pytest tests -m "not slow and not subprocess" -q
 
 # A fresh venv with every core dependency at its declared floor (.ci/lower_bounds.py), fairkl
 # installed from this folder; runs the package tests (not the notebooks, wheel or book builds).
@@ -77,4 +104,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_tuning.py
 
 clean:
-	rm -rf _build $(NBTEST) .pytest_cache dist $(FLOOR)
+	rm -rf _build $(NBTEST) .pytest_cache dist $(FLOOR) .jax_cache

@@ -1,16 +1,86 @@
-"""Shared fixtures: the seed tutorial's data and independent NumPy references."""
+"""Shared fixtures: the seed tutorial's data and independent NumPy references.
 
+Also, for the test suite only (fairkl itself never does this):
+
+* JAX's persistent compilation cache in ``.jax_cache/`` at the project root
+  (ignored by git). Most of the suite's in-process time is XLA compilation of
+  the same few programs in each process (three test files: 64 s with an
+  empty cache, 9 s with a filled one). Set through the environment, so the
+  subprocesses the tests start (README blocks, searches, the sharded fit)
+  share it. ``FAIRKL_TEST_JAX_CACHE=0`` turns it off; a
+  ``JAX_COMPILATION_CACHE_DIR`` already set is kept.
+* The ``subprocess`` marker on every test that starts another Python process
+  (found from its source: ``subprocess``, ``sys.executable`` or a helper of
+  its module that uses them), so that ``make test-fast``
+  (``-m "not slow and not subprocess"``) can leave them out.
+"""
+
+import inspect
 import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JAX_CACHE = ROOT / ".jax_cache"
 
 # Lets scikit-learn's estimator checks run check_array_api_input (with NumPy
 # inputs) instead of skipping it; must be set before SciPy is imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+if os.environ.get("FAIRKL_TEST_JAX_CACHE", "1").strip().lower() not in ("0", "false", "no", "off"):
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE))
+    # Every program, however quick to compile (the default keeps only those taking >= 1 s).
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import numpy as np
+import pytest
 
 import fairkl  # noqa: F401  (selects the JAX backend before anything imports keras)
-from fairkl.datasets import make_seed_data  # noqa: E402
+from fairkl.datasets import make_seed_data
+
+# jax reads these variables when first imported; a plugin may have imported it earlier.
+if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs",
+                      float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes",
+                      int(os.environ.get("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")))
+
+SPAWNS = re.compile(r"\bsubprocess\b|\bsys\.executable\b|\bPopen\b")
+
+
+def _spawning_helpers(module) -> set[str]:
+    """Names of the functions a test module can call (its own, imported ones, and those of the
+    helper modules under tests/ it imports) whose source starts a process."""
+    names = set()
+    scopes = [vars(module)] + [vars(m) for m in vars(module).values() if inspect.ismodule(m)
+                               and str(getattr(m, "__file__", "")).startswith(str(ROOT / "tests"))]
+    for scope in scopes:
+        for name, obj in scope.items():
+            if inspect.isfunction(obj) and not name.startswith("test"):
+                try:
+                    if SPAWNS.search(inspect.getsource(obj)):
+                        names.add(name)
+                except (OSError, TypeError):
+                    pass
+    return names
+
+
+def pytest_collection_modifyitems(config, items):
+    helpers = {}
+    for item in items:
+        fn, module = getattr(item, "function", None), getattr(item, "module", None)
+        if fn is None or module is None:
+            continue
+        if module not in helpers:
+            helpers[module] = _spawning_helpers(module)
+        try:
+            src = inspect.getsource(fn)
+        except (OSError, TypeError):
+            continue
+        if SPAWNS.search(src) or any(re.search(rf"\b{re.escape(h)}\(", src) for h in helpers[module]):
+            item.add_marker(pytest.mark.subprocess)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import sys
+import types
 import warnings
 
 import keras_tuner as kt
@@ -111,32 +113,46 @@ def _check_q(q, name):
 
 # ------------------------------------------------------------------ gc.freeze
 _freeze_depth = 0
+_scope = 0  # counts the frozen_gc scopes entered as owner (the hypermodel re-freezes once per scope)
 
 
 @contextlib.contextmanager
-def frozen_gc():
+def frozen_gc(collect: bool = True):
     """Run a stock KerasTuner search with the objects alive now moved out of the garbage collector's way.
 
-    KerasTuner's ``Tuner`` runs a full ``gc.collect()`` before every trial;
-    with JAX and Keras loaded each costs ~0.1 s, more than a compiled fit.
+    KerasTuner's ``Tuner`` runs two full ``gc.collect()`` before every trial;
+    with JAX and Keras loaded each costs ~0.1-0.2 s, more than a compiled fit.
     ``gc.freeze()`` moves the objects alive at entry into a permanent
-    generation that collections skip (a 30-trial search runs ~3x faster); the
-    HyperModel freezes once more after its first trial, when the compiled
-    programs exist. On exit the freeze is undone (``gc.unfreeze()``). If
+    generation that collections skip; the HyperModel freezes once more after
+    the first trial of the scope, when the compiled programs exist. On exit
+    (also when the body raises) the freeze is undone (``gc.unfreeze()``). If
     objects were already frozen at entry (by the caller, or an enclosing
     ``frozen_gc``) nothing is touched. Either way ``gc.get_freeze_count()`` is
-    back to its value at entry.
+    back to its value at entry; the collector's thresholds are never changed.
+
+    A :class:`FairKernelRidgeHyperModel` given to a ``kt.Tuner`` applies this
+    to each of that tuner's ``search()`` calls by itself (see
+    ``fairkl.tuning.hypermodel.scope_gc_to_search``): wrapping a search in
+    it is only needed for other hypermodels.
+
+    Parameters
+    ----------
+    collect : bool, default True
+        Run one full collection before freezing (garbage alive at entry is
+        then not kept until the exit).
 
     Examples
     --------
     >>> with frozen_gc():                                   # doctest: +SKIP
     ...     kt.RandomSearch(hypermodel, ...).search()
     """
-    global _freeze_depth
+    global _freeze_depth, _scope
     owner = _freeze_depth == 0 and gc.get_freeze_count() == 0
     if owner:
         _freeze_depth = 1
-        gc.collect()
+        _scope += 1
+        if collect:
+            gc.collect()
         gc.freeze()
     try:
         yield
@@ -148,9 +164,51 @@ def frozen_gc():
 
 def _freeze_compiled_programs(hypermodel) -> None:
     """Inside :func:`frozen_gc`, freeze once more after a hypermodel's first trial (its programs now exist)."""
-    if _freeze_depth and not getattr(hypermodel, "_froze_programs", False):
-        hypermodel._froze_programs = True
+    if _freeze_depth and getattr(hypermodel, "_froze_in_scope", None) != _scope:
+        hypermodel._froze_in_scope = _scope
         gc.freeze()
+
+
+#: Methods of KerasTuner's tuners that call a hypermodel's ``declare_hyperparameters`` or ``build``.
+_TUNER_CALLERS = ("_populate_initial_space", "_activate_all_conditions", "_build_hypermodel")
+
+
+def _calling_tuner(hypermodel):
+    """The ``kt.Tuner`` whose method (two to a few frames up) called ``hypermodel``, else None."""
+    frame = sys._getframe(2)
+    for _ in range(6):
+        if frame is None:
+            return None
+        if frame.f_code.co_name in _TUNER_CALLERS:
+            tuner = frame.f_locals.get("self")
+            if isinstance(tuner, kt.Tuner) and getattr(tuner, "hypermodel", None) is hypermodel:
+                return tuner
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _search_in_frozen_gc(tuner, *fit_args, **fit_kwargs):
+    """``tuner.search(...)`` inside :func:`frozen_gc` (without its initial collection): undone when it returns or raises."""
+    with frozen_gc(collect=False):
+        return type(tuner).search(tuner, *fit_args, **fit_kwargs)
+
+
+def scope_gc_to_search(tuner) -> None:
+    """Make every ``tuner.search()`` run in :func:`frozen_gc` (an attribute of this tuner only; idempotent).
+
+    KerasTuner's ``Tuner`` (RandomSearch, GridSearch, BayesianOptimization,
+    Hyperband) runs two full ``gc.collect()`` before each trial; over the
+    ~300k objects JAX, Keras and KerasTuner keep alive each costs ~0.1-0.2 s,
+    more than a trial's fit. The HyperModel calls this when a tuner first
+    calls it (at the tuner's construction), so the stock search is fast
+    with no opt-in and nothing outlives the search: the freeze is undone in
+    a ``finally`` when ``search`` returns or raises. Tuners of other classes
+    (e.g. :class:`fairkl.tuning.BatchedTuner`, which collects nothing) are
+    left alone.
+    """
+    if isinstance(tuner, kt.Tuner) and "search" not in vars(tuner):
+        tuner.search = types.MethodType(_search_in_frozen_gc, tuner)
 
 
 class FairKernelRidgeHyperModel(kt.HyperModel):
@@ -175,9 +233,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         so a larger group only saves dispatches; groups are padded with cheap
         ``mu = 0`` fits to a multiple of it (see ``fairkl.tuning.programs.fit_predict``).
     freeze_gc : bool, default False
-        No longer used: a HyperModel does not touch the garbage collector (it
-        used to ``gc.freeze()`` for good). Wrap the search in
-        :func:`frozen_gc` instead, which is undone at the end; ``True`` warns.
+        No longer used (``True`` warns): a ``kt.Tuner`` given this hypermodel
+        runs each ``search()`` inside :func:`frozen_gc` by itself, undone
+        when the search returns or raises (``scope_gc_to_search``).
 
     Notes
     -----
@@ -194,6 +252,19 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     No checkpoint is written per trial (except under Hyperband, which needs
     them), so ``tuner.get_best_models()`` is not available: refit the best
     hyperparameters with :func:`refit` — a fit takes milliseconds.
+
+    Speed. A ``kt.Tuner`` given this hypermodel runs each ``search()`` with
+    the heap frozen (:func:`frozen_gc`, undone when the search returns or
+    raises): KerasTuner's two ``gc.collect()`` per trial then cost almost
+    nothing. Trials with different hyperparameters share compiled programs;
+    the first search of a process compiles them (seconds), later searches
+    reuse them. To reuse them across processes too, turn on JAX's persistent
+    compilation cache yourself before the first fit, e.g.
+    ``jax.config.update("jax_compilation_cache_dir", ".jax_cache")`` (or the
+    ``JAX_COMPILATION_CACHE_DIR`` environment variable) with
+    ``jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)``.
+    fairkl never turns it on: it writes files, and its folder is yours to
+    choose.
     """
 
     def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
@@ -226,8 +297,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         self._batch = None  # (config, prepared problem) of the batched path, built on first use
         self.fits_per_call = v.check_int(fits_per_call, "fits_per_call")
         if freeze_gc:
-            warnings.warn("freeze_gc is no longer used; run the search inside `with fairkl.tuning.frozen_gc():` "
-                          "(the freeze is then undone at the end).", FutureWarning, stacklevel=2)
+            warnings.warn("freeze_gc is no longer used: a kt.Tuner given this hypermodel runs each search() "
+                          "inside fairkl.tuning.frozen_gc() by itself (undone when the search returns or "
+                          "raises).", FutureWarning, stacklevel=2)
 
     @property
     def sigma_pred(self) -> float:
@@ -241,6 +313,15 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     # ---------------------------------------------------------- the space
     def declare_hyperparameters(self, hp):
+        """Declare the space on ``hp``; a calling ``kt.Tuner`` gets its searches scoped in :func:`frozen_gc`.
+
+        KerasTuner calls this (and :meth:`build`) when the tuner is built;
+        the tuner's ``search`` then runs with the heap frozen and unfrozen
+        at its end (``scope_gc_to_search``).
+        """
+        tuner = _calling_tuner(self)
+        if tuner is not None:
+            scope_gc_to_search(tuner)
         return {name: _declare(hp, name, spec) for name, spec in self.space.items()}
 
     def values_used(self, values: dict) -> dict:
@@ -290,6 +371,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     # ------------------------------------------------------------ stock path
     def build(self, hp):
+        tuner = _calling_tuner(self)
+        if tuner is not None:  # e.g. a tuner reloaded from its project (its __init__ declared nothing)
+            scope_gc_to_search(tuner)
         self.declare_hyperparameters(hp)
         return self.make_model(self.values_used(hp.values))
 
