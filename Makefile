@@ -54,7 +54,7 @@ book: $(STAMP)
 	if [ "$$(cat $(NBCACHE).key 2>/dev/null)" != "$$key" ]; then rm -rf $(NBCACHE); state="cold: no cache"; fi; \
 	mkdir -p _build && find _build -mindepth 1 -maxdepth 1 ! -name '.jupyter_cache*' -exec rm -rf {} + && \
 	echo $$key > $(NBCACHE).key && \
-	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" $(JAXENV) \
+	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" FAIRKL_SITE_URL="$(SITE_URL)" $(JAXENV) \
 	  $(BIN)/jupyter-book build . --path-output . -W -n --keep-going && \
 	echo "make book ($$state): $$(( $$(date +%s) - start )) s"
 
