@@ -3,11 +3,9 @@
 
 import ast
 import importlib.metadata
-import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 import zipfile
 import tarfile
@@ -76,8 +74,13 @@ print("ok", fairkl.__file__)
 
 
 @pytest.mark.slow
-def test_wheel_installs_into_a_clean_venv_and_fits(tmp_path):
-    start = time.perf_counter()
+def test_sdist_and_wheel_carry_the_data(tmp_path):
+    """``python -m build``: the sdist and the wheel built from it carry the data files.
+
+    That the wheel installs into a clean venv (core dependencies only) and fits is checked
+    by ``tests/test_site.py::test_the_site_alone_installs_fairkl_and_runs_a_page`` with the
+    wheel the site offers (the same build), so that one clean install serves both checks.
+    """
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)],
                    check=True, capture_output=True)  # fmt: skip
@@ -86,16 +89,3 @@ def test_wheel_installs_into_a_clean_venv_and_fits(tmp_path):
     data = {"crime.csv.gz", "adult.data.gz", "adult.test.gz", "LICENSE.md"}
     assert {f"fairkl_data/{d}" for d in data} <= set(zipfile.ZipFile(wheel).namelist())
     assert {Path(n).name for n in tarfile.open(sdist).getnames()} >= data
-    built = time.perf_counter()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # no system site-packages
-    python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], check=True, env=env,
-                   capture_output=True)  # fmt: skip
-    installed = time.perf_counter()
-    result = subprocess.run([str(python), "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith("ok") and str(venv) in result.stdout
-    print(f"build {built - start:.0f} s, install {installed - built:.0f} s, "
-          f"run {time.perf_counter() - installed:.0f} s")  # fmt: skip

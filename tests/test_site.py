@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_packaging import SMOKE  # the wheel's smoke test
+
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "https://github.com/example-owner/fairkl"
 SITE = "https://example-owner.github.io/fairkl"
@@ -317,6 +319,13 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     bin_ = venv / "bin"
+    # First the wheel alone: its core dependencies suffice to import, fit and load the data
+    # (test_packaging.SMOKE, against scikit-learn); then the notebooks extra for the page.
+    result = subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet", str(downloads / WHEEL)],
+                            check=False, env=env, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = subprocess.run([str(bin_ / "python"), "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("ok") and str(venv) in result.stdout, result.stderr[-3000:]
     result = subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet", f"{downloads / WHEEL}[notebooks]"],
                             check=False, env=env, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
