@@ -143,6 +143,9 @@ def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "
                 vmax=None, cmap="viridis", colorbar=True, color_label=None, baselines=None, legend=True):
     """Scatter of every trial coloured by a hyperparameter, with the Pareto front as a step line.
 
+    Trials whose fit did not converge (``converged`` is False in :func:`trials_table`)
+    are ringed in black and counted in the legend.
+
     Parameters
     ----------
     rows : list of dict
@@ -172,9 +175,6 @@ def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "
     legend : bool, default True
         Draw the legend (trials, Pareto front, baselines). ``False`` to draw
         one legend for several panels (``fig.legend(*ax.get_legend_handles_labels())``).
-
-    Trials whose fit did not converge (``converged`` is False in :func:`trials_table`)
-    are ringed in black and counted in the legend.
 
     Returns
     -------
