@@ -13,8 +13,10 @@ intercept) and training predictions :math:`f = K\alpha`,
 
 * :math:`\lambda` is scikit-learn's ``alpha``: at :math:`\mu = 0` the minimiser
   is :math:`\alpha = (K + \lambda I)^{-1}\tilde y`, the KernelRidge solution.
-* Dividing by :math:`n` and measuring on :math:`\tilde y` makes :math:`\mu`
-  independent of the sample size and of the units of ``y``.
+* Measuring on :math:`\tilde y` makes :math:`\mu` exactly independent of the
+  units of ``y``; dividing by :math:`n` makes it roughly, not exactly,
+  independent of the sample size (the training-HSIC ratio at :math:`\mu = 3`
+  was 0.354 / 0.360 / 0.382 at n = 300 / 600 / 1,200).
 * The penalty :math:`D` is either
 
   - ``"hsic"``: :math:`f^\top \tilde L f / n^2`, biased HSIC with a linear
