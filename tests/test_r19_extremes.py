@@ -76,7 +76,7 @@ def test_far_from_minimum_is_not_blamed_on_tol(data, mu):
 
 def test_convergence_hint_runs_no_second_solve(monkeypatch, data):
     # The collapse hint used to refit at mu = 0 inside the warning.
-    import fairkl.models as models
+    from fairkl import models
 
     X, y, q = data
     calls = []

@@ -7,7 +7,11 @@ import sklearn
 from fairkl import FairKernelRidge
 from fairkl.datasets import make_seed_data
 from fairkl.metrics import statistical_parity_difference
-from fairkl.sklearn import FairKernelRidgeRegressor, make_dependence_scorer, make_parity_scorer
+from fairkl.sklearn import (
+    FairKernelRidgeRegressor,
+    make_dependence_scorer,
+    make_parity_scorer,
+)
 from tests.conftest import np_center, np_rbf
 
 
@@ -44,7 +48,7 @@ def test_decision_metrics_name_string_labels():
 @pytest.mark.parametrize("make", [make_parity_scorer, lambda: make_dependence_scorer(sigma_pred=1.0, sigma_q=1.0)])
 def test_scorer_without_routing_says_how_to_enable_it(make):
     # A scorer made with metadata routing off raised a raw TypeError (missing sensitive_features).
-    X, y, q = make_seed_data(n=40, seed=0)
+    X, y, _ = make_seed_data(n=40, seed=0)
     with sklearn.config_context(enable_metadata_routing=False):
         scorer = make()
         est = FairKernelRidgeRegressor(lam=1e-2).fit(X, y)
