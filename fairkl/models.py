@@ -490,8 +490,9 @@ class FairKernelRidge(keras.Model):
 
         Inside a traced Keras step (``compile()`` then ``evaluate()``) the inputs are symbolic:
         their width is checked, they are centred in float64 in the graph and the predictions
-        equal :meth:`predict` to the compute dtype's rounding (values are not checked for NaN
-        there: a NaN row gives a NaN loss).
+        equal :meth:`predict` to the compute dtype's rounding, with shape (n, 1) there (Keras'
+        convention for a regression output). Values cannot be refused inside
+        the trace: a row with NaN or inf predicts NaN, so the loss is NaN.
         """
         import jax
 
@@ -503,7 +504,14 @@ class FairKernelRidge(keras.Model):
             xc = ops.cast(inputs, "float64") - ops.convert_to_tensor(self.X_offset_, dtype="float64")
             pred = solvers.predict_program(self._cast(xc), self._cast(self.X_fit_), self._cast(self.alpha_),
                                            self._cast(self.sigma))
-            return self._cast(ops.cast(pred, "float64") * self.y_scale_)
+            # No exception can be raised from inside the trace: a row with NaN/inf gives NaN (the
+            # kernel alone could map it to a finite value), so the loss shows it.
+            ok = ops.all(ops.isfinite(inputs), axis=1)
+            pred = ops.where(ok, ops.cast(pred, "float64") * self.y_scale_, float("nan"))
+            # Shape (n, 1), Keras' regression convention: its losses then align a y of shape (n,)
+            # or (n, 1) row by row (a (n,) output against a (n, 1) y broadcast to (n, n), and a
+            # (n,) pair reduced each batch to one number, which broke sample weights).
+            return self._cast(ops.expand_dims(pred, -1))
         # The same checks as predict: a wrong width or a NaN must not give numbers.
         Xc = center(self.X_offset_, self._check_predict_X(inputs))
         return self._cast(self._unscale(self._predict_scaled(Xc)))

@@ -23,9 +23,25 @@ def test_evaluate_after_compile_matches_numpy_losses(fitted):
     # Raised a raw JAX TracerArrayConversionError (wrapped in a ValueError about X).
     model, X, y, ref = fitted
     model.compile(loss="mse", metrics=["mae"])
-    loss, mae = model.evaluate(X, y, batch_size=len(X), verbose=0)
-    np.testing.assert_allclose(loss, np.mean((ref - y) ** 2), rtol=1e-4)
-    np.testing.assert_allclose(mae, np.mean(np.abs(ref - y)), rtol=1e-4)
+    # several batches, y as (n,) or (n, 1): per-row losses (a (n,) output against a (n, 1) y would
+    # broadcast to (n, n); a (n,) pair averaged batch means)
+    for target in (y, y.reshape(-1, 1)):
+        loss, mae = model.evaluate(X, target, batch_size=25, verbose=0)
+        np.testing.assert_allclose(loss, np.mean((ref - y) ** 2), rtol=1e-4)
+        np.testing.assert_allclose(mae, np.mean(np.abs(ref - y)), rtol=1e-4)
+
+
+def test_evaluate_sample_weight_and_nan_rows(fitted):
+    _, X, y, ref = fitted
+    model = FairKernelRidge(sigma=1.0, lam=1e-2).fit(X, y)  # fresh: compile() keeps earlier metrics
+    model.compile(loss="mse")
+    w = np.r_[np.ones(30), np.zeros(30)]
+    # Keras' default reduction: sum of weighted losses over the batch size
+    got = model.evaluate(X, y, sample_weight=w, batch_size=len(X), verbose=0)
+    np.testing.assert_allclose(got, np.sum(w * (ref - y) ** 2) / len(y), rtol=1e-4)
+    Xn = X.copy()
+    Xn[0, 0] = np.nan
+    assert np.isnan(model.evaluate(Xn, y, verbose=0))  # the RBF kernel alone gave a finite loss
 
 
 def test_evaluate_refuses_a_wrong_width_by_name(fitted):
