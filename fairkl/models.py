@@ -580,8 +580,9 @@ class FairKernelRidge(keras.Model):
             B, _, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
             alphas, _ = solvers.hsic_path_program(c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus))
             X_fit = p.X
-        # The pivoted factor stops early inside a fixed-width buffer: count its non-zero columns.
-        rank = int(np.sum(np.any(np.asarray(B) != 0, axis=0)))
+        # The pivoted factor stops early inside a fixed-width buffer (zero columns), and a group factor
+        # has one centred column per group (G columns, rank G - 1): report the factor's matrix rank.
+        rank = int(np.linalg.matrix_rank(np.asarray(B, dtype=np.float64)))
         return MuPath(
             mus=mus, alphas=np.asarray(alphas).astype(self.compute_dtype_name), X_fit=np.asarray(c(X_fit)), sigma=self.sigma,
             y_scale=p.y_scale, sigma_q=kernel.sigma, rank=rank, residual=residual,
@@ -688,7 +689,7 @@ class MuPath:
         Coefficients on the standardised scale, one row per ``mu`` (on the
         landmarks ``X_fit``, shape (m, n_components), for a low-rank model).
     rank : int
-        Non-zero columns of the low-rank factor of :math:`HLH` (its rank).
+        Rank of the low-rank factor of :math:`HLH` (NumPy's ``matrix_rank``), not its width.
     residual : float
         Relative trace of :math:`L` the factor leaves out (0 means exact).
     """

@@ -33,6 +33,16 @@ def test_mu_path_rank_counts_the_factor_columns_in_use(n_components):
     assert r_opt <= path.rank <= 2 * r_opt, (path.rank, r_opt)
 
 
+@pytest.mark.parametrize("kernel_q", ["rbf", "linear"])
+def test_mu_path_rank_of_group_factors(kernel_q):
+    # two groups: HLH has rank 1 (the factor has one centred column per group)
+    X, y, q = make_seed_data(n=120, seed=0)
+    g = (q[:, 0] > 0).astype(int)
+    path = FairKernelRidge(1.0, 1e-2, dtype="float64", kernel_q=kernel_q).mu_path(X, y, g, [0.0, 1.0])
+    G = np.eye(2)[g]
+    assert path.rank == np.linalg.matrix_rank(np_center(G @ G.T)) == 1
+
+
 def test_decision_metrics_name_string_labels():
     # A string-labelled classifier's predictions were met with "use a OneHotEncoder".
     y = np.array(["yes", "no", "yes", "no", "yes", "no"])
