@@ -37,6 +37,9 @@ __all__ = ["FairKernelRidge", "MuPath", "load_model", "DEFAULT_TOL", "PATH_TOL",
 # Kept importable from here for fairkl.tuning and user code (their home is fairkl._constants).
 _COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 
+#: Centred-row norm past which a row is "far" (see FairKernelRidge._predict_scaled): a quarter of
+#: the square root of the dtype's largest value (4.6e18 in float32), far beyond SCALE_LIMIT.
+_FAR_ROW = {name: math.sqrt(float(np.finfo(name).max)) / 4 for name in ("float32", "float64")}
 _SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
 _CONFIG_KEYS = ("sigma", "lam", "mu", "sigma_q", "penalty", "kernel_q", "sigma_f", "tol",
                 "n_components", "landmarks", "random_state", "dtype")
@@ -282,6 +285,8 @@ class FairKernelRidge(keras.Model):
 
     def fit_prepared(self, problem, config: FitConfig) -> "FairKernelRidge":
         """Fit from a :class:`fairkl.pipeline.Problem` built with ``config`` (used by the integrations)."""
+        _check_mu(config.mu)
+        _check_target_range(problem, config.dtype)
         result = solve(problem, config)
         self._reset_fit()
         self._record(problem, config, result)
@@ -339,29 +344,44 @@ class FairKernelRidge(keras.Model):
         )
 
     def _convergence_hint(self, problem, config: FitConfig) -> str:
-        """Advice that matches why the solver stopped (tolerance floor, ridge, collapse, budget, stall)."""
+        """Advice that matches why the solver stopped (far from a minimum, tolerance floor, ridge, collapse, budget, stall).
+
+        No second fit runs here: the unpenalised spread is bounded in closed form.
+        """
         floor = 1e3 * _eps("float64") * max(abs(self.objective_), 1.0)
-        if config.stopping_tol < floor:
+        if config.stopping_tol < floor and self.decrement_ <= 10 * floor:
             return (
                 f"tol={config.stopping_tol:.1e} is below the rounding level of the objective "
-                f"(~{floor:.0e} in float64), so no step can certify it: use tol >= {floor:.0e} "
-                f"(default {DEFAULT_TOL:g}); more epochs will not help."
+                f"(~{floor:.0e} in float64) and the decrement ({self.decrement_:.1e}) is at that level, "
+                f"so no step can certify it: use tol >= {floor:.0e} (default {DEFAULT_TOL:g}); more "
+                f"epochs will not help."
             )
         spread = float(np.std(self._predict_scaled(problem.X)))
         if spread < 0.02 and np.std(problem.y) > 0:
-            base = solve(problem, FitConfig(config.sigma, config.lam, 0.0, dtype="float64", kernel=config.kernel))
-            fit_points = problem.X if problem.landmarks is None else problem.landmarks
-            base_spread = float(np.std(np.asarray(solvers.predict_program(
-                ops.convert_to_tensor(problem.X), ops.convert_to_tensor(fit_points), base.alpha, config.sigma))))
-            if base_spread < 0.02:
+            # Unpenalised predictions K (K + lam I)^-1 y: their size is at most
+            # ||K|| / (||K|| + lam) * ||y||, and ||K||_2 <= trace K = n for the RBF kernel.
+            n = problem.n
+            bound = n / (n + self.lam) * float(np.sqrt(np.mean(problem.y ** 2)))
+            if bound < 0.02:
                 return (
                     f"lam={self.lam:g} shrinks even the unpenalised (mu=0) predictions to a constant "
-                    f"(spread {base_spread:.1%} of y's), where the penalty is flat: lower lam."
+                    f"(their size is at most {bound:.1%} of y's), where the penalty is flat: lower lam."
                 )
             return (
                 f"The predictions are collapsing towards a constant (their spread is {spread:.1%} of "
                 f"y's): with this sigma_q and mu the objective has no minimiser with non-constant "
                 f"predictions. Increase sigma_q (or leave it to the median heuristic) or lower mu."
+            )
+        if not (self.decrement_ <= max(abs(self.objective_), 1.0)):
+            # The decrement (about twice the gap to a stationary value) exceeds the objective itself:
+            # the coefficients are far from any minimum, whatever tol is.
+            return (
+                f"The decrement ({self.decrement_:.1e}) exceeds the objective ({self.objective_:.3g}): "
+                f"the coefficients are far from a minimum and their predictions are not meaningful. "
+                f"At mu={self.mu:g} the penalty's curvature is about mu times the data term's and the "
+                f"solver needs far more steps (measured on make_seed_data, n=100, sigma=1, lam=1e-2: 3000 "
+                f"epochs brought the decrement to 2e-9 at mu=1e4 but only to 0.6 at mu=1e5): lower mu "
+                f"or increase epochs (now {config.epochs})."
             )
         if self.n_iter_ >= config.epochs:
             return f"Increase epochs (now {config.epochs})."
@@ -430,11 +450,23 @@ class FairKernelRidge(keras.Model):
                 )
         chunk = PREDICT_CHUNK if batch_size is None else v.check_int(batch_size, "batch_size")
         X = self._check_predict_X(x)
-        return self._predict_scaled(center(self.X_offset_, X), chunk) * self.y_scale_
+        return self._unscale(self._predict_scaled(center(self.X_offset_, X), chunk))
+
+    def _unscale(self, scaled: np.ndarray) -> np.ndarray:
+        """Predictions in y's units: multiplied in float64, then in the compute dtype (fit checked the range)."""
+        return (np.asarray(scaled, dtype=np.float64) * self.y_scale_).astype(self.compute_dtype_name)
 
     def _predict_scaled(self, Xc: np.ndarray, chunk: int = PREDICT_CHUNK) -> np.ndarray:
         """Standardised predictions for inputs already centred by ``X_offset_``."""
         alpha, Xf, sigma = self._cast(self.alpha_), self._cast(self.X_fit_), self._cast(self.sigma)
+        # Rows too far from the training mean for the compute dtype (cast or square would overflow, and
+        # the kernel gave a constant garbage value) are, since fit bounds the training inputs and sigma
+        # (pipeline.check_scale), so far from every training row that each kernel value is exactly 0:
+        # their prediction is 0, computed here rather than from an overflowed cast.
+        far = np.sqrt(np.sum(np.square(Xc / _FAR_ROW[self.compute_dtype_name]), axis=1)) > 1.0
+        if np.any(far):
+            Xc = np.where(far[:, None], 0.0, Xc)
+            return np.where(far, 0.0, self._predict_scaled(Xc, chunk)).astype(self.compute_dtype_name)
         m = Xc.shape[0]
         if m <= chunk:
             return np.asarray(solvers.predict_program(self._cast(Xc), Xf, alpha, sigma))
@@ -456,11 +488,61 @@ class FairKernelRidge(keras.Model):
         return self.call(inputs)
 
     def call(self, inputs):
-        """``model(X)`` returns predictions as a tensor (eager; X is centred in float64 first)."""
+        """``model(X)`` returns predictions as a tensor (eager; X is centred in float64 first).
+
+        Inside a traced Keras step (``compile()`` then ``evaluate()``) the inputs are symbolic:
+        their width is checked, they are centred in float64 in the graph and the predictions
+        equal :meth:`predict` to the compute dtype's rounding, with shape (n, 1) there (Keras'
+        convention for a regression output). Values cannot be refused inside
+        the trace: a row with NaN or inf predicts NaN, so the loss is NaN.
+        """
+        import jax
+
+        if isinstance(inputs, jax.core.Tracer):
+            self._check_fitted()
+            if inputs.ndim != 2 or inputs.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has shape {tuple(inputs.shape)}, but this model was fitted with "
+                                 f"{self.n_features_in_} features (expected (n_samples, {self.n_features_in_})).")
+            xc = ops.cast(inputs, "float64") - ops.convert_to_tensor(self.X_offset_, dtype="float64")
+            pred = solvers.predict_program(self._cast(xc), self._cast(self.X_fit_), self._cast(self.alpha_),
+                                           self._cast(self.sigma))
+            # No exception can be raised from inside the trace: a row with NaN/inf gives NaN (the
+            # kernel alone could map it to a finite value), so the loss shows it.
+            ok = ops.all(ops.isfinite(inputs), axis=1)
+            pred = ops.where(ok, ops.cast(pred, "float64") * self.y_scale_, float("nan"))
+            # Shape (n, 1), Keras' regression convention: its losses then align a y of shape (n,)
+            # or (n, 1) row by row (a (n,) output against a (n, 1) y broadcast to (n, n), and a
+            # (n,) pair reduced each batch to one number, which broke sample weights).
+            return self._cast(ops.expand_dims(pred, -1))
         # The same checks as predict: a wrong width or a NaN must not give numbers.
-        x = self._cast(center(self.X_offset_, self._check_predict_X(inputs)))
-        return solvers.predict_program(x, self._cast(self.X_fit_), self._cast(self.alpha_),
-                                       self._cast(self.sigma)) * self.y_scale_
+        Xc = center(self.X_offset_, self._check_predict_X(inputs))
+        return self._cast(self._unscale(self._predict_scaled(Xc)))
+
+    _WEIGHT_KEYS = ("alpha", "X_fit", "X_offset", "scalars", "ints", "config")
+
+    def get_weights(self) -> list:
+        """The fitted state as NumPy arrays (the fit is not held in Keras variables).
+
+        Order: ``alpha_``, ``X_fit_``, ``X_offset_``, the scalars, the counters and a
+        fingerprint of the hyperparameters; :meth:`set_weights` on a model built with
+        the same configuration restores the fit. ``[]`` for an unfitted model.
+        """
+        store: dict = {}
+        self.save_own_variables(store)
+        return [np.array(store[k]) for k in self._WEIGHT_KEYS] if store else []
+
+    def set_weights(self, weights) -> None:
+        """Restore a fit from :meth:`get_weights` (checked like a loaded file: shapes, finite values, config)."""
+        weights = list(weights)
+        if len(weights) == 0:
+            self._reset_fit()
+            return
+        if len(weights) != len(self._WEIGHT_KEYS):
+            raise ValueError(
+                f"set_weights expects the {len(self._WEIGHT_KEYS)} arrays of FairKernelRidge.get_weights() "
+                f"({', '.join(self._WEIGHT_KEYS)}); got {len(weights)}."
+            )
+        self.load_own_variables(dict(zip(self._WEIGHT_KEYS, (np.asarray(w) for w in weights))))
 
     # -------------------------------------------------------------- μ-path
     def mu_path(self, X, y, q, mus) -> "MuPath":
@@ -494,13 +576,15 @@ class FairKernelRidge(keras.Model):
         c = self._cast
         if p.landmarks is not None:  # low rank: coefficients on the landmarks
             B, residual = lowrank.sensitive_factor(p.q, kernel.traced_sigma, self.kernel_q)
-            rank = int(B.shape[1])
             alphas = lowrank.hsic_path_from_factor(p.X, p.y, B, p.landmarks, self.sigma, self.lam, mus)
             X_fit = p.landmarks
         else:
-            B, rank, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
+            B, _, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
             alphas, _ = solvers.hsic_path_program(c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus))
             X_fit = p.X
+        # The pivoted factor stops early inside a fixed-width buffer (zero columns), and a group factor
+        # has one centred column per group (G columns, rank G - 1): report the factor's matrix rank.
+        rank = int(np.linalg.matrix_rank(np.asarray(B, dtype=np.float64)))
         return MuPath(
             mus=mus, alphas=np.asarray(alphas).astype(self.compute_dtype_name), X_fit=np.asarray(c(X_fit)), sigma=self.sigma,
             y_scale=p.y_scale, sigma_q=kernel.sigma, rank=rank, residual=residual,
@@ -607,7 +691,7 @@ class MuPath:
         Coefficients on the standardised scale, one row per ``mu`` (on the
         landmarks ``X_fit``, shape (m, n_components), for a low-rank model).
     rank : int
-        Columns of the low-rank factor of :math:`HLH`.
+        Rank of the low-rank factor of :math:`HLH` (NumPy's ``matrix_rank``), not its width.
     residual : float
         Relative trace of :math:`L` the factor leaves out (0 means exact).
     """
@@ -632,6 +716,39 @@ class MuPath:
         Xc = X if self.X_offset is None else center(self.X_offset, X)
         alphas_t = ops.transpose(c(self.alphas))
         return np.asarray(ops.transpose(solvers.predict_program(c(Xc), c(self.X_fit), alphas_t, c(self.sigma)))) * self.y_scale
+
+
+#: Largest mu accepted. The data term is O(1) on the standardised scale and the penalty at most
+#: 1 (CKA) or O(1) (HSIC); past 1 / (1e3 * float64 eps) ~ 4.5e12 the data term is below a thousand
+#: rounding units of mu * D, so the fit is numerically the mu -> infinity limit (mu = 1e300 used to
+#: return the mu = 0 fit). Checked in one place, FairKernelRidge.fit_prepared, which every fit uses.
+MU_LIMIT = 1e12
+
+
+def _check_mu(mu: float) -> None:
+    if mu > MU_LIMIT:
+        raise ValueError(
+            f"mu={mu:g} is above {MU_LIMIT:g}: there the data term is below the float64 rounding of "
+            f"mu * penalty, so the fit cannot see y (numerically the mu -> infinity limit). The effect "
+            f"of mu saturates long before (CKA fits need more epochs above mu ~ 1e3): use mu <= {MU_LIMIT:g}."
+        )
+
+
+def _check_target_range(problem, dtype: str) -> None:
+    """Refuse a y whose values the compute dtype cannot hold to full precision (predictions would be 0 or inf)."""
+    info = np.finfo(dtype)
+    # Below tiny/eps values lose digits as subnormals; above max/8 predictions (which may exceed
+    # max |y| somewhat) would overflow.
+    lo, hi = float(info.tiny) / float(info.eps), float(info.max) / 8
+    s = float(problem.y_scale)
+    top = s * float(np.max(np.abs(problem.y)))
+    if s < lo or top > hi:
+        raise ValueError(
+            f"y (scale s_y = {s:.3g}, max |y| = {top:.3g}) is outside the range whose values {dtype} "
+            f"represents to full precision (about {lo:.0e} to {hi:.0e}): its predictions would underflow "
+            f"to 0 or overflow to inf. Rescale y (e.g. to other units)"
+            + (" or use dtype='float64'." if dtype == "float32" else ".")
+        )
 
 
 def _dtype_name(dtype) -> str:

@@ -112,6 +112,13 @@ def _need_two_groups(names) -> None:
 
 def _decisions(x, name: str) -> np.ndarray:
     """Boolean 'positive' mask of ±1 or {0, 1} decisions (1 is positive in both codings)."""
+    if x is not None and _is_label_data(x):
+        labels = sorted({str(a) for a in np.asarray(x, dtype=object).reshape(-1)})[:6]
+        raise ValueError(
+            f"{name} holds class labels ({labels}), but decision metrics need decisions coded ±1 or "
+            f"{{0, 1}} with 1 the positive class: convert them first, e.g. "
+            f"({name} == {labels[-1]!r}).astype(int) (the same for y_true)."
+        )
     arr = _vector(x, name)
     values = set(np.unique(arr).tolist())
     if not (values <= {-1.0, 1.0} or values <= {0.0, 1.0}):

@@ -30,7 +30,17 @@ def yardstick(y, sensitive_features) -> dict:
     return Yardstick.from_data(y, sensitive_features).as_dict()
 
 
-def dependence_score(y_true, y_pred, *, sensitive_features, sigma_pred: float, sigma_q: float,
+def _need_sensitive(sensitive_features, fn: str) -> None:
+    """A scorer made with metadata routing off is called without sensitive_features: say so."""
+    if sensitive_features is None:
+        raise ValueError(
+            f"{fn} got no sensitive_features: a scorer receives them only through scikit-learn's metadata "
+            f"routing. Call sklearn.set_config(enable_metadata_routing=True) before making the scorer, "
+            f"and pass params={{'sensitive_features': q}} to cross_validate / fit of the search."
+        )
+
+
+def dependence_score(y_true, y_pred, *, sensitive_features=None, sigma_pred: float, sigma_q: float,
                      measure: str = "cka") -> float:
     """Dependence between predictions and the sensitive attribute (lower is fairer).
 
@@ -50,6 +60,7 @@ def dependence_score(y_true, y_pred, *, sensitive_features, sigma_pred: float, s
         Biased CKA in [0, 1], or biased HSIC (RBF kernels on both).
     """
     v.check_choice(measure, "measure", MEASURES)
+    _need_sensitive(sensitive_features, "dependence_score")
     try:
         return Yardstick(sigma_pred, sigma_q).score(y_pred, sensitive_features, measure)
     except UndefinedDependence as exc:
@@ -57,7 +68,7 @@ def dependence_score(y_true, y_pred, *, sensitive_features, sigma_pred: float, s
         return float("nan")
 
 
-def mean_parity_gap(y_true, y_pred, *, sensitive_features) -> float:
+def mean_parity_gap(y_true, y_pred, *, sensitive_features=None) -> float:
     """Largest difference between the mean predictions of two groups (lower is fairer).
 
     Delegates to :func:`fairkl.metrics.mean_prediction_difference`:
@@ -67,6 +78,7 @@ def mean_parity_gap(y_true, y_pred, *, sensitive_features) -> float:
     :func:`dependence_score`. A single group (e.g. in a small test fold) has
     no gap: 0.
     """
+    _need_sensitive(sensitive_features, "mean_parity_gap")
     try:
         codes = v.group_labels(sensitive_features, "sensitive_features")
     except ValueError as exc:
