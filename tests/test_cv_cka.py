@@ -42,15 +42,18 @@ def test_cv_results_equal_grid_search_refits(fitted):
     assert cv.model_.penalty == "cka" and cv.model_.mu == cv.mu_
 
 
-def test_warm_start_takes_fewer_steps(fitted):
+def test_candidates_start_where_their_refit_starts(fitted):
+    """Each candidate starts at the mu = 0 solution, as a cold refit does (a warm start along
+    mu reached other local minima of the non-convex CKA objective), so their step counts
+    agree up to the dense vs lean form of the solver (within 2%)."""
     _, _, _, cv, search = fitted
     cold = np.array([_lookup(search, p, "mean_test_n_iter") * 3 for p in cv.cv_results_["params"]])
-    warm = cv.cv_results_["n_iter"]
+    steps = cv.cv_results_["n_iter"]
     mu = cv.cv_results_["param_mu"]
-    np.testing.assert_array_equal(warm[mu == 0], 0)
+    np.testing.assert_array_equal(steps[mu == 0], 0)
     np.testing.assert_allclose(cold[mu == 0], 0)
-    assert warm.sum() == cv.n_iter_
-    assert warm.sum() < cold.sum()
+    assert steps.sum() == cv.n_iter_
+    np.testing.assert_allclose(steps.sum(), cold.sum(), rtol=0.02)
 
 
 def test_cka_penalty_lowers_held_out_cka(fitted):
