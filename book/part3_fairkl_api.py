@@ -342,7 +342,7 @@ base = FairKernelRidge(sigma, lam, dtype="float64")
 path = base.mu_path(X_tr, y_tr, q_tr, mus)
 P = path.predict(X_va)  # one row of validation predictions per mu
 print(f"fairkl: {len(mus)} values of mu; the factor of the centred "
-      f"q-kernel is {path.rank} columns wide")
+      f"q-kernel has rank {path.rank}")
 
 # %% [markdown]
 # Then eq. {eq}`eq-p3-mu-path` in a few lines of NumPy, independent of
@@ -451,11 +451,10 @@ glue("p3_n", int(n), display=False)
 # a factor of {glue:text}`p3_tol_margin:.0f` for the constants of the error
 # bounds. The two factors of $\tilde L$ differ and give the same path, as
 # eq. {eq}`eq-p3-mu-path` promises. The NumPy factor has
-# {glue:text}`p3_r_numpy` columns. fairkl's is {glue:text}`p3_rank` columns
-# wide: its pivoted Cholesky factorisation starts at that width, adds
-# columns while more than $10^{-13}$ of the trace of $L$ is left out, and
-# leaves the remaining columns zero (it widens the factor only when the
-# width is not enough). Both are far narrower than the
+# {glue:text}`p3_r_numpy` columns. fairkl's has rank {glue:text}`p3_rank`:
+# its pivoted Cholesky factorisation adds columns while more than
+# $10^{-13}$ of the trace of $L$ is left out (its array may be wider, the
+# extra columns zero). Both are far narrower than the
 # $n$ = {glue:text}`p3_n` rows, which is what makes the per-$\mu$ work small.
 #
 # ### The path on validation data
