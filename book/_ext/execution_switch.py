@@ -3,7 +3,8 @@
 ``FAIRKL_BOOK_EXECUTE=off`` sets myst-nb's execution mode to ``off`` for one build.
 The notebooks themselves are executed and checked by nbval in ``make test``; the
 site tests only need the built HTML (scripts, buttons, math), so executing every
-page a second time would double the time of the test suite. ``make book`` never
+page a second time would double the time of the test suite. Unexecuted pages carry
+no glued values, so myst-nb's glue warnings are silenced in this mode only. ``make book`` never
 sets the variable: the published site is always built from executed notebooks.
 """
 
@@ -23,6 +24,9 @@ def _configure(app, config) -> None:
 
         raise ConfigError(f"{VARIABLE} may only be 'off' (or unset); got {mode!r}.")
     config.nb_execution_mode = "off"
+    # Unexecuted pages have no glued values: their {glue} roles cannot resolve. That is the
+    # point of this mode, not a fault of the page (make book and nbval execute every page).
+    config.suppress_warnings = [*config.suppress_warnings, "mystnb.glue"]
 
 
 def setup(app):
