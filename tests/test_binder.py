@@ -15,6 +15,7 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -81,6 +82,7 @@ def _imported_modules(page: Path) -> set[str]:
     return modules
 
 
+@pytest.mark.book  # reads the installed notebooks extra (make test-floor installs only `test`)
 def test_every_module_a_page_imports_comes_with_fairkl_notebooks():
     """What Binder (and the wheel with `[notebooks]`) installs is enough to run every page."""
     declared = {r.name.lower().replace("_", "-") for r in CORE + NOTEBOOKS}

@@ -26,7 +26,8 @@ def _configure(app, config) -> None:
     config.nb_execution_mode = "off"
     # Unexecuted pages have no glued values: their {glue} roles cannot resolve. That is the
     # point of this mode, not a fault of the page (make book and nbval execute every page).
-    config.suppress_warnings = [*config.suppress_warnings, "mystnb.glue"]
+    # Likewise figures: they are cell outputs, so a {numref} to one has no target here.
+    config.suppress_warnings = [*config.suppress_warnings, "mystnb.glue", "ref.numref"]
 
 
 def setup(app):
