@@ -21,6 +21,17 @@ import pytest
 from tests.test_packaging import SMOKE  # the wheel's smoke test
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _extension(name: str):
+    """A local Sphinx extension of book/_ext, imported by path."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 REPO = "https://github.com/example-owner/fairkl"
 SITE = "https://example-owner.github.io/fairkl"
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -132,11 +143,7 @@ def test_with_repo_url_every_button_points_at_that_repository(tiny_site_with_rep
 def test_repo_url_must_be_a_github_repository(monkeypatch):
     from sphinx.errors import ConfigError
 
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import repository_buttons
-    finally:
-        sys.path.pop(0)
+    repository_buttons = _extension("repository_buttons")
 
     class Config:
         html_theme_options = {"launch_buttons": {"notebook_interface": "jupyterlab"}}
@@ -263,11 +270,7 @@ def test_with_repo_and_site_url_installation_shows_the_git_route_and_a_colab_cel
 def test_site_url_must_be_an_https_address(monkeypatch, tmp_path):
     from sphinx.errors import ConfigError
 
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import site_downloads
-    finally:
-        sys.path.pop(0)
+    site_downloads = _extension("site_downloads")
 
     class App:
         confdir = str(ROOT)
@@ -373,11 +376,7 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
 def test_zip_notebooks_have_the_glued_numbers_written_into_their_prose():
     import nbformat
 
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import site_downloads
-    finally:
-        sys.path.pop(0)
+    site_downloads = _extension("site_downloads")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_markdown_cell(
@@ -404,11 +403,7 @@ def test_zip_notebooks_have_the_glued_numbers_written_into_their_prose():
 def test_zip_notebooks_write_python_roles_as_code():
     import nbformat
 
-    sys.path.insert(0, str(ROOT / "book" / "_ext"))
-    try:
-        import site_downloads
-    finally:
-        sys.path.pop(0)
+    site_downloads = _extension("site_downloads")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell(
         "{py:class}`fairkl.FairKernelRidge <fairkl.models.FairKernelRidge>` and "
