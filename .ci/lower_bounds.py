@@ -21,7 +21,9 @@ def lower_bounds(pyproject: Path) -> list[str]:
     for requirement in dependencies:
         match = _FLOOR.match(requirement)
         if match is None:
-            raise ValueError(f"dependency {requirement!r} has no '>=' floor: declare one so it can be tested")
+            raise ValueError(
+                f"dependency {requirement!r} has no '>=' floor: declare one so it can be tested"
+            )
         pins.append(f"{match[1]}=={match[2]}")
     return pins
 

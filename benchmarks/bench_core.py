@@ -18,12 +18,12 @@ import statistics
 import time
 import warnings
 
-import fairkl  # noqa: F401  (selects the JAX backend)
 import jax
 import numpy as np
 from keras import ops
 from sklearn.kernel_ridge import KernelRidge
 
+import fairkl  # noqa: F401  (selects the JAX backend)
 from fairkl import FairKernelRidge, solvers
 from fairkl.datasets import make_seed_data
 from fairkl.kernels import median_heuristic, rbf_kernel
@@ -47,10 +47,13 @@ def slow_cka_fit(X, y, q, sigma, lam, mu, epochs=300, lr=0.01):
     qt = ops.convert_to_tensor(q, "float32")
     K = rbf_kernel(Xt, sigma=sigma)
     pen = solvers.CKAPenalty.make(
-        solvers.centered_sensitive_kernel(qt, median_heuristic(qt), "rbf"), median_heuristic(ys[:, None])
+        solvers.centered_sensitive_kernel(qt, median_heuristic(qt), "rbf"),
+        median_heuristic(ys[:, None]),
     )
     loss = lambda a: solvers.objective(a, K, ys, lam, mu, lambda f: solvers.cka_penalty(f, pen))  # noqa: E731
-    alpha = ops.convert_to_tensor(np.linalg.solve(np.asarray(K) + lam * np.eye(len(y)), np.asarray(ys)), "float32")
+    alpha = ops.convert_to_tensor(
+        np.linalg.solve(np.asarray(K) + lam * np.eye(len(y)), np.asarray(ys)), "float32"
+    )
     m = ops.zeros_like(alpha)
     v = ops.zeros_like(alpha)
     for t in range(1, epochs + 1):
@@ -67,8 +70,14 @@ def batch_rows(X, y, q):
 
     rng = np.random.default_rng(0)
     B = 16
-    cols = dict(sigmas=rng.uniform(0.5, 2, B), lams=10 ** rng.uniform(-3, -1, B), mus=10 ** rng.uniform(-1, 1, B),
-                sigma_qs=np.full(B, np.nan), lrs=np.full(B, 0.01), epochs=np.full(B, 300))
+    cols = dict(
+        sigmas=rng.uniform(0.5, 2, B),
+        lams=10 ** rng.uniform(-3, -1, B),
+        mus=10 ** rng.uniform(-1, 1, B),
+        sigma_qs=np.full(B, np.nan),
+        lrs=np.full(B, 0.01),
+        epochs=np.full(B, 300),
+    )
     cfg = FitConfig(mu=1.0, penalty="cka", dtype="float64")
     problem = prepare(X, y, q, cfg)
 
@@ -77,12 +86,18 @@ def batch_rows(X, y, q):
 
     def loop():
         for k in range(B):
-            FairKernelRidge(cols["sigmas"][k], cols["lams"][k], cols["mus"][k], dtype="float64").fit(X, y, q=q)
+            FairKernelRidge(
+                cols["sigmas"][k], cols["lams"][k], cols["mus"][k], dtype="float64"
+            ).fit(X, y, q=q)
 
     t_batch, t_loop = timeit(batched, repeats=3), timeit(loop, repeats=3)
     return [
         ("pipeline.solve_batch, 16 CKA settings n=150 (one call, fits in sequence)", t_batch, ""),
-        ("16 FairKernelRidge CKA fits n=150 in a loop", t_loop, f"batch/loop = {t_batch / t_loop:.2f}"),
+        (
+            "16 FairKernelRidge CKA fits n=150 in a loop",
+            t_loop,
+            f"batch/loop = {t_batch / t_loop:.2f}",
+        ),
     ]
 
 
@@ -104,10 +119,17 @@ def main():
     slow = timeit(lambda: slow_cka_fit(X, y, q, 1.0, 1e-2, 5.0), repeats=1, warmup=0)
     rows += [
         ("CKA fit n=150, first call (compilation included)", cold, ""),
-        (f"CKA fit n=150, compiled, default stop ({n_iter} steps to tol 1e-10)", fast, "target <= 30 ms"),
+        (
+            f"CKA fit n=150, compiled, default stop ({n_iter} steps to tol 1e-10)",
+            fast,
+            "target <= 30 ms",
+        ),
         (f"CKA fit n=150, compiled, {forced.n_iter_} trial steps (tol=1e-300)", fast300, ""),
-        ("CKA fit n=150, slow way (Python loop, 300 un-jitted Adam steps)", slow,
-         f"speed-up {slow / fast:.0f}x (default stop), {slow / fast300:.0f}x (all steps); target >= 50x"),
+        (
+            "CKA fit n=150, slow way (Python loop, 300 un-jitted Adam steps)",
+            slow,
+            f"speed-up {slow / fast:.0f}x (default stop), {slow / fast300:.0f}x (all steps); target >= 50x",
+        ),
     ]
 
     Xb, yb, qb = make_seed_data(n=2000, seed=1)
@@ -124,8 +146,11 @@ def main():
         ("exact KRR fit n=2000 (mu=0, Cholesky, float64)", t_krr, ""),
         ("sklearn KernelRidge fit n=2000 (float64), for scale", t_sk, ""),
         ("exact HSIC fit n=2000 (one mu, LU, float64)", t_hsic, ""),
-        (f"HSIC mu-path n=2000, 100 values (rank {p.rank}, residual {p.residual:.0e})", t_path,
-         f"{t_path / t_hsic:.2f}x one exact HSIC fit; target <= 2x"),
+        (
+            f"HSIC mu-path n=2000, 100 values (rank {p.rank}, residual {p.residual:.0e})",
+            t_path,
+            f"{t_path / t_hsic:.2f}x one exact HSIC fit; target <= 2x",
+        ),
     ]
 
     rows += batch_rows(X, y, q)

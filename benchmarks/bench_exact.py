@@ -58,12 +58,13 @@ def case(n: int, kind: str) -> dict:
         KernelRidge(alpha=LAM, kernel="rbf", gamma=1 / (2 * sigma**2)).fit(X, y)
         return dict(wall=time.perf_counter() - w, cpu=_cpu() - c, rss=_rss_gb())
     import fairkl  # noqa: F401
-
     from fairkl import FairKernelRidge
 
     if kind == "cka-groups":
         q = np.digitize(q, np.quantile(q, [1 / 3, 2 / 3])).astype(str)  # three groups
-    if kind == "cka-3d":  # three continuous columns: no exact factor of rank <= 32, the dense kernel on q
+    if (
+        kind == "cka-3d"
+    ):  # three continuous columns: no exact factor of rank <= 32, the dense kernel on q
         q = np.column_stack([q, X[:, 1], X[:, 2]])
     penalty = "hsic" if kind == "hsic" else "cka"
 
@@ -74,13 +75,19 @@ def case(n: int, kind: str) -> dict:
     w, c = time.perf_counter(), _cpu()
     m = model().fit(X, y, q=q)
     out = dict(wall=time.perf_counter() - w, cpu=_cpu() - c, rss=_rss_gb(), steps=int(m.n_iter_))
-    if n <= WARM_MAX:  # the same fit again: the program is compiled (what a second fit, e.g. in CV, costs)
+    if (
+        n <= WARM_MAX
+    ):  # the same fit again: the program is compiled (what a second fit, e.g. in CV, costs)
         c = _cpu()
         model().fit(X, y, q=q)
         out["warm_cpu"] = _cpu() - c
     try:
         out["nxn"] = _nxn(n, kind, sigma)
-    except (AttributeError, TypeError, ValueError):  # an older fairkl without the lean programs (run for comparison)
+    except (
+        AttributeError,
+        TypeError,
+        ValueError,
+    ):  # an older fairkl without the lean programs (run for comparison)
         pass
     return out
 
@@ -100,12 +107,18 @@ def _nxn(n: int, kind: str, sigma: float) -> float:
         B = None if kind == "cka-3d" else jnp.zeros((n, 25 if kind == "cka" else 2))
         c = solvers.fit_cka_lean.lower(X, y, q, B, sigma, LAM, 1.0, 1.0, 1.0, 300, 0.01, 1e-10, 0.0)
     m = c.compile().memory_analysis()
-    return (m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes) / (8.0 * n * n)
+    return (m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes) / (
+        8.0 * n * n
+    )
 
 
 def run(n: int, kind: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
-    p = subprocess.run([sys.executable, __file__, "--case", str(n), kind], capture_output=True, text=True, env=env)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])
+    )
+    p = subprocess.run(
+        [sys.executable, __file__, "--case", str(n), kind], capture_output=True, text=True, env=env
+    )
     if p.returncode != 0:
         return dict(error=(p.stderr.strip().splitlines() or ["killed"])[-1][:60])
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -122,7 +135,9 @@ def main() -> None:
         print(json.dumps(case(int(a.case[0]), a.case[1])))
         return
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
-    print("| n | fit | wall s | CPU s | CPU / sklearn | warm CPU s | steps | peak RSS GB | n x n (XLA) |")
+    print(
+        "| n | fit | wall s | CPU s | CPU / sklearn | warm CPU s | steps | peak RSS GB | n x n (XLA) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for n in (int(s) for s in a.sizes.split(",")):
         ref = None
@@ -139,8 +154,11 @@ def main() -> None:
             steps = r.get("steps", "—")
             nxn = f"{r['nxn']:.2f}" if "nxn" in r else "—"
             warm = f"{r['warm_cpu']:.1f}" if "warm_cpu" in r else "—"
-            print(f"| {n:,} | {kind} | {r['wall']:.1f} | {r['cpu']:.1f} | {ratio} | {warm} | {steps} | {r['rss']:.2f} "
-                  f"| {nxn} |", flush=True)
+            print(
+                f"| {n:,} | {kind} | {r['wall']:.1f} | {r['cpu']:.1f} | {ratio} | {warm} | {steps} | {r['rss']:.2f} "
+                f"| {nxn} |",
+                flush=True,
+            )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
 

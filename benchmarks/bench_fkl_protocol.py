@@ -109,8 +109,7 @@ def load(args):
 
     d = load_adult()
     cols = [i for i, n in enumerate(d.feature_names) if n.startswith("sex=")]
-    return (d.X_train, d.y_train, d.X_test, d.y_test, d.sex_train,
-            d.sex_test, cols)
+    return (d.X_train, d.y_train, d.X_test, d.y_test, d.sex_train, d.sex_test, cols)
 
 
 def one_hot(g):
@@ -125,16 +124,15 @@ def scores(f, y, sex, Q):
     hsic = float(np.sum((Q.T @ fc) ** 2)) / len(f) ** 2
     men, women = sex == 0, sex == 1
     spd = np.mean(d[men] > 0) - np.mean(d[women] > 0)
-    eod = (np.mean(d[men & (y > 0)] > 0)
-           - np.mean(d[women & (y > 0)] > 0))
-    return {"err": float(np.mean(d != y)), "hsic": hsic,
-            "spd": float(spd), "eod": float(eod)}
+    eod = np.mean(d[men & (y > 0)] > 0) - np.mean(d[women & (y > 0)] > 0)
+    return {"err": float(np.mean(d != y)), "hsic": hsic, "spd": float(spd), "eod": float(eod)}
 
 
 def predict(X_new, X, alphas, sigma):
     """k(X_new, X) alphas (alphas: (n,) or (n, k)), in row chunks."""
-    out = [rbf(sq_dist(X_new[i:i + CHUNK], X), sigma) @ alphas
-           for i in range(0, len(X_new), CHUNK)]
+    out = [
+        rbf(sq_dist(X_new[i : i + CHUNK], X), sigma) @ alphas for i in range(0, len(X_new), CHUNK)
+    ]
     return np.concatenate(out)
 
 
@@ -167,8 +165,7 @@ def check_fair_path(rng):
     K = rbf(sq_dist(X, X), 1.5)
     H = np.eye(n) - 1.0 / n
     for mu in (1e-3, 1.0, 1e3):
-        direct = np.linalg.solve(
-            0.1 * np.eye(n) + K + mu * H @ Q @ Q.T @ H @ K, y)
+        direct = np.linalg.solve(0.1 * np.eye(n) + K + mu * H @ Q @ Q.T @ H @ K, y)
         path = fair_path(K, y, Q, 0.1, [mu])[:, 0]
         assert np.allclose(path, direct, rtol=1e-8, atol=1e-10), mu
 
@@ -177,8 +174,8 @@ def repetition(data, args, r):
     X_all, y_all, X_te, y_te, sex_all, sex_te, qcols = data
     rng = np.random.default_rng(args.seed + r)
     perm = rng.permutation(len(y_all))
-    tr = perm[:args.n_train]
-    va = perm[args.n_train:args.n_train + args.n_val]
+    tr = perm[: args.n_train]
+    va = perm[args.n_train : args.n_train + args.n_val]
     X, y, sex = X_all[tr], y_all[tr], sex_all[tr]
     Q, Q_te = one_hot(sex), one_hot(sex_te)
     # Selection of (sigma, lambda) by validation accuracy, exact kernel.
@@ -200,8 +197,7 @@ def repetition(data, args, r):
         F = predict(X_te[:, cols], Xc, A, sigma)
         rows["KRR" + tag] = scores(F[:, 0], y_te, sex_te, Q_te)
         for k, mu in enumerate(MU_CS):
-            rows[f"FKRR{tag.strip()}-HSIC mu_c={mu:.1e}"] = scores(
-                F[:, k + 1], y_te, sex_te, Q_te)
+            rows[f"FKRR{tag.strip()}-HSIC mu_c={mu:.1e}"] = scores(F[:, k + 1], y_te, sex_te, Q_te)
     return sigma, lam, rows
 
 
@@ -212,11 +208,14 @@ def main(argv=None):
     p.add_argument("--n-val", type=int, default=7000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--libsvm", nargs=2, metavar=("TRAIN", "TEST"))
-    p.add_argument("--sex-columns", default="",
-                   help="with --libsvm: 1-based indices F,M of the female "
-                   "and male columns")
-    p.add_argument("--n-features", type=int, default=123,
-                   help="with --libsvm: number of features (a9a: 123)")
+    p.add_argument(
+        "--sex-columns",
+        default="",
+        help="with --libsvm: 1-based indices F,M of the female and male columns",
+    )
+    p.add_argument(
+        "--n-features", type=int, default=123, help="with --libsvm: number of features (a9a: 123)"
+    )
     args = p.parse_args(argv)
     if args.libsvm and len(args.sex_columns.split(",")) != 2:
         p.error("--libsvm needs --sex-columns F,M (the two sex columns)")
@@ -226,27 +225,30 @@ def main(argv=None):
     runs = []
     for r in range(args.repetitions):
         sigma, lam, rows = repetition(data, args, r)
-        print(f"repetition {r}: sigma = {sigma:.3g}, lambda = {lam:.3g}",
-              flush=True)
+        print(f"repetition {r}: sigma = {sigma:.3g}, lambda = {lam:.3g}", flush=True)
         runs.append(rows)
     sd = args.repetitions > 1
-    print(f"\n{'model':30s} {'error %':>8s} {'test HSIC':>10s} "
-          f"{'parity':>7s} {'eq.opp.':>8s}" + ("  (sd over reps)" if sd else ""))
+    print(
+        f"\n{'model':30s} {'error %':>8s} {'test HSIC':>10s} "
+        f"{'parity':>7s} {'eq.opp.':>8s}" + ("  (sd over reps)" if sd else "")
+    )
     for name in runs[0]:
-        vals = {k: np.array([run[name][k] for run in runs])
-                for k in runs[0][name]}
-        line = (f"{name:30s} {100 * vals['err'].mean():8.2f} "
-                f"{vals['hsic'].mean():10.2e} {vals['spd'].mean():7.3f} "
-                f"{vals['eod'].mean():8.3f}")
+        vals = {k: np.array([run[name][k] for run in runs]) for k in runs[0][name]}
+        line = (
+            f"{name:30s} {100 * vals['err'].mean():8.2f} "
+            f"{vals['hsic'].mean():10.2e} {vals['spd'].mean():7.3f} "
+            f"{vals['eod'].mean():8.3f}"
+        )
         if sd:
-            line += (f"  ({100 * vals['err'].std(ddof=1):.2f}, "
-                     f"{vals['spd'].std(ddof=1):.3f})")
+            line += f"  ({100 * vals['err'].std(ddof=1):.2f}, {vals['spd'].std(ddof=1):.3f})"
         print(line)
     c = os.times()
     cpu = c.user + c.system - c0.user - c0.system
-    print(f"\nwall {time.perf_counter() - t0:.0f} s, CPU {cpu:.0f} s, "
-          f"load {os.getloadavg()[0]:.1f}, n_train {args.n_train}, "
-          f"repetitions {args.repetitions}")
+    print(
+        f"\nwall {time.perf_counter() - t0:.0f} s, CPU {cpu:.0f} s, "
+        f"load {os.getloadavg()[0]:.1f}, n_train {args.n_train}, "
+        f"repetitions {args.repetitions}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,10 @@ def size(n: int, reps: int, rng, groups: bool) -> float:
 
 def main(reps: int = 1000) -> None:
     rng = np.random.default_rng(0)
-    print(f"hsic_test(method='gamma') rejection rate at the 5% level under independence "
-          f"({reps} repetitions; fairkl warns below n = {GAMMA_MIN_CALIBRATED})")
+    print(
+        f"hsic_test(method='gamma') rejection rate at the 5% level under independence "
+        f"({reps} repetitions; fairkl warns below n = {GAMMA_MIN_CALIBRATED})"
+    )
     print(f"{'n':>4} {'b ~ N(0,1)':>16} {'b in 2 groups':>16}")
     for n in (8, 12, 16, 20, 30, 40, 60):
         cells = []

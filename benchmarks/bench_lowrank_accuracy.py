@@ -88,6 +88,7 @@ def _cpu() -> float:
 # Data: (Xtr, ytr, qtr), (Xva, yva, qva), (Xte, yte, qte), all seeded
 # --------------------------------------------------------------------------
 
+
 def load_split(name: str, seed: int, n: int = 5000, n_val: int = 1000, n_test: int = 2000):
     """Train / validation / test triples (X, y, q) of one data set."""
     rng = np.random.default_rng(seed)
@@ -99,8 +100,11 @@ def load_split(name: str, seed: int, n: int = 5000, n_val: int = 1000, n_test: i
         te = rng.permutation(a.X_test.shape[0])[:n_test]
         tr, va = idx[:n], idx[n:]
         part = lambda X, y, q, i: (X[i], y[i], q[i])
-        return (part(a.X_train, a.y_train, a.sex_train, tr), part(a.X_train, a.y_train, a.sex_train, va),
-                part(a.X_test, a.y_test, a.sex_test, te))
+        return (
+            part(a.X_train, a.y_train, a.sex_train, tr),
+            part(a.X_train, a.y_train, a.sex_train, va),
+            part(a.X_test, a.y_test, a.sex_test, te),
+        )
     if name == "crime":
         from fairkl.datasets import load_communities_crime
 
@@ -116,13 +120,14 @@ def load_split(name: str, seed: int, n: int = 5000, n_val: int = 1000, n_test: i
     else:
         raise ValueError(f"unknown data set {name!r}; use adult, crime or synthetic.")
     p = rng.permutation(X.shape[0])
-    tr, va, te = p[:n], p[n:n + n_val], p[n + n_val:n + n_val + n_test]
+    tr, va, te = p[:n], p[n : n + n_val], p[n + n_val : n + n_val + n_test]
     return (X[tr], y[tr], q[tr]), (X[va], y[va], q[va]), (X[te], y[te], q[te])
 
 
 # --------------------------------------------------------------------------
 # Hyperparameters: validated exact kernel ridge (dense NumPy reference)
 # --------------------------------------------------------------------------
+
 
 def _sqdist(A, B):
     d2 = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
@@ -154,17 +159,35 @@ def select_hyperparameters(train, val):
 # Fits
 # --------------------------------------------------------------------------
 
-def fit_score(train, test, ruler, penalty, sigma, lam, mu, m=None, method="uniform", seed=0) -> dict:
+
+def fit_score(
+    train, test, ruler, penalty, sigma, lam, mu, m=None, method="uniform", seed=0
+) -> dict:
     """One FairKernelRidge fit (``m=None``: exact) scored on the test split."""
     Xtr, ytr, qtr = train
     Xte, yte, qte = test
     c0, t0 = _cpu(), time.perf_counter()
-    model = FairKernelRidge(sigma, lam, mu, penalty=penalty, dtype="float64", n_components=m,
-                            landmarks=method, random_state=seed).fit(Xtr, ytr, q=qtr)
+    model = FairKernelRidge(
+        sigma,
+        lam,
+        mu,
+        penalty=penalty,
+        dtype="float64",
+        n_components=m,
+        landmarks=method,
+        random_state=seed,
+    ).fit(Xtr, ytr, q=qtr)
     pred = np.asarray(model.predict(Xte), dtype=float)
-    out = {"mse": float(np.mean((pred - yte) ** 2)), "cka": ruler.score(pred, qte),
-           "time": time.perf_counter() - t0, "cpu": _cpu() - c0, "converged": bool(model.converged_)}
-    if m is None:  # the floor of the biased CKA on this test set: q shuffled (independent by construction)
+    out = {
+        "mse": float(np.mean((pred - yte) ** 2)),
+        "cka": ruler.score(pred, qte),
+        "time": time.perf_counter() - t0,
+        "cpu": _cpu() - c0,
+        "converged": bool(model.converged_),
+    }
+    if (
+        m is None
+    ):  # the floor of the biased CKA on this test set: q shuffled (independent by construction)
         out["null"] = ruler.score(pred, np.random.default_rng(seed).permutation(qte))
     return out
 
@@ -191,11 +214,17 @@ def run_dataset(name, a) -> None:
     n = train[0].shape[0]
     c0 = _cpu()
     sigma, lam, med, scores, d_eff, n_big = select_hyperparameters(train, val)
-    print(f"\n# {name}: n_train = {n}, n_val = {val[0].shape[0]}, n_test = {test[0].shape[0]}, "
-          f"d = {train[0].shape[1]}\n", flush=True)
-    print(f"validated: sigma = {sigma:.4g} ({sigma / med:g} x median {med:.4g}), lam = {lam:g} "
-          f"(validation MSE {scores[(sigma, lam)]:.4f}; grid {len(scores)} points, "
-          f"{_cpu() - c0:.0f} CPU s); d_eff = {d_eff:.0f}, eigenvalues of K > lam: {n_big}", flush=True)
+    print(
+        f"\n# {name}: n_train = {n}, n_val = {val[0].shape[0]}, n_test = {test[0].shape[0]}, "
+        f"d = {train[0].shape[1]}\n",
+        flush=True,
+    )
+    print(
+        f"validated: sigma = {sigma:.4g} ({sigma / med:g} x median {med:.4g}), lam = {lam:g} "
+        f"(validation MSE {scores[(sigma, lam)]:.4f}; grid {len(scores)} points, "
+        f"{_cpu() - c0:.0f} CPU s); d_eff = {d_eff:.0f}, eigenvalues of K > lam: {n_big}",
+        flush=True,
+    )
     ruler = Yardstick.from_data(train[1], train[2])
     ms = [m for m in map(int, a.ms.split(",")) if m < n]
     methods = a.methods.split(",")
@@ -205,17 +234,29 @@ def run_dataset(name, a) -> None:
         mus = MUS[pen]
         mid = mus[len(mus) // 2]
         exact = {mu: fit_score(train, test, ruler, pen, sigma, lam, mu) for mu in mus}
-        print(f"\n## {name}, penalty {pen}: exact float64 (mu: test MSE / held-out CKA [CKA with q permuted], "
-              f"CPU s): " + "; ".join(f"{mu:g}: {e['mse']:.4f} / {e['cka']:.4f} [{e['null']:.4f}] ({e['cpu']:.0f})"
-                                      for mu, e in exact.items()), flush=True)
-        print("\n| landmarks | m | test MSE | rel. MSE | held-out CKA | rel. CKA | CKA at matched MSE | "
-              "rel. CKA at matched MSE | rel. MSE at matched CKA | CPU s (wall s) |", flush=True)
+        print(
+            f"\n## {name}, penalty {pen}: exact float64 (mu: test MSE / held-out CKA [CKA with q permuted], "
+            f"CPU s): "
+            + "; ".join(
+                f"{mu:g}: {e['mse']:.4f} / {e['cka']:.4f} [{e['null']:.4f}] ({e['cpu']:.0f})"
+                for mu, e in exact.items()
+            ),
+            flush=True,
+        )
+        print(
+            "\n| landmarks | m | test MSE | rel. MSE | held-out CKA | rel. CKA | CKA at matched MSE | "
+            "rel. CKA at matched MSE | rel. MSE at matched CKA | CPU s (wall s) |",
+            flush=True,
+        )
         print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
         ex = exact[mid]
         for method in methods:
             for m in ms:
                 grid = mus if method in grid_methods else (mid,)
-                lr = {mu: fit_score(train, test, ruler, pen, sigma, lam, mu, m, method, a.seed) for mu in grid}
+                lr = {
+                    mu: fit_score(train, test, ruler, pen, sigma, lam, mu, m, method, a.seed)
+                    for mu in grid
+                }
                 r = lr[mid]
                 dm, dc = _rel(r["mse"], ex["mse"]), _rel(r["cka"], ex["cka"])
                 cm = interpolate([(v["mse"], v["cka"]) for v in lr.values()], ex["mse"])
@@ -224,29 +265,47 @@ def run_dataset(name, a) -> None:
                 dmc = None if mc is None else _rel(mc, ex["mse"])
                 cpu, wall = sum(v["cpu"] for v in lr.values()), sum(v["time"] for v in lr.values())
                 conv = "" if all(v["converged"] for v in lr.values()) else " (not conv.)"
-                print(f"| {method} | {m} | {r['mse']:.4f} | {dm:+.1%} | {r['cka']:.4f} | {dc:+.1%} | "
-                      f"{'-' if cm is None else f'{cm:.4f}'} | {_pct(dcm)} | {_pct(dmc)} | "
-                      f"{cpu:.0f} ({wall:.0f}){conv} |", flush=True)
+                print(
+                    f"| {method} | {m} | {r['mse']:.4f} | {dm:+.1%} | {r['cka']:.4f} | {dc:+.1%} | "
+                    f"{'-' if cm is None else f'{cm:.4f}'} | {_pct(dcm)} | {_pct(dmc)} | "
+                    f"{cpu:.0f} ({wall:.0f}){conv} |",
+                    flush=True,
+                )
                 if len(grid) > 1:  # the front itself: (mu, MSE, CKA) of each low-rank fit
-                    print("|  | front | " + "; ".join(f"{mu:g}: {v['mse']:.4f}, {v['cka']:.4f}"
-                                                      for mu, v in lr.items()) + " | | | | | | | |", flush=True)
+                    print(
+                        "|  | front | "
+                        + "; ".join(
+                            f"{mu:g}: {v['mse']:.4f}, {v['cka']:.4f}" for mu, v in lr.items()
+                        )
+                        + " | | | | | | | |",
+                        flush=True,
+                    )
                 summary.append((pen, method, m, dm, dc, dcm, dmc))
     _print_summary(name, summary, methods, a.penalties.split(","))
 
 
 def _print_summary(name, summary, methods, pens) -> None:
-    print(f"\n## {name}: smallest m meeting 2% (|rel. MSE| and |rel. CKA| at equal mu; CKA at matched MSE; "
-          f"MSE at matched CKA)\n")
-    print("| penalty | landmarks | m (equal mu) | m (CKA at matched MSE) | m (MSE at matched CKA) |")
+    print(
+        f"\n## {name}: smallest m meeting 2% (|rel. MSE| and |rel. CKA| at equal mu; CKA at matched MSE; "
+        f"MSE at matched CKA)\n"
+    )
+    print(
+        "| penalty | landmarks | m (equal mu) | m (CKA at matched MSE) | m (MSE at matched CKA) |"
+    )
     print("|---|---|---|---|---|")
     for pen in pens:
         for method in methods:
             rows = sorted(s for s in summary if s[0] == pen and s[1] == method)
             eq = _smallest_m(rows, lambda s: abs(s[3]) <= TARGET and abs(s[4]) <= TARGET)
             has_mt = any(s[5] is not None for s in rows)
-            mt = _smallest_m(rows, lambda s: s[5] is not None and abs(s[3]) <= TARGET and abs(s[5]) <= TARGET)
+            mt = _smallest_m(
+                rows, lambda s: s[5] is not None and abs(s[3]) <= TARGET and abs(s[5]) <= TARGET
+            )
             mc = _smallest_m(rows, lambda s: s[6] is not None and abs(s[6]) <= TARGET)
-            print(f"| {pen} | {method} | {eq} | {mt if has_mt else '-'} | {mc if has_mt else '-'} |", flush=True)
+            print(
+                f"| {pen} | {method} | {eq} | {mt if has_mt else '-'} | {mc if has_mt else '-'} |",
+                flush=True,
+            )
 
 
 def _smallest_m(rows, ok) -> str:
@@ -264,7 +323,9 @@ def main() -> None:
     ap.add_argument("--datasets", default="crime,adult,synthetic")
     ap.add_argument("--ms", default="250,500,1000,2000,3000")
     ap.add_argument("--methods", default=",".join(LANDMARK_METHODS))
-    ap.add_argument("--grid-methods", default="uniform", help="methods run over the whole mu grid (matched MSE)")
+    ap.add_argument(
+        "--grid-methods", default="uniform", help="methods run over the whole mu grid (matched MSE)"
+    )
     ap.add_argument("--penalties", default="cka,hsic")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -272,8 +333,11 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}  (2 cores shared with other jobs)", flush=True)
     for name in a.datasets.split(","):
         run_dataset(name, a)
-    print(f"\ntotal: {_cpu() - c0:.0f} CPU s, {time.perf_counter() - t0:.0f} wall s; "
-          f"load average at end: {os.getloadavg()}", flush=True)
+    print(
+        f"\ntotal: {_cpu() - c0:.0f} CPU s, {time.perf_counter() - t0:.0f} wall s; "
+        f"load average at end: {os.getloadavg()}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from __future__ import annotations
 import statistics
 import time
 
-import fairkl  # noqa: F401  (selects the JAX backend)
 import numpy as np
 
+import fairkl  # noqa: F401  (selects the JAX backend)
 from fairkl.metrics import hsic_test
 from fairkl.metrics import independence as ind
 
@@ -72,24 +72,34 @@ def main():
     rng = np.random.default_rng(0)
     print(f"hsic_test, B = {B} permutations; wall seconds (cpu: process CPU seconds, all threads);")
     print(f"numpy loop timed on {N_LOOP} permutations and scaled to B")
-    header = (f"{'n':>6}  {'case':<36} {'route':<9} {'hsic_test':>9} {'(cpu)':>6} {'gamma':>6} "
-              f"{'numpy loop':>10} {'speed-up':>8} {'max rel diff':>12}")
+    header = (
+        f"{'n':>6}  {'case':<36} {'route':<9} {'hsic_test':>9} {'(cpu)':>6} {'gamma':>6} "
+        f"{'numpy loop':>10} {'speed-up':>8} {'max rel diff':>12}"
+    )
     print(header)
     print("-" * len(header))
     for n in (500, 2000):
         for label, a, b in cases(rng, n):
             res = hsic_test(a, b, n_permutations=B, random_state=0)
-            t_perm, c_perm = timeit(lambda: hsic_test(a, b, n_permutations=B, random_state=0))
-            t_gamma, _ = timeit(lambda: hsic_test(a, b, method="gamma"))
+            t_perm, c_perm = timeit(
+                lambda a=a, b=b: hsic_test(a, b, n_permutations=B, random_state=0)
+            )
+            t_gamma, _ = timeit(lambda a=a, b=b: hsic_test(a, b, method="gamma"))
             perms = ind._draw_permutations(n, B, 0)
             t_np, diff = numpy_loop(a, b, res, perms)
             A, Bm = ind._as_columns(a, "a"), ind._as_columns(b, "b")
             F = ind._pivoted_cholesky(A, res.sigma_a, ind.MAX_FACTOR_RANK)
             G = ind._pivoted_cholesky(Bm, res.sigma_b, ind.MAX_FACTOR_RANK)
-            low = F is not None and G is not None and F.shape[1] * G.shape[1] <= ind.LOWRANK_BUDGET * n
+            low = (
+                F is not None
+                and G is not None
+                and F.shape[1] * G.shape[1] <= ind.LOWRANK_BUDGET * n
+            )
             route = f"r={F.shape[1]}x{G.shape[1]}" if low else "dense"
-            print(f"{n:>6}  {label:<36} {route:<9} {t_perm:>9.3f} {c_perm:>6.2f} {t_gamma:>6.3f} "
-                  f"{t_np:>10.2f} {t_np / t_perm:>7.0f}x {diff:>12.1e}")
+            print(
+                f"{n:>6}  {label:<36} {route:<9} {t_perm:>9.3f} {c_perm:>6.2f} {t_gamma:>6.3f} "
+                f"{t_np:>10.2f} {t_np / t_perm:>7.0f}x {diff:>12.1e}"
+            )
 
 
 if __name__ == "__main__":

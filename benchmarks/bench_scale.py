@@ -98,8 +98,13 @@ def case_time(n: int, penalty: str, m: int, method: str) -> dict:
     c0, t0 = _cpu(), time.perf_counter()
     res, _, _ = _lowrank_fit(X, y, q, penalty, m, method)
     t = time.perf_counter() - t0
-    return {"time": t, "cpu": _cpu() - c0, "rss": _rss_gb(), "n_iter": int(res.n_iter),
-            "converged": bool(res.converged)}
+    return {
+        "time": t,
+        "cpu": _cpu() - c0,
+        "rss": _rss_gb(),
+        "n_iter": int(res.n_iter),
+        "converged": bool(res.converged),
+    }
 
 
 def case_sklearn(n: int) -> dict:
@@ -123,7 +128,9 @@ def _yardstick(y, q):
     """Bandwidths fixed once from the training data (one ruler for every model)."""
     from fairkl.kernels import median_heuristic
 
-    return float(median_heuristic(np.asarray(y, float)[:, None])), float(median_heuristic(q[:, None]))
+    return float(median_heuristic(np.asarray(y, float)[:, None])), float(
+        median_heuristic(q[:, None])
+    )
 
 
 def case_exact(n: int, penalty: str) -> dict:
@@ -133,8 +140,13 @@ def case_exact(n: int, penalty: str) -> dict:
     Xtr, ytr, qtr, Xte, yte, qte = X[:n], y[:n], q[:n], X[n:], y[n:], q[n:]
     sf, sq = _yardstick(ytr, qtr)
     t0 = time.perf_counter()
-    model = FairKernelRidge(float(np.sqrt(D)), LAM, MU[penalty], penalty="cka" if penalty == "none" else penalty,
-                            dtype="float64").fit(Xtr, ytr, q=qtr)
+    model = FairKernelRidge(
+        float(np.sqrt(D)),
+        LAM,
+        MU[penalty],
+        penalty="cka" if penalty == "none" else penalty,
+        dtype="float64",
+    ).fit(Xtr, ytr, q=qtr)
     t = time.perf_counter() - t0
     mse, cka = _heldout(model.predict(Xte), yte, qte, sf, sq)
     return {"time": t, "rss": _rss_gb(), "mse": mse, "cka": cka}
@@ -159,8 +171,14 @@ def case_model(n: int, penalty: str, m: int) -> dict:
     from fairkl import FairKernelRidge
 
     def fit(Xa, ya, qa, mm):
-        model = FairKernelRidge(float(np.sqrt(D)), LAM, MU[penalty], penalty="cka" if penalty == "none" else penalty,
-                                dtype="float64", n_components=mm or None)
+        model = FairKernelRidge(
+            float(np.sqrt(D)),
+            LAM,
+            MU[penalty],
+            penalty="cka" if penalty == "none" else penalty,
+            dtype="float64",
+            n_components=mm or None,
+        )
         return model.fit(Xa, ya, q=qa)
 
     if m:  # warm-up: compiles the landmark-size programs (the n-dependent ones compile in the timed fit)
@@ -174,7 +192,14 @@ def case_model(n: int, penalty: str, m: int) -> dict:
     model = fit(Xtr, ytr, qtr, m)
     t, c = time.perf_counter() - t0, _cpu() - c0
     mse, cka = _heldout(model.predict(Xte), yte, qte, sf, sq)
-    return {"time": t, "cpu": c, "rss": _rss_gb(), "mse": mse, "cka": cka, "n_iter": int(model.n_iter_)}
+    return {
+        "time": t,
+        "cpu": c,
+        "rss": _rss_gb(),
+        "mse": mse,
+        "cka": cka,
+        "n_iter": int(model.n_iter_),
+    }
 
 
 def memory_table(sizes, m: int, r: int = 16) -> None:
@@ -184,30 +209,61 @@ def memory_table(sizes, m: int, r: int = 16) -> None:
 
     from fairkl import lowrank
 
-    print(f"\n## Compiled memory of the low-rank programs, d = {D}, m = {m}, r = {r} (GB)\n", flush=True)
+    print(
+        f"\n## Compiled memory of the low-rank programs, d = {D}, m = {m}, r = {r} (GB)\n",
+        flush=True,
+    )
     print("| n | program | arguments | outputs | temporaries | one n x m copy |", flush=True)
     print("|---|---|---|---|---|---|", flush=True)
     for n in sizes:
         f = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float64)  # noqa: E731
         nmap = lowrank.NystromMap(f(m, D), f(m, m), f(m), f())
         programs = {
-            "gram_statistics (mu = 0, HSIC)": (lowrank.gram_statistics, f(n, D), f(n), f(n, r), nmap),
+            "gram_statistics (mu = 0, HSIC)": (
+                lowrank.gram_statistics,
+                f(n, D),
+                f(n),
+                f(n, r),
+                nmap,
+            ),
             "feature_matrix (CKA)": (lowrank.feature_matrix, f(n, D), nmap),
             "_whiten (CKA)": (lowrank._whiten, f(n, m), f(n), f(m), f()),
-            "cka_lbfgs (CKA)": (lowrank.cka_lbfgs, f(n, m), f(m, m), f(m), f(), f(n, r), f(lowrank.N_FEATURES // 2),
-                                f(lowrank.N_FEATURES // 2), f(), f(), jax.ShapeDtypeStruct((), jnp.int64), f(), f()),
+            "cka_lbfgs (CKA)": (
+                lowrank.cka_lbfgs,
+                f(n, m),
+                f(m, m),
+                f(m),
+                f(),
+                f(n, r),
+                f(lowrank.N_FEATURES // 2),
+                f(lowrank.N_FEATURES // 2),
+                f(),
+                f(),
+                jax.ShapeDtypeStruct((), jnp.int64),
+                f(),
+                f(),
+            ),
         }
         for name, (program, *args) in programs.items():
             mem = program.lower(*args).compile().memory_analysis()
-            print(f"| {n:,} | {name} | {mem.argument_size_in_bytes / 1e9:.2f} | {mem.output_size_in_bytes / 1e9:.2f} | "
-                  f"{mem.temp_size_in_bytes / 1e9:.2f} | {8 * n * m / 1e9:.2f} |", flush=True)
+            print(
+                f"| {n:,} | {name} | {mem.argument_size_in_bytes / 1e9:.2f} | {mem.output_size_in_bytes / 1e9:.2f} | "
+                f"{mem.temp_size_in_bytes / 1e9:.2f} | {8 * n * m / 1e9:.2f} |",
+                flush=True,
+            )
 
 
 def closing_table(sizes, m: int, exact_max: int, sklearn_max: int, pens) -> None:
     """The closing table: exact vs low-rank (m landmarks) vs sklearn, each case in its own subprocess."""
-    print(f"\n## Closing table: d = {D}, m = {m} uniform landmarks, 2,000 held out; float64\n", flush=True)
-    print("| n | penalty | sklearn KRR s | exact s | exact RSS GB | low-rank s (CPU s) | low-rank RSS GB | "
-          "test MSE exact / low-rank (rel.) | held-out CKA exact / low-rank (rel.) |", flush=True)
+    print(
+        f"\n## Closing table: d = {D}, m = {m} uniform landmarks, 2,000 held out; float64\n",
+        flush=True,
+    )
+    print(
+        "| n | penalty | sklearn KRR s | exact s | exact RSS GB | low-rank s (CPU s) | low-rank RSS GB | "
+        "test MSE exact / low-rank (rel.) | held-out CKA exact / low-rank (rel.) |",
+        flush=True,
+    )
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for n in sizes:
         sk = run("sklearn", n) if n <= sklearn_max else None
@@ -216,26 +272,43 @@ def closing_table(sizes, m: int, exact_max: int, sklearn_max: int, pens) -> None
             lr = run("model", n, p, m)
             skt = _fmt(sk, "time", ".1f") if sk and p == pens[0] else "-"
             ext = (_fmt(ex, "time", ".1f"), _fmt(ex, "rss", ".2f")) if ex else ("-", "-")
-            lrt = "failed: " + lr["error"] if "error" in lr else f"{lr['time']:.1f} ({lr['cpu']:.0f})"
+            lrt = (
+                "failed: " + lr["error"] if "error" in lr else f"{lr['time']:.1f} ({lr['cpu']:.0f})"
+            )
             if ex and "error" not in ex and "error" not in lr:
                 dm, dc = (lr["mse"] - ex["mse"]) / ex["mse"], (lr["cka"] - ex["cka"]) / ex["cka"]
-                acc = (f"{ex['mse']:.4f} / {lr['mse']:.4f} ({dm:+.1%})", f"{ex['cka']:.4f} / {lr['cka']:.4f} ({dc:+.1%})")
+                acc = (
+                    f"{ex['mse']:.4f} / {lr['mse']:.4f} ({dm:+.1%})",
+                    f"{ex['cka']:.4f} / {lr['cka']:.4f} ({dc:+.1%})",
+                )
             elif "error" not in lr:
                 acc = (f"- / {lr['mse']:.4f}", f"- / {lr['cka']:.4f}")
             else:
                 acc = ("-", "-")
-            print(f"| {n:,} | {p} | {skt} | {ext[0]} | {ext[1]} | {lrt} | {_fmt(lr, 'rss', '.2f')} | {acc[0]} | {acc[1]} |",
-                  flush=True)
+            print(
+                f"| {n:,} | {p} | {skt} | {ext[0]} | {ext[1]} | {lrt} | {_fmt(lr, 'rss', '.2f')} | {acc[0]} | {acc[1]} |",
+                flush=True,
+            )
 
 
 def run(kind: str, *args) -> dict:
     """Run one case in a fresh subprocess; its JSON result (or the error)."""
     cmd = [sys.executable, __file__, "--case", kind, *map(str, args)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                         os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [
+                os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                os.environ.get("PYTHONPATH", ""),
+            ]
+        ),
+    )
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
-        return {"error": (out.stderr.strip().splitlines() or ["killed"])[-1][:120], "rc": out.returncode}
+        return {
+            "error": (out.stderr.strip().splitlines() or ["killed"])[-1][:120],
+            "rc": out.returncode,
+        }
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -250,19 +323,36 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=1000)
     ap.add_argument("--ms", default="250,500,1000,2000")
     ap.add_argument("--methods", default="uniform,kmeans++,pivoted_cholesky")
-    ap.add_argument("--ms-other", default="500,1000", help="m values for the landmark methods after the first")
+    ap.add_argument(
+        "--ms-other", default="500,1000", help="m values for the landmark methods after the first"
+    )
     ap.add_argument("--penalties", default="none,hsic,cka")
     ap.add_argument("--skip-scale", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
-    ap.add_argument("--memory", action="store_true", help="print only the compiled memory of the low-rank programs")
-    ap.add_argument("--closing", action="store_true", help="print only the closing table (exact vs low-rank vs sklearn)")
-    ap.add_argument("--exact-max", type=int, default=10000, help="largest n fitted exactly in the closing table")
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="print only the compiled memory of the low-rank programs",
+    )
+    ap.add_argument(
+        "--closing",
+        action="store_true",
+        help="print only the closing table (exact vs low-rank vs sklearn)",
+    )
+    ap.add_argument(
+        "--exact-max", type=int, default=10000, help="largest n fitted exactly in the closing table"
+    )
     ap.add_argument("--sklearn-max", type=int, default=20000)
     a = ap.parse_args()
     if a.case:
         kind, *rest = a.case
-        fn = {"time": case_time, "sklearn": case_sklearn, "exact": case_exact, "accuracy": case_accuracy,
-              "model": case_model}[kind]
+        fn = {
+            "time": case_time,
+            "sklearn": case_sklearn,
+            "exact": case_exact,
+            "accuracy": case_accuracy,
+            "model": case_model,
+        }[kind]
         conv = [int(x) if x.isdigit() else x for x in rest]
         print(json.dumps(fn(*conv)))
         return
@@ -271,40 +361,74 @@ def main() -> None:
         memory_table(list(map(int, a.sizes.split(","))), a.m)
         return
     if a.closing:
-        closing_table(list(map(int, a.sizes.split(","))), a.m, a.exact_max, a.sklearn_max, a.penalties.split(","))
+        closing_table(
+            list(map(int, a.sizes.split(","))),
+            a.m,
+            a.exact_max,
+            a.sklearn_max,
+            a.penalties.split(","),
+        )
         print(f"\nload average at end: {os.getloadavg()}", flush=True)
         return
     if not a.skip_scale:
-        print(f"\n## Fit time (s) and peak RSS (GB), d = {D}, m = {a.m}, uniform landmarks\n", flush=True)
+        print(
+            f"\n## Fit time (s) and peak RSS (GB), d = {D}, m = {a.m}, uniform landmarks\n",
+            flush=True,
+        )
         pens = a.penalties.split(",")
-        print("| n | sklearn KRR wall s | penalty | wall s | CPU s | peak RSS GB | CKA n_iter |", flush=True)
+        print(
+            "| n | sklearn KRR wall s | penalty | wall s | CPU s | peak RSS GB | CKA n_iter |",
+            flush=True,
+        )
         print("|---|---|---|---|---|---|---|", flush=True)
         for n in map(int, a.sizes.split(",")):
             sk = run("sklearn", n) if n <= 10000 else None
             for p in pens:
                 r = run("time", n, p, a.m, "uniform")
-                it = "-" if p != "cka" or "error" in r else f"{r['n_iter']}{'' if r['converged'] else ' (not conv.)'}"
-                print(f"| {n:,} | {_fmt(sk, 'time', '.1f') if sk else '-'} | {p} | {_fmt(r, 'time', '.1f')} | "
-                      f"{_fmt(r, 'cpu', '.1f')} | {_fmt(r, 'rss', '.2f')} | {it} |", flush=True)
+                it = (
+                    "-"
+                    if p != "cka" or "error" in r
+                    else f"{r['n_iter']}{'' if r['converged'] else ' (not conv.)'}"
+                )
+                print(
+                    f"| {n:,} | {_fmt(sk, 'time', '.1f') if sk else '-'} | {p} | {_fmt(r, 'time', '.1f')} | "
+                    f"{_fmt(r, 'cpu', '.1f')} | {_fmt(r, 'rss', '.2f')} | {it} |",
+                    flush=True,
+                )
     if not a.skip_accuracy:
         n = 5000
-        print(f"\n## Accuracy at n = {n} (2,000 held out): low-rank vs exact FairKernelRidge (float64)\n", flush=True)
-        print("| penalty | landmarks | m | fit s | test MSE | rel. diff | held-out CKA | rel. diff |", flush=True)
+        print(
+            f"\n## Accuracy at n = {n} (2,000 held out): low-rank vs exact FairKernelRidge (float64)\n",
+            flush=True,
+        )
+        print(
+            "| penalty | landmarks | m | fit s | test MSE | rel. diff | held-out CKA | rel. diff |",
+            flush=True,
+        )
         print("|---|---|---|---|---|---|---|---|", flush=True)
         for p in ("none", "hsic", "cka"):
             ex = run("exact", n, p)
-            print(f"| {p} | exact | {n} | {_fmt(ex, 'time', '.1f')} | {_fmt(ex, 'mse', '.4f')} | - | "
-                  f"{_fmt(ex, 'cka', '.4f')} | - |", flush=True)
+            print(
+                f"| {p} | exact | {n} | {_fmt(ex, 'time', '.1f')} | {_fmt(ex, 'mse', '.4f')} | - | "
+                f"{_fmt(ex, 'cka', '.4f')} | - |",
+                flush=True,
+            )
             for k, method in enumerate(a.methods.split(",")):
                 for m in map(int, (a.ms if k == 0 else a.ms_other).split(",")):
                     r = run("accuracy", n, p, m, method)
                     if "error" in r or "error" in ex:
-                        print(f"| {p} | {method} | {m} | {_fmt(r, 'time', '.1f')} | | | | |", flush=True)
+                        print(
+                            f"| {p} | {method} | {m} | {_fmt(r, 'time', '.1f')} | | | | |",
+                            flush=True,
+                        )
                         continue
                     dm = (r["mse"] - ex["mse"]) / ex["mse"]
                     dc = (r["cka"] - ex["cka"]) / ex["cka"]
-                    print(f"| {p} | {method} | {m} | {r['time']:.1f} | {r['mse']:.4f} | {dm:+.1%} | "
-                          f"{r['cka']:.4f} | {dc:+.1%} |", flush=True)
+                    print(
+                        f"| {p} | {method} | {m} | {r['time']:.1f} | {r['mse']:.4f} | {dm:+.1%} | "
+                        f"{r['cka']:.4f} | {dc:+.1%} |",
+                        flush=True,
+                    )
     print(f"\nload average at end: {os.getloadavg()}", flush=True)
 
 

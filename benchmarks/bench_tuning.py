@@ -93,17 +93,21 @@ class Clock:
 
 def child(n_trials: int, pinned: bool) -> dict:
     if pinned:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before JAX creates its thread pool
-    import fairkl  # noqa: F401
+        os.sched_setaffinity(
+            0, {min(os.sched_getaffinity(0))}
+        )  # before JAX creates its thread pool
     import jax
     import keras_tuner as kt
     import numpy as np
 
+    import fairkl  # noqa: F401
     from fairkl.datasets import make_seed_data
     from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel, programs, trials_table
 
     X, y, q = make_seed_data(n=200, seed=0)
-    hm = FairKernelRidgeHyperModel(X[:150], y[:150], q[:150], X[150:], y[150:], q[150:], fits_per_call=16)
+    hm = FairKernelRidgeHyperModel(
+        X[:150], y[:150], q[:150], X[150:], y[150:], q[150:], fits_per_call=16
+    )
     program = Clock(programs.fit_predict_program, jax.block_until_ready)
     programs.fit_predict_program = program  # timed (fit_predict looks it up at each call)
     steps = []
@@ -117,19 +121,33 @@ def child(n_trials: int, pinned: bool) -> dict:
     programs.fit_predict = counting
     score = Clock(hm.yardstick.score_rows)
     object.__setattr__(hm.yardstick, "score_rows", score)  # the yardstick is a frozen dataclass
-    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_mse", "min"), max_trials=n_trials, seed=2)
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=kt.Objective("val_mse", "min"), max_trials=n_trials, seed=2
+    )
     w, c = time.perf_counter(), cpu()
-    tuner = BatchedTuner(hm, oracle, batch_size=16, directory=tempfile.mkdtemp(), project_name="p", overwrite=True)
+    tuner = BatchedTuner(
+        hm, oracle, batch_size=16, directory=tempfile.mkdtemp(), project_name="p", overwrite=True
+    )
     tuner.search()
     wall, total_cpu = time.perf_counter() - w, cpu() - c
     rows = trials_table(tuner)
     programs.fit_predict = fit_predict
     per_step, setup = floor_costs(hm, programs.fit_predict_program.fn, np, jax)
     return dict(
-        wall=wall, cpu=total_cpu, first_call=program.first, calls=program.rest, n_calls=program.calls, score=[
-            score.first[0] + score.rest[0], score.first[1] + score.rest[1]], trials=len(rows),
-        steps=sum(steps), max_steps=max(steps), best=min(r["val_mse"] for r in rows),
-        per_step=per_step, setup=setup, load=os.getloadavg()[0], pinned=pinned,
+        wall=wall,
+        cpu=total_cpu,
+        first_call=program.first,
+        calls=program.rest,
+        n_calls=program.calls,
+        score=[score.first[0] + score.rest[0], score.first[1] + score.rest[1]],
+        trials=len(rows),
+        steps=sum(steps),
+        max_steps=max(steps),
+        best=min(r["val_mse"] for r in rows),
+        per_step=per_step,
+        setup=setup,
+        load=os.getloadavg()[0],
+        pinned=pinned,
     )
 
 
@@ -168,35 +186,56 @@ def report(runs: list[dict], label: str) -> None:
     print(f"{'part':<58} {'wall':>15} {'CPU':>15}")
     print("-" * 90)
     parts = [
-        ("search (cold, incl. compilation; target <= 5 s)", lambda r: r["wall"], lambda r: r["cpu"]),
-        ("  first compiled call (compilation + 16 fits)", lambda r: r["first_call"][0], lambda r: r["first_call"][1]),
-        ("  other compiled calls (fits + predictions)", lambda r: r["calls"][0], lambda r: r["calls"][1]),
-        ("  val_cka scoring (Yardstick.score_rows)", lambda r: r["score"][0], lambda r: r["score"][1]),
-        ("  rest: KerasTuner oracle, trial files, Python",
-         lambda r: r["wall"] - r["first_call"][0] - r["calls"][0] - r["score"][0],
-         lambda r: r["cpu"] - r["first_call"][1] - r["calls"][1] - r["score"][1]),
+        (
+            "search (cold, incl. compilation; target <= 5 s)",
+            lambda r: r["wall"],
+            lambda r: r["cpu"],
+        ),
+        (
+            "  first compiled call (compilation + 16 fits)",
+            lambda r: r["first_call"][0],
+            lambda r: r["first_call"][1],
+        ),
+        (
+            "  other compiled calls (fits + predictions)",
+            lambda r: r["calls"][0],
+            lambda r: r["calls"][1],
+        ),
+        (
+            "  val_cka scoring (Yardstick.score_rows)",
+            lambda r: r["score"][0],
+            lambda r: r["score"][1],
+        ),
+        (
+            "  rest: KerasTuner oracle, trial files, Python",
+            lambda r: r["wall"] - r["first_call"][0] - r["calls"][0] - r["score"][0],
+            lambda r: r["cpu"] - r["first_call"][1] - r["calls"][1] - r["score"][1],
+        ),
     ]
     for name, fw, fc in parts:
         print(f"{name:<58} {col(fw)} {col(fc)}")
     r = min(runs, key=lambda r: r["cpu"])
     floor = r["steps"] * r["per_step"] + n * r["setup"]
-    fits = r["calls"][1] * r["n_calls"] / (r["n_calls"] - 1)  # the first call's fits at the others' rate
-    print(f"floor (run with the least CPU): {r['steps']} steps needed (max {r['max_steps']} in one fit) x "
-          f"{r['per_step'] * 1e6:.0f} us/step + {n} x {r['setup'] * 1e3:.2f} ms setup = {floor:.2f} s CPU; "
-          f"measured fits ~{fits:.2f} s CPU")
+    fits = (
+        r["calls"][1] * r["n_calls"] / (r["n_calls"] - 1)
+    )  # the first call's fits at the others' rate
+    print(
+        f"floor (run with the least CPU): {r['steps']} steps needed (max {r['max_steps']} in one fit) x "
+        f"{r['per_step'] * 1e6:.0f} us/step + {n} x {r['setup'] * 1e3:.2f} ms setup = {floor:.2f} s CPU; "
+        f"measured fits ~{fits:.2f} s CPU"
+    )
     loads = ", ".join(f"{x['load']:.1f}" for x in runs)
-    print(f"load average during the runs: {loads}; "
-          f"best val_mse {r['best']:.4f}")
+    print(f"load average during the runs: {loads}; best val_mse {r['best']:.4f}")
 
 
 def stock_child() -> dict:
     """The README's stock search: cold, warm, and warm without the gc scope (the reference)."""
     import gc
 
-    import fairkl  # noqa: F401  (first: it selects Keras's JAX backend)
     import jax
     import keras_tuner as kt
 
+    import fairkl  # noqa: F401  (first: it selects Keras's JAX backend)
     from fairkl.datasets import make_seed_data
     from fairkl.tuning import FairKernelRidgeHyperModel
 
@@ -214,46 +253,77 @@ def stock_child() -> dict:
     hyper_model = FairKernelRidgeHyperModel(X[:150], y[:150], q[:150], X[150:], y[150:], q[150:])
     out = {"load": os.getloadavg()[0]}
     before = (gc.get_freeze_count(), gc.get_threshold())
-    for name, seed, scoped in (("cold", 1, True), ("warm", 2, True), ("warm, no gc scope", 3, False)):
-        tuner = kt.RandomSearch(hyper_model, objective=kt.Objective("val_mse", direction="min"), max_trials=30,
-                                seed=seed, directory=tempfile.mkdtemp(), project_name="fkl")
+    for name, seed, scoped in (
+        ("cold", 1, True),
+        ("warm", 2, True),
+        ("warm, no gc scope", 3, False),
+    ):
+        tuner = kt.RandomSearch(
+            hyper_model,
+            objective=kt.Objective("val_mse", direction="min"),
+            max_trials=30,
+            seed=seed,
+            directory=tempfile.mkdtemp(),
+            project_name="fkl",
+        )
         n0, t0 = compiles[0], compiles[1]
         w, c = time.perf_counter(), cpu()
         if scoped:
             tuner.search(verbose=0)
         else:
             kt.Tuner.search(tuner, verbose=0)
-        out[name] = {"wall": time.perf_counter() - w, "cpu": cpu() - c, "compiles": compiles[0] - n0,
-                     "compile_s": compiles[1] - t0, "trials": len(tuner.oracle.trials)}
+        out[name] = {
+            "wall": time.perf_counter() - w,
+            "cpu": cpu() - c,
+            "compiles": compiles[0] - n0,
+            "compile_s": compiles[1] - t0,
+            "trials": len(tuner.oracle.trials),
+        }
         if scoped:
-            assert (gc.get_freeze_count(), gc.get_threshold()) == before, "the search left the gc changed"
+            assert (gc.get_freeze_count(), gc.get_threshold()) == before, (
+                "the search left the gc changed"
+            )
     return out
 
 
 def report_stock(runs: list[dict], cached: dict | None = None) -> None:
     med = statistics.median
-    print(f"\nstock kt.RandomSearch, 30 trials as in the README: {len(runs)} fresh processes (min, median; seconds)")
-    print(f"{'search':<36} {'wall':>15} {'CPU':>15} {'compilations':>13} {'compiling (s)':>14} {'target':>10}")
+    print(
+        f"\nstock kt.RandomSearch, 30 trials as in the README: {len(runs)} fresh processes (min, median; seconds)"
+    )
+    print(
+        f"{'search':<36} {'wall':>15} {'CPU':>15} {'compilations':>13} {'compiling (s)':>14} {'target':>10}"
+    )
     print("-" * 108)
     targets = {"cold": "<= 3 s", "warm": "<= 1 s", "warm, no gc scope": "reference"}
     for name in ("cold", "warm", "warm, no gc scope"):
         rows = [r[name] for r in runs]
         w, c = [x["wall"] for x in rows], [x["cpu"] for x in rows]
         k, ks = [x["compiles"] for x in rows], [x["compile_s"] for x in rows]
-        print(f"{name:<36} {min(w):7.2f} {med(w):7.2f} {min(c):7.2f} {med(c):7.2f} {min(k):6d} {max(k):6d} "
-              f"{min(ks):6.2f} {med(ks):7.2f} {targets[name]:>10}")
+        print(
+            f"{name:<36} {min(w):7.2f} {med(w):7.2f} {min(c):7.2f} {med(c):7.2f} {min(k):6d} {max(k):6d} "
+            f"{min(ks):6.2f} {med(ks):7.2f} {targets[name]:>10}"
+        )
     if cached is not None:
         r = cached["cold"]
-        print(f"{'cold, JAX cache filled (opt-in)':<36} {r['wall']:7.2f} {'':7} {r['cpu']:7.2f} {'':7} "
-              f"{r['compiles']:6d} {'':6} {r['compile_s']:6.2f} {'':7} {'(option)':>10}")
+        print(
+            f"{'cold, JAX cache filled (opt-in)':<36} {r['wall']:7.2f} {'':7} {r['cpu']:7.2f} {'':7} "
+            f"{r['compiles']:6d} {'':6} {r['compile_s']:6.2f} {'':7} {'(option)':>10}"
+        )
     loads = ", ".join(f"{r['load']:.1f}" for r in runs)
-    print(f"load average at the start of the runs: {loads}; "
-          f"compilations: min and max; target 'a handful' for the cold search")
+    print(
+        f"load average at the start of the runs: {loads}; "
+        f"compilations: min and max; target 'a handful' for the cold search"
+    )
 
 
 def child_env() -> dict:
     """The environment of a cold run: JAX's persistent compilation cache off."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))
+    }
 
 
 def main():
@@ -269,19 +339,37 @@ def main():
     if "--no-stock" not in sys.argv:
         runs = []
         for _ in range(repeats):
-            out = subprocess.run([sys.executable, __file__, "--stock-child"], check=True, capture_output=True,
-                                 text=True, env=child_env()).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--stock-child"],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=child_env(),
+            ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
-            print(f"  stock run: cold {runs[-1]['cold']['wall']:.2f} s, warm {runs[-1]['warm']['wall']:.2f} s wall, "
-                  f"load {runs[-1]['load']:.1f}", flush=True)
+            print(
+                f"  stock run: cold {runs[-1]['cold']['wall']:.2f} s, warm {runs[-1]['warm']['wall']:.2f} s wall, "
+                f"load {runs[-1]['load']:.1f}",
+                flush=True,
+            )
         cached = None
-        if "--no-cache-row" not in sys.argv:  # a user's opt-in: JAX's persistent cache, filled by a first process
+        if (
+            "--no-cache-row" not in sys.argv
+        ):  # a user's opt-in: JAX's persistent cache, filled by a first process
             with tempfile.TemporaryDirectory() as folder:
-                env = {**child_env(), "JAX_COMPILATION_CACHE_DIR": folder,
-                       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+                env = {
+                    **child_env(),
+                    "JAX_COMPILATION_CACHE_DIR": folder,
+                    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                }
                 for _ in range(2):
-                    out = subprocess.run([sys.executable, __file__, "--stock-child"], check=True,
-                                         capture_output=True, text=True, env=env).stdout
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--stock-child"],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        env=env,
+                    ).stdout
                 cached = json.loads(out.strip().splitlines()[-1])
         report_stock(runs, cached)
     modes = [False, True] if "--pinned" in sys.argv else [False]
@@ -289,12 +377,18 @@ def main():
         runs = []
         for _ in range(repeats):
             cmd = [sys.executable, __file__, str(n), "--child"] + (["--pinned"] if pinned else [])
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=child_env()).stdout
+            out = subprocess.run(
+                cmd, check=True, capture_output=True, text=True, env=child_env()
+            ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
-            print(f"  run: {runs[-1]['wall']:.2f} s wall, {runs[-1]['cpu']:.2f} s CPU, load {runs[-1]['load']:.1f}",
-                  flush=True)
+            print(
+                f"  run: {runs[-1]['wall']:.2f} s wall, {runs[-1]['cpu']:.2f} s CPU, load {runs[-1]['load']:.1f}",
+                flush=True,
+            )
         report(runs, "pinned to one core" if pinned else "JAX default threads (one per core)")
-    print("\ntarget (issue 21): 1000 trials <= 5 s cold on an idle 2-core machine (8.9-9.8 s before)")
+    print(
+        "\ntarget (issue 21): 1000 trials <= 5 s cold on an idle 2-core machine (8.9-9.8 s before)"
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,14 @@ def main():
     kills = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     max_trials = int(sys.argv[2]) if len(sys.argv) > 2 else 300
     modes = sys.argv[3].split(",") if len(sys.argv) > 3 else ["batched", "safe", "random"]
-    labels = {"batched": "BatchedTuner", "safe": "kt.RandomSearch in safe_project", "random": "kt.RandomSearch alone"}
-    print(f"{'search':<34} {'kills':>5} {'completed':>9} {'duplicates':>10} {'lost':>5} {'runs':>5} {'time':>8}")
+    labels = {
+        "batched": "BatchedTuner",
+        "safe": "kt.RandomSearch in safe_project",
+        "random": "kt.RandomSearch alone",
+    }
+    print(
+        f"{'search':<34} {'kills':>5} {'completed':>9} {'duplicates':>10} {'lost':>5} {'runs':>5} {'time':>8}"
+    )
     print("-" * 82)
     for i, mode in enumerate(modes):
         rng = np.random.default_rng(100 + i)

@@ -17,18 +17,31 @@ from __future__ import annotations
 
 import tempfile
 
-import fairkl  # noqa: F401
 import keras_tuner as kt
 import numpy as np
 
+import fairkl  # noqa: F401
 from fairkl.datasets import make_seed_data
-from fairkl.tuning import DEFAULT_SPACE, SEED_SPACE, FairKernelRidgeHyperModel, frozen_gc, pareto_trials, trials_table
+from fairkl.tuning import (
+    DEFAULT_SPACE,
+    SEED_SPACE,
+    FairKernelRidgeHyperModel,
+    frozen_gc,
+    pareto_trials,
+    trials_table,
+)
 
 
 def search(split, space, directory, name, seed=1, n=30):
     hm = FairKernelRidgeHyperModel(*split, space=space)
-    tuner = kt.RandomSearch(hm, objective=kt.Objective("val_mse", "min"), max_trials=n, seed=seed,
-                            directory=directory, project_name=name)
+    tuner = kt.RandomSearch(
+        hm,
+        objective=kt.Objective("val_mse", "min"),
+        max_trials=n,
+        seed=seed,
+        directory=directory,
+        project_name=name,
+    )
     tuner.search(verbose=0)
     return trials_table(tuner)
 
@@ -38,11 +51,13 @@ def describe(label, rows):
     front = sorted(pareto_trials(rows), key=lambda r: r["val_mse"])
     acc, fair = front[0], front[-1]
     fair_ok = [r for r in rows if r["val_cka"] < 0.1]
-    print(f"{label:<22} {P[:, 0].min():8.2f} {P[:, 0].max():8.2f} {P[:, 1].min():7.3f} {P[:, 1].max():7.3f} "
-          f"  ({acc['val_mse']:.2f}, {acc['val_cka']:.3f}) mu={acc['mu']:.3g}"
-          f"  ->  ({fair['val_mse']:.2f}, {fair['val_cka']:.3f}) mu={fair['mu']:.3g}"
-          f"   {len(front):>2} on front, {len(fair_ok):>2} with cka<0.1, "
-          f"{sum(r['mu'] == 0 for r in rows):>2} with mu=0")
+    print(
+        f"{label:<22} {P[:, 0].min():8.2f} {P[:, 0].max():8.2f} {P[:, 1].min():7.3f} {P[:, 1].max():7.3f} "
+        f"  ({acc['val_mse']:.2f}, {acc['val_cka']:.3f}) mu={acc['mu']:.3g}"
+        f"  ->  ({fair['val_mse']:.2f}, {fair['val_cka']:.3f}) mu={fair['mu']:.3g}"
+        f"   {len(front):>2} on front, {len(fair_ok):>2} with cka<0.1, "
+        f"{sum(r['mu'] == 0 for r in rows):>2} with mu=0"
+    )
 
 
 def main():
@@ -53,10 +68,14 @@ def main():
     with frozen_gc():
         krr = search(split, {"mu": 0.0}, directory, "krr")
         best_krr = min(krr, key=lambda r: r["val_mse"])
-        print("30 trials, kt.RandomSearch(seed=1); columns: val_mse min/max, val_cka min/max, "
-              "front ends (val_mse, val_cka)")
-        print(f"baselines: constant predictor val_mse {constant:.2f}; plain KRR (mu=0, best of 30) "
-              f"val_mse {best_krr['val_mse']:.2f}, val_cka {best_krr['val_cka']:.3f}")
+        print(
+            "30 trials, kt.RandomSearch(seed=1); columns: val_mse min/max, val_cka min/max, "
+            "front ends (val_mse, val_cka)"
+        )
+        print(
+            f"baselines: constant predictor val_mse {constant:.2f}; plain KRR (mu=0, best of 30) "
+            f"val_mse {best_krr['val_mse']:.2f}, val_cka {best_krr['val_cka']:.3f}"
+        )
         print(f"{'space':<22} {'mse min':>8} {'mse max':>8} {'cka min':>7} {'cka max':>7}   front")
         describe("default (new)", search(split, None, directory, "new"))
         describe("seed tutorial's", search(split, SEED_SPACE, directory, "seed"))

@@ -16,7 +16,17 @@ from fairkl._backend import ensure_jax_backend
 
 ensure_jax_backend()
 
-from fairkl import datasets, dependence, kernels, linalg, metrics, pareto, pipeline, sensitive, solvers  # noqa: E402
+from fairkl import (
+    datasets,
+    dependence,
+    kernels,
+    linalg,
+    metrics,
+    pareto,
+    pipeline,
+    sensitive,
+    solvers,
+)  # noqa: E402
 from fairkl.models import FairKernelRidge, MuPath  # noqa: E402
 from fairkl.sklearn import FairKernelRidgeClassifier, FairKernelRidgeCV, FairKernelRidgeRegressor  # noqa: E402
 

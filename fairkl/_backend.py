@@ -110,9 +110,9 @@ def one_blas_thread():
     """
     global _blas
     if _blas is None:
-        from threadpoolctl import ThreadpoolController  # imported late: it enumerates loaded libraries
+        from threadpoolctl import (
+            ThreadpoolController,
+        )  # imported late: it enumerates loaded libraries
 
         _blas = ThreadpoolController()
     return _blas.limit(limits=1, user_api="blas")
-
-

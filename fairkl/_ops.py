@@ -16,8 +16,10 @@ def mean(x, axis=None, keepdims: bool = False):
     float32 (relative error ~1e-7), which would break float64 accuracy; a sum
     divided by the count does not.
     """
-    count = x.size if axis is None else math.prod(
-        x.shape[a] for a in ((axis,) if isinstance(axis, int) else axis)
+    count = (
+        x.size
+        if axis is None
+        else math.prod(x.shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
     )
     return ops.sum(x, axis=axis, keepdims=keepdims) / count
 

@@ -44,8 +44,10 @@ def _object_to_float(arr: np.ndarray, name: str) -> np.ndarray:
     if missing:
         raise _missing_values(name, missing)
     if any(isinstance(x, (complex, np.complexfloating)) for x in flat):
-        raise TypeError(f"{name} contains complex numbers; fairkl needs real numbers "
-                        f"(pass {name}.real or abs({name}) if that is what you mean).")
+        raise TypeError(
+            f"{name} contains complex numbers; fairkl needs real numbers "
+            f"(pass {name}.real or abs({name}) if that is what you mean)."
+        )
     try:
         return arr.astype(np.float64)
     except (TypeError, ValueError) as exc:
@@ -62,8 +64,10 @@ def _reject_sparse(value, name: str) -> None:
     except ImportError:  # pragma: no cover - scipy comes with scikit-learn
         return
     if sp.issparse(value):
-        raise TypeError(f"{name} is a sparse matrix; fairkl needs dense data: call {name}.toarray() "
-                        f"(kernel methods form dense n x n matrices anyway).")
+        raise TypeError(
+            f"{name} is a sparse matrix; fairkl needs dense data: call {name}.toarray() "
+            f"(kernel methods form dense n x n matrices anyway)."
+        )
 
 
 def as_float_array(value, name: str) -> np.ndarray:
@@ -89,18 +93,24 @@ def as_float_array(value, name: str) -> np.ndarray:
     if arr.dtype.kind == "O":
         arr = _object_to_float(arr, name)
     elif arr.dtype.kind == "c":
-        raise TypeError(f"{name} has complex dtype {arr.dtype}; fairkl needs real numbers "
-                        f"(pass {name}.real or abs({name}) if that is what you mean).")
+        raise TypeError(
+            f"{name} has complex dtype {arr.dtype}; fairkl needs real numbers "
+            f"(pass {name}.real or abs({name}) if that is what you mean)."
+        )
     elif arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}. Encode categorical "
-                        f"features first (e.g. sklearn.preprocessing.OneHotEncoder).")
+        raise TypeError(
+            f"{name} must be numeric; got dtype {arr.dtype}. Encode categorical "
+            f"features first (e.g. sklearn.preprocessing.OneHotEncoder)."
+        )
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}).")
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s) (missing values such as "
-                         f"pd.NA count as NaN); drop or impute those rows first.")
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s) (missing values such as "
+            f"pd.NA count as NaN); drop or impute those rows first."
+        )
     return arr
 
 
@@ -125,7 +135,9 @@ def check_target(y, n: int, name: str = "y") -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (n_samples,) or (n_samples, 1); got shape {arr.shape}.")
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or (n_samples, 1); got shape {arr.shape}."
+        )
     if arr.shape[0] != n:
         raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n}.")
     return arr
@@ -156,8 +168,10 @@ def _is_pandas(obj) -> bool:
 
 
 def _missing_labels(name: str, count: int) -> ValueError:
-    return ValueError(f"{name} contains {count} missing value(s) (pd.NA/None/NaN); every row needs "
-                      f"a group or value: drop those rows or give them their own label.")
+    return ValueError(
+        f"{name} contains {count} missing value(s) (pd.NA/None/NaN); every row needs "
+        f"a group or value: drop those rows or give them their own label."
+    )
 
 
 def _pandas_column(col, name: str) -> _Column:
@@ -171,8 +185,11 @@ def _pandas_column(col, name: str) -> _Column:
         cat = pd.Categorical(col)
         if np.any(cat.codes < 0):
             raise _missing_labels(name, int(np.sum(cat.codes < 0)))
-        return _Column(codes=np.asarray(cat.codes, dtype=np.int64), categories=np.asarray(cat.categories, dtype=object))
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) or dtype == object:
+        return _Column(
+            codes=np.asarray(cat.codes, dtype=np.int64),
+            categories=np.asarray(cat.categories, dtype=object),
+        )
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) or dtype == object:  # noqa: E721 (numpy dtype equality, not a type check)
         arr = np.asarray(col.to_numpy(dtype=object, na_value=None))
         return _array_column(arr, name)
     return _Column(values=as_float_array(col.to_numpy(dtype=np.float64, na_value=np.nan), name))
@@ -192,8 +209,10 @@ def _array_column(arr: np.ndarray, name: str) -> _Column:
     try:
         categories, codes = np.unique(arr, return_inverse=True)
     except TypeError as exc:
-        raise TypeError(f"{name} mixes labels of different types (e.g. numbers and strings) "
-                        f"that cannot be sorted; convert them to one type (e.g. {name}.astype(str)).") from exc
+        raise TypeError(
+            f"{name} mixes labels of different types (e.g. numbers and strings) "
+            f"that cannot be sorted; convert them to one type (e.g. {name}.astype(str))."
+        ) from exc
     return _Column(codes=codes.reshape(-1).astype(np.int64), categories=categories.astype(object))
 
 
@@ -241,13 +260,17 @@ def _sensitive_columns(q, name: str) -> list:
     except Exception as exc:
         raise ValueError(f"{name} could not be converted to an array: {exc}") from exc
     if arr.ndim == 0 or arr.ndim > 2:
-        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_attributes); got shape {arr.shape}.")
+        raise ValueError(
+            f"{name} must be 1-D or 2-D (n_samples, n_attributes); got shape {arr.shape}."
+        )
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}).")
     if arr.dtype.kind in "biuf" and arr.dtype.kind != "b":
         return [_Column(values=v) for v in as_float_array(arr, name).reshape(arr.shape[0], -1).T]
     cols = arr.reshape(arr.shape[0], -1).T
-    return [_array_column(c, name if len(cols) == 1 else f"{name}[:, {j}]") for j, c in enumerate(cols)]
+    return [
+        _array_column(c, name if len(cols) == 1 else f"{name}[:, {j}]") for j, c in enumerate(cols)
+    ]
 
 
 def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
@@ -275,8 +298,13 @@ def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool = False,
-                 return_attributes: bool = False):
+def group_labels(
+    q,
+    name: str = "q",
+    n: int | None = None,
+    return_labels: bool = False,
+    return_attributes: bool = False,
+):
     """Integer group codes ``0..G-1`` per row: THE rule for groups in fairkl.
 
     Shared by the group metrics, the scikit-learn parity scorer, the HSIC
@@ -322,11 +350,19 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
     numeric = [c.values for c in cols if not c.categorical]
     if len(numeric) == len(cols):
         values = np.column_stack(numeric)
-        if values.shape[1] > 1 and np.all((values == 0) | (values == 1)) and np.all(values.sum(1) == 1):
+        if (
+            values.shape[1] > 1
+            and np.all((values == 0) | (values == 1))
+            and np.all(values.sum(1) == 1)
+        ):
             codes = np.argmax(values, axis=1).astype(np.int64)
-            columns = list(q.columns) if _is_pandas(q) and hasattr(q, "columns") else list(range(values.shape[1]))
+            columns = (
+                list(q.columns)
+                if _is_pandas(q) and hasattr(q, "columns")
+                else list(range(values.shape[1]))
+            )
             return _group_result(codes, columns, ["group"], return_labels, return_attributes)
-    for col, label in zip(cols, _column_names(q, name, len(cols))):
+    for col, label in zip(cols, _column_names(q, name, len(cols)), strict=False):
         if not col.categorical:
             _check_integer(col.values, label)
     if len(numeric) == len(cols):
@@ -334,17 +370,25 @@ def group_labels(q, name: str = "q", n: int | None = None, return_labels: bool =
     keys = np.column_stack([c.codes if c.categorical else c.values for c in cols])
     uniq, codes = np.unique(keys, axis=0, return_inverse=True)
     labels = [_row_label(cols, row) for row in uniq]
-    return _group_result(codes.reshape(-1).astype(np.int64), labels, attributes, return_labels, return_attributes)
+    return _group_result(
+        codes.reshape(-1).astype(np.int64), labels, attributes, return_labels, return_attributes
+    )
 
 
 def _row_label(cols: list, row) -> object:
     """A group's label: the category or integer value, a tuple over several columns."""
-    one = [c.categories[int(k)] if c.categorical else int(k) for c, k in zip(cols, row)]
+    one = [
+        c.categories[int(k)] if c.categorical else int(k) for c, k in zip(cols, row, strict=False)
+    ]
     return one[0] if len(cols) == 1 else tuple(one)
 
 
 def _group_result(codes, labels, attributes, return_labels: bool, return_attributes: bool):
-    out = (codes,) + ((labels,) if return_labels else ()) + ((attributes,) if return_attributes else ())
+    out = (
+        (codes,)
+        + ((labels,) if return_labels else ())
+        + ((attributes,) if return_attributes else ())
+    )
     return out[0] if len(out) == 1 else out
 
 

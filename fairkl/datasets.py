@@ -164,7 +164,14 @@ ADULT_COLUMNS = (
     "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country",
     "income",
 )  # fmt: skip
-ADULT_CONTINUOUS = ("age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week")
+ADULT_CONTINUOUS = (
+    "age",
+    "fnlwgt",
+    "education-num",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+)
 ADULT_SENSITIVE = ("race", "sex")
 
 
@@ -256,7 +263,9 @@ def load_adult(*, drop_sensitive: bool = False) -> AdultData:
     columns = [c for c in ADULT_COLUMNS[:-1] if not (drop_sensitive and c in ADULT_SENSITIVE)]
     X_train, X_test, names = _adult_encode(train, test, columns)
     # The test file's labels end with a full stop (">50K.").
-    y_train, y_test = (np.where(np.char.rstrip(a[:, -1], ".") == ">50K", 1.0, -1.0) for a in (train, test))
+    y_train, y_test = (
+        np.where(np.char.rstrip(a[:, -1], ".") == ">50K", 1.0, -1.0) for a in (train, test)
+    )
     sex, race = ADULT_COLUMNS.index("sex"), ADULT_COLUMNS.index("race")
     return AdultData(
         X_train, y_train, X_test, y_test,

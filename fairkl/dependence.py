@@ -247,21 +247,27 @@ def _check_kernels(*named, min_samples: int):
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"{name} must be a square (n, n) kernel matrix; got shape {shape}.")
         if n is not None and shape[0] != n:
-            raise ValueError(f"{name} has {shape[0]} samples but {named[0][0]} has {n}; "
-                             f"both kernels must be on the same samples.")
+            raise ValueError(
+                f"{name} has {shape[0]} samples but {named[0][0]} has {n}; "
+                f"both kernels must be on the same samples."
+            )
         n = shape[0]
         _check_finite(M, name)
     if n < min_samples:
-        raise ValueError(f"{named[0][0]} has {n} sample(s); this dependence measure needs at "
-                         f"least {min_samples}.")
+        raise ValueError(
+            f"{named[0][0]} has {n} sample(s); this dependence measure needs at "
+            f"least {min_samples}."
+        )
 
 
 def _check_variables(a, b, min_samples: int):
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a has {a.shape[0]} rows but b has {b.shape[0]}; pass paired samples.")
     if a.shape[0] < min_samples:
-        raise ValueError(f"a and b have {a.shape[0]} sample(s); this dependence measure needs "
-                         f"at least {min_samples}.")
+        raise ValueError(
+            f"a and b have {a.shape[0]} sample(s); this dependence measure needs "
+            f"at least {min_samples}."
+        )
     _check_finite(a, "a")
     _check_finite(b, "b")
 
@@ -270,8 +276,10 @@ def _check_finite(x, name: str):
     arr = np.asarray(x)
     if not np.all(np.isfinite(arr)):
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); the dependence "
-                         f"cannot be measured. Drop or impute those rows first.")
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); the dependence "
+            f"cannot be measured. Drop or impute those rows first."
+        )
 
 
 def _check_rbf_not_degenerate(x, z, name: str, sigma_name: str, sigma):
@@ -290,13 +298,17 @@ def _check_rbf_not_degenerate(x, z, name: str, sigma_name: str, sigma):
     E = np.expm1(-Z[off])
     hint = f"a bandwidth near the median heuristic ({float(_median_np(arr)):.3g})"
     if np.all(E == -1.0):
-        raise ValueError(f"{sigma_name}={float(np.asarray(sigma)):.3g} is so small compared with "
-                         f"the distances between the values of {name} that its RBF kernel is the "
-                         f"identity matrix; the dependence would be meaningless. Use {hint}.")
+        raise ValueError(
+            f"{sigma_name}={float(np.asarray(sigma)):.3g} is so small compared with "
+            f"the distances between the values of {name} that its RBF kernel is the "
+            f"identity matrix; the dependence would be meaningless. Use {hint}."
+        )
     if np.all(E == 0.0):
-        raise ValueError(f"{sigma_name}={float(np.asarray(sigma)):.3g} is so large compared with "
-                         f"the spread of {name} that its RBF kernel is constant, which would read "
-                         f"as independence. Use {hint}.")
+        raise ValueError(
+            f"{sigma_name}={float(np.asarray(sigma)):.3g} is so large compared with "
+            f"the spread of {name} that its RBF kernel is constant, which would read "
+            f"as independence. Use {hint}."
+        )
 
 
 def _median_np(arr):

@@ -58,11 +58,15 @@ def check_bandwidth(sigma, name: str = "sigma") -> None:
         return
     arr = np.asarray(sigma, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite; got {sigma}. Pass a positive bandwidth "
-                         f"(e.g. fairkl.kernels.median_heuristic of the data).")
+        raise ValueError(
+            f"{name} must be finite; got {sigma}. Pass a positive bandwidth "
+            f"(e.g. fairkl.kernels.median_heuristic of the data)."
+        )
     if not np.all(arr > 0):
-        raise ValueError(f"{name} must be > 0; got {sigma}. Pass a positive bandwidth "
-                         f"(e.g. fairkl.kernels.median_heuristic of the data).")
+        raise ValueError(
+            f"{name} must be > 0; got {sigma}. Pass a positive bandwidth "
+            f"(e.g. fairkl.kernels.median_heuristic of the data)."
+        )
 
 
 def _centre_and_scale(A, B):

@@ -103,13 +103,17 @@ def factor_condition(chol, iters: int = 10):
         return v / ops.sqrt(ops.sum(v * v))
 
     def mv(v):
-        return ops.matmul(chol, ops.matmul(v, chol))  # L (L^T v); v @ L is L^T v without a transposed copy
+        return ops.matmul(
+            chol, ops.matmul(v, chol)
+        )  # L (L^T v); v @ L is L^T v without a transposed copy
 
     # Unrolled (iters is small): a loop would carry L and keep the re-laid-out copy alive longer.
     top = bottom = unit(x0)
     for _ in range(iters):
         top, bottom = unit(mv(top)), unit(cho_solve(chol, bottom))
-    return ops.sum(top * mv(top)) / ops.maximum(ops.sum(bottom * mv(bottom)), ops.sqrt(ops.sum(top * top)) * 1e-300)
+    return ops.sum(top * mv(top)) / ops.maximum(
+        ops.sum(bottom * mv(bottom)), ops.sqrt(ops.sum(top * top)) * 1e-300
+    )
 
 
 def cho_solve(chol, b):

@@ -129,8 +129,15 @@ class LowRankResult(NamedTuple):
 # Landmarks
 # --------------------------------------------------------------------------
 
-def select_landmarks(X, m: int, method: str = "uniform", seed: int = 0, sigma: float | None = None,
-                     pool: int | None = None) -> np.ndarray:
+
+def select_landmarks(
+    X,
+    m: int,
+    method: str = "uniform",
+    seed: int = 0,
+    sigma: float | None = None,
+    pool: int | None = None,
+) -> np.ndarray:
     r"""Indices of ``m`` landmark rows of ``X`` (sorted, distinct).
 
     Parameters
@@ -152,7 +159,9 @@ def select_landmarks(X, m: int, method: str = "uniform", seed: int = 0, sigma: f
     """
     n = X.shape[0]
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n:
-        raise ValueError(f"n_components (the number of landmarks) must be an integer in [1, n={n}]; got {m!r}.")
+        raise ValueError(
+            f"n_components (the number of landmarks) must be an integer in [1, n={n}]; got {m!r}."
+        )
     if method not in LANDMARK_METHODS:
         raise ValueError(f"landmarks must be one of {list(LANDMARK_METHODS)}; got {method!r}.")
     rng = np.random.default_rng(seed)
@@ -166,7 +175,9 @@ def select_landmarks(X, m: int, method: str = "uniform", seed: int = 0, sigma: f
         picked = _kmeanspp(Xc, jax.random.PRNGKey(seed), first, m=m)
     else:
         if sigma is None:
-            raise ValueError("landmarks='pivoted_cholesky' needs the kernel bandwidth sigma; pass sigma=.")
+            raise ValueError(
+                "landmarks='pivoted_cholesky' needs the kernel bandwidth sigma; pass sigma=."
+            )
         picked = _pivoted_landmarks(Xc, ops.convert_to_tensor(sigma, dtype=F64), m=m)
     return np.sort(cand[np.asarray(picked)])
 
@@ -204,13 +215,18 @@ def _pivoted_landmarks(X, sigma, m: int):
         g = ops.where(ok, col / ops.sqrt(ops.where(ok, d[i], 1.0)), 0.0)
         return idx.at[k].set(i), G.at[:, k].set(g), (d - g * g).at[i].set(-1.0)
 
-    state = (ops.zeros((m,), dtype="int64"), ops.zeros((p, m), dtype=X.dtype), ops.ones((p,), dtype=X.dtype))
+    state = (
+        ops.zeros((m,), dtype="int64"),
+        ops.zeros((p, m), dtype=X.dtype),
+        ops.ones((p,), dtype=X.dtype),
+    )
     return jax.lax.fori_loop(0, m, body, state)[0]
 
 
 # --------------------------------------------------------------------------
 # Feature map and its Gram statistics (Phi never stored)
 # --------------------------------------------------------------------------
+
 
 @jax.jit
 def nystrom_map(landmarks, sigma, rcond=RCOND) -> NystromMap:
@@ -257,9 +273,11 @@ def gram_statistics(X, y, B, nmap: NystromMap, chunk: int = CHUNK):
         K = rbf_kernel(jax.lax.dynamic_slice_in_dim(X, start, c), nmap.landmarks, sigma=nmap.sigma)
         Phi = ops.matmul(K * mask[:, None], nmap.proj)
         Bc = jax.lax.dynamic_slice_in_dim(B, start, c)
-        return (A + ops.matmul(ops.transpose(Phi), Phi),
-                b + ops.matmul(jax.lax.dynamic_slice_in_dim(y, start, c), Phi),
-                Pt + ops.matmul(ops.transpose(Bc), Phi))
+        return (
+            A + ops.matmul(ops.transpose(Phi), Phi),
+            b + ops.matmul(jax.lax.dynamic_slice_in_dim(y, start, c), Phi),
+            Pt + ops.matmul(ops.transpose(Bc), Phi),
+        )
 
     zeros = lambda *s: ops.zeros(s, dtype=F64)  # noqa: E731
     A, b, Pt = jax.lax.fori_loop(0, count, body, (zeros(m, m), zeros(m), zeros(r, m)))
@@ -274,8 +292,9 @@ def feature_matrix(X, nmap: NystromMap, chunk: int = CHUNK):
 
     def body(i, Phi):
         start, _ = _chunk(i, n, c)
-        return jax.lax.dynamic_update_slice_in_dim(Phi, features(jax.lax.dynamic_slice_in_dim(X, start, c), nmap),
-                                                   start, axis=0)
+        return jax.lax.dynamic_update_slice_in_dim(
+            Phi, features(jax.lax.dynamic_slice_in_dim(X, start, c), nmap), start, axis=0
+        )
 
     return jax.lax.fori_loop(0, count, body, ops.zeros((n, nmap.proj.shape[1]), dtype=F64))
 
@@ -284,12 +303,16 @@ def feature_matrix(X, nmap: NystromMap, chunk: int = CHUNK):
 # Kernel on q: low-rank centred factor without any n x n matrix
 # --------------------------------------------------------------------------
 
+
 @partial(jax.jit, static_argnames=("kernel_q", "rank"))
 def _pivoted_factor(q, sigma_q, kernel_q: str, rank: int):
     """Greedy pivoted Cholesky :math:`L \\approx GG^\\top` from columns computed on the fly."""
     n = q.shape[0]
-    column = (lambda i: ops.matmul(q, q[i])) if kernel_q == "linear" else \
-        (lambda i: rbf_kernel(q, q[i][None, :], sigma=sigma_q)[:, 0])
+    column = (
+        (lambda i: ops.matmul(q, q[i]))
+        if kernel_q == "linear"
+        else (lambda i: rbf_kernel(q, q[i][None, :], sigma=sigma_q)[:, 0])
+    )
     diag = ops.sum(q * q, axis=1) if kernel_q == "linear" else ops.ones((n,), dtype=q.dtype)
     total = ops.maximum(ops.sum(diag), 1e-300)
 
@@ -304,7 +327,9 @@ def _pivoted_factor(q, sigma_q, kernel_q: str, rank: int):
     return G - mean(G, axis=0, keepdims=True), ops.sum(ops.maximum(d, 0.0)) / total
 
 
-def sensitive_factor(q, sigma_q, kernel_q: str = "rbf", tol: float = Q_TOL, max_rank: int = Q_MAX_RANK):
+def sensitive_factor(
+    q, sigma_q, kernel_q: str = "rbf", tol: float = Q_TOL, max_rank: int = Q_MAX_RANK
+):
     r"""Centred factor :math:`B` (n × r) with :math:`HLH \approx BB^\top`, :math:`L = l(q, q)`.
 
     ``kernel_q="linear"``: :math:`B = Hq`, exact. ``"rbf"``: pivoted Cholesky
@@ -334,6 +359,7 @@ def sensitive_factor(q, sigma_q, kernel_q: str = "rbf", tol: float = Q_TOL, max_
 # Closed forms: mu = 0 and HSIC, and the HSIC mu-path
 # --------------------------------------------------------------------------
 
+
 def _ridge_factor(A0, dropped, lam):
     r"""Cholesky of :math:`\Phi^\top\Phi + \lambda I` (1 on dropped directions, which keeps w = 0 there)."""
     A = A0 + ops.diag(lam + dropped * (1.0 - lam))
@@ -346,8 +372,20 @@ def _result(beta, J, chol_info, nmap, w, sigma_q, sigma_f, decrement=0.0, n_iter
     _, _, jitter, cond = chol_info
     rank = ops.sum(1.0 - nmap.dropped)
     z = ops.zeros_like(J)
-    return LowRankResult(beta, J, z + decrement, n_iter, converged, jitter, cond, sigma_q, z + sigma_f,
-                         nmap.landmarks, w, rank)
+    return LowRankResult(
+        beta,
+        J,
+        z + decrement,
+        n_iter,
+        converged,
+        jitter,
+        cond,
+        sigma_q,
+        z + sigma_f,
+        nmap.landmarks,
+        w,
+        rank,
+    )
 
 
 @jax.jit
@@ -362,8 +400,9 @@ def hsic_solve(A0, b, P, yy, dropped, n, lam, mu):
     chol, _ = solvers.cholesky_jitter(A)
     w = solvers.cho_solve(chol, b)
     Pw = ops.matmul(ops.transpose(P), w)
-    J = (yy - 2.0 * ops.sum(w * b) + ops.sum(w * ops.matmul(A0, w)) + lam * ops.sum(w * w)) / n \
-        + mu * ops.sum(Pw * Pw) / (n * n)
+    J = (
+        yy - 2.0 * ops.sum(w * b) + ops.sum(w * ops.matmul(A0, w)) + lam * ops.sum(w * w)
+    ) / n + mu * ops.sum(Pw * Pw) / (n * n)
     return w, J, info
 
 
@@ -379,7 +418,8 @@ def _warn_truncation(n: int, nmap: NystromMap, lam) -> None:
             f"eigenvalues of K_mm below {RCOND:g} * max; at lam={float(lam):g} they can move the training "
             f"predictions by up to {bound:.1e} * ||y|| relative to the exact model. Use the exact model "
             f"(n_components=None), or lam >= {RCOND * m * 1e6:.0e}.",
-            UserWarning, stacklevel=4,
+            UserWarning,
+            stacklevel=4,
         )
 
 
@@ -389,12 +429,26 @@ def fit_krr_lowrank(X, y, landmarks, sigma, lam, chunk: int = CHUNK) -> LowRankR
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
     _warn_truncation(X.shape[0], nmap, lam)
     A0, b, P = gram_statistics(X, y, ops.zeros((X.shape[0], 1), dtype=F64), nmap, chunk=chunk)
-    w, J, info = hsic_solve(A0, b, P, ops.sum(y * y), nmap.dropped, X.shape[0], _f64(lam), _f64(0.0))
+    w, J, info = hsic_solve(
+        A0, b, P, ops.sum(y * y), nmap.dropped, X.shape[0], _f64(lam), _f64(0.0)
+    )
     return _result(ops.matmul(nmap.proj, w), J, info, nmap, w, ops.zeros_like(J), 0.0)
 
 
-def fit_hsic_lowrank(X, y, q, landmarks, sigma, lam, mu, sigma_q=None, kernel_q: str = "rbf",
-                     tol_q: float = Q_TOL, max_rank_q: int = Q_MAX_RANK, chunk: int = CHUNK) -> LowRankResult:
+def fit_hsic_lowrank(
+    X,
+    y,
+    q,
+    landmarks,
+    sigma,
+    lam,
+    mu,
+    sigma_q=None,
+    kernel_q: str = "rbf",
+    tol_q: float = Q_TOL,
+    max_rank_q: int = Q_MAX_RANK,
+    chunk: int = CHUNK,
+) -> LowRankResult:
     r"""Low-rank HSIC-penalised fit in closed form (see the module notes).
 
     ``q`` as the exact solvers take it (prepared by the model); ``sigma_q=None``:
@@ -425,13 +479,27 @@ def hsic_path_solve(A0, b, P, dropped, n, lam, mus):
     evals, Q = ops.eigh(ops.matmul(ops.transpose(G), G))
     GQ = ops.matmul(G, Q)
     t = mus[:, None] / n
-    coef = t * ops.matmul(ops.transpose(GQ), c)[None, :] / (1.0 + t * ops.maximum(evals, 0.0)[None, :])
+    coef = (
+        t * ops.matmul(ops.transpose(GQ), c)[None, :] / (1.0 + t * ops.maximum(evals, 0.0)[None, :])
+    )
     V = c[None, :] - ops.matmul(coef, ops.transpose(GQ))  # (M, m)
     return ops.transpose(ops.solve_triangular(ops.transpose(chol), ops.transpose(V), lower=False))
 
 
-def hsic_path_lowrank(X, y, q, landmarks, sigma, lam, mus, sigma_q=None, kernel_q: str = "rbf",
-                      tol_q: float = Q_TOL, max_rank_q: int = Q_MAX_RANK, chunk: int = CHUNK):
+def hsic_path_lowrank(
+    X,
+    y,
+    q,
+    landmarks,
+    sigma,
+    lam,
+    mus,
+    sigma_q=None,
+    kernel_q: str = "rbf",
+    tol_q: float = Q_TOL,
+    max_rank_q: int = Q_MAX_RANK,
+    chunk: int = CHUNK,
+):
     r"""Landmark coefficients :math:`\beta(\mu)` (len(mus), m) of the low-rank HSIC fits for every ``mu``."""
     q = _f64(q)
     B, _ = sensitive_factor(q, _sigma_q(q, sigma_q, kernel_q), kernel_q, tol_q, max_rank_q)
@@ -451,7 +519,10 @@ def hsic_path_from_factor(X, y, B, landmarks, sigma, lam, mus, chunk: int = CHUN
 # CKA penalty with Fourier features of the predictions
 # --------------------------------------------------------------------------
 
-def prediction_frequencies(sigma_f: float, n_features: int = N_FEATURES, kind: str = "quadrature", seed: int = 0):
+
+def prediction_frequencies(
+    sigma_f: float, n_features: int = N_FEATURES, kind: str = "quadrature", seed: int = 0
+):
     r"""Frequencies :math:`\omega_j` and weights :math:`a_j` with
     :math:`e^{-\delta^2/2\sigma_f^2} \approx \sum_j a_j\cos(\omega_j\delta)` (``n_features/2`` of each).
 
@@ -465,9 +536,15 @@ def prediction_frequencies(sigma_f: float, n_features: int = N_FEATURES, kind: s
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"features must be one of {list(FEATURE_KINDS)}; got {kind!r}.")
-    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 2 \
-            or n_features % 2:
-        raise ValueError(f"n_features must be an even integer >= 2 (cos/sin pairs); got {n_features!r}.")
+    if (
+        isinstance(n_features, bool)
+        or not isinstance(n_features, (int, np.integer))
+        or n_features < 2
+        or n_features % 2
+    ):
+        raise ValueError(
+            f"n_features must be an even integer >= 2 (cos/sin pairs); got {n_features!r}."
+        )
     h = n_features // 2
     if kind == "rff":
         omega = np.random.default_rng(seed).standard_normal(h)
@@ -501,7 +578,9 @@ def cka_features_penalty(f, B, omega, weight, hll):
     Psi = Psi - mean(Psi, axis=0, keepdims=True)
     PB = ops.matmul(ops.transpose(Psi), B)
     PP = ops.matmul(ops.transpose(Psi), Psi)
-    return normalise_hsic(ops.sum(PB * PB) / (n * n), ops.sum(PP * PP) / (n * n), hll, centered_tiny(f.dtype))
+    return normalise_hsic(
+        ops.sum(PB * PB) / (n * n), ops.sum(PP * PP) / (n * n), hll, centered_tiny(f.dtype)
+    )
 
 
 class _Memory(NamedTuple):
@@ -546,9 +625,13 @@ def _remember(mem: _Memory, s, yv, n):
     ok = (curv > _eps(F64) * ops.sqrt(ops.sum(s * s) * yy)) & (yy > 0)
     i = mem.count % LBFGS_MEMORY
     put = lambda M, x: ops.where(ok, M.at[i].set(x), M)  # noqa: E731
-    return _Memory(put(mem.s, s), put(mem.yv, yv), put(mem.rho, 1.0 / ops.where(ok, curv, 1.0)),
-                   ops.where(ok, mem.count + 1, mem.count),
-                   ops.where(ok, curv / ((0.5 * n) * ops.where(ok, yy, 1.0)), mem.gamma))
+    return _Memory(
+        put(mem.s, s),
+        put(mem.yv, yv),
+        put(mem.rho, 1.0 / ops.where(ok, curv, 1.0)),
+        ops.where(ok, mem.count + 1, mem.count),
+        ops.where(ok, curv / ((0.5 * n) * ops.where(ok, yy, 1.0)), mem.gamma),
+    )
 
 
 def cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu):
@@ -589,8 +672,13 @@ def cka_lbfgs(Phi, chol, c, const, B, omega, weight, hll, mu, epochs, lr, tol):
     def evaluate(v):
         return cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu)
 
-    zero_mem = _Memory(ops.zeros((LBFGS_MEMORY, m), F64), ops.zeros((LBFGS_MEMORY, m), F64),
-                       ops.zeros((LBFGS_MEMORY,), F64), 0, ops.ones((), F64))
+    zero_mem = _Memory(
+        ops.zeros((LBFGS_MEMORY, m), F64),
+        ops.zeros((LBFGS_MEMORY, m), F64),
+        ops.zeros((LBFGS_MEMORY,), F64),
+        0,
+        ops.ones((), F64),
+    )
     J0, g0 = evaluate(c)
     one = ops.ones((), F64)
     dec = lambda g: 0.5 * n * ops.sum(g * g)  # noqa: E731
@@ -602,15 +690,24 @@ def cka_lbfgs(Phi, chol, c, const, B, omega, weight, hll, mu, epochs, lr, tol):
         v_new = st.v - st.t * st.r
         J_new, g_new = evaluate(v_new)
         slope = ops.sum(st.g * st.r)
-        accept = ops.isfinite(J_new) & (J_new <= st.J - 1e-4 * st.t * slope + 8.0 * _eps(F64) * ops.abs(st.J))
+        accept = ops.isfinite(J_new) & (
+            J_new <= st.J - 1e-4 * st.t * slope + 8.0 * _eps(F64) * ops.abs(st.J)
+        )
         mem = _remember(st.mem, -st.t * st.r, g_new - st.g, n)
         r = _two_loop(g_new, mem, n)
         descent = ops.sum(g_new * r) > 0
         mem = jax.tree_util.tree_map(lambda a, b: ops.where(descent, a, b), mem, zero_mem)
         r = ops.where(descent, r, 0.5 * n * g_new)
         pick = lambda a, b: ops.where(accept, a, b)  # noqa: E731
-        return _State(st.it + 1, pick(v_new, st.v), pick(J_new, st.J), pick(g_new, st.g), pick(r, st.r),
-                      pick(one, 0.5 * st.t), jax.tree_util.tree_map(pick, mem, st.mem))
+        return _State(
+            st.it + 1,
+            pick(v_new, st.v),
+            pick(J_new, st.J),
+            pick(g_new, st.g),
+            pick(r, st.r),
+            pick(one, 0.5 * st.t),
+            jax.tree_util.tree_map(pick, mem, st.mem),
+        )
 
     st = jax.lax.while_loop(cond, body, _State(0, c, J0, g0, 0.5 * n * g0, one * lr, zero_mem))
     return st.v, st.J, dec(st.g), st.it
@@ -625,10 +722,27 @@ def _whiten(Phi, y, dropped, lam):
     return info, ops.solve_triangular(info[1], ops.matmul(y, Phi), lower=True)
 
 
-def fit_cka_lowrank(X, y, q, landmarks, sigma, lam, mu, sigma_q=None, sigma_f=None, epochs: int = 300,
-                    lr: float = 0.01, tol: float = 1e-10, kernel_q: str = "rbf", n_features: int = N_FEATURES,
-                    features_kind: str = "quadrature", seed: int = 0, tol_q: float = Q_TOL,
-                    max_rank_q: int = Q_MAX_RANK, chunk: int = CHUNK) -> LowRankResult:
+def fit_cka_lowrank(
+    X,
+    y,
+    q,
+    landmarks,
+    sigma,
+    lam,
+    mu,
+    sigma_q=None,
+    sigma_f=None,
+    epochs: int = 300,
+    lr: float = 0.01,
+    tol: float = 1e-10,
+    kernel_q: str = "rbf",
+    n_features: int = N_FEATURES,
+    features_kind: str = "quadrature",
+    seed: int = 0,
+    tol_q: float = Q_TOL,
+    max_rank_q: int = Q_MAX_RANK,
+    chunk: int = CHUNK,
+) -> LowRankResult:
     r"""Low-rank CKA-penalised fit (see :func:`cka_lbfgs`); O(n m) memory.
 
     ``sigma_f=None``: median heuristic on the standardised targets, fixed before
@@ -647,15 +761,30 @@ def fit_cka_lowrank(X, y, q, landmarks, sigma, lam, mu, sigma_q=None, sigma_f=No
     chol = info[1]
     omega, weight = prediction_frequencies(sigma_f, n_features, features_kind, seed)
     BtB = ops.matmul(ops.transpose(B), B)
-    v, J, dec, it = cka_lbfgs(Phi, chol, c, ops.sum(y * y) - ops.sum(c * c), B, _f64(omega), _f64(weight),
-                              ops.sum(BtB * BtB) / (n * n), _f64(mu), epochs, _f64(lr), _f64(tol))
+    v, J, dec, it = cka_lbfgs(
+        Phi,
+        chol,
+        c,
+        ops.sum(y * y) - ops.sum(c * c),
+        B,
+        _f64(omega),
+        _f64(weight),
+        ops.sum(BtB * BtB) / (n * n),
+        _f64(mu),
+        epochs,
+        _f64(lr),
+        _f64(tol),
+    )
     w = ops.solve_triangular(ops.transpose(chol), v, lower=False)
-    return _result(ops.matmul(nmap.proj, w), J, info, nmap, w, sigma_q, sigma_f, dec, it, dec <= tol)
+    return _result(
+        ops.matmul(nmap.proj, w), J, info, nmap, w, sigma_q, sigma_f, dec, it, dec <= tol
+    )
 
 
 # --------------------------------------------------------------------------
 # Prediction and helpers
 # --------------------------------------------------------------------------
+
 
 def predict(X_new, landmarks, beta, sigma, chunk: int = CHUNK) -> np.ndarray:
     r""":math:`k(X_{new}, Z)\beta` in chunks of ``chunk`` rows (memory O(chunk·m)), float64, standardised scale."""
@@ -666,8 +795,10 @@ def predict(X_new, landmarks, beta, sigma, chunk: int = CHUNK) -> np.ndarray:
         return np.asarray(solvers.predict_program(_f64(X_new), Z, beta, sigma))
     pad = (-n) % chunk  # equal chunks: one compilation
     Xp = np.concatenate([X_new, np.zeros((pad, X_new.shape[1]))]) if pad else X_new
-    out = [np.asarray(solvers.predict_program(_f64(Xp[i:i + chunk]), Z, beta, sigma))
-           for i in range(0, Xp.shape[0], chunk)]
+    out = [
+        np.asarray(solvers.predict_program(_f64(Xp[i : i + chunk]), Z, beta, sigma))
+        for i in range(0, Xp.shape[0], chunk)
+    ]
     return np.concatenate(out)[:n]
 
 

@@ -28,12 +28,27 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
 from fairkl import lowrank, solvers
-from fairkl._constants import DEFAULT_TOL, DTYPES, ILL_CONDITIONED, KERNELS_Q, PATH_TOL, PENALTIES, PREDICT_CHUNK
+from fairkl._constants import (
+    DEFAULT_TOL,
+    DTYPES,
+    ILL_CONDITIONED,
+    KERNELS_Q,
+    PATH_TOL,
+    PENALTIES,
+    PREDICT_CHUNK,
+)
 from fairkl._ops import eps as _eps
 from fairkl.pipeline import FitConfig, center, feature_names, prepare, solve
 from fairkl.sensitive import SensitiveKernel
 
-__all__ = ["FairKernelRidge", "MuPath", "load_model", "DEFAULT_TOL", "PATH_TOL", "prepare_sensitive"]
+__all__ = [
+    "FairKernelRidge",
+    "MuPath",
+    "load_model",
+    "DEFAULT_TOL",
+    "PATH_TOL",
+    "prepare_sensitive",
+]
 # Kept importable from here for fairkl.tuning and user code (their home is fairkl._constants).
 _COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 
@@ -41,8 +56,20 @@ _COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 #: the square root of the dtype's largest value (4.6e18 in float32), far beyond SCALE_LIMIT.
 _FAR_ROW = {name: math.sqrt(float(np.finfo(name).max)) / 4 for name in ("float32", "float64")}
 _SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
-_CONFIG_KEYS = ("sigma", "lam", "mu", "sigma_q", "penalty", "kernel_q", "sigma_f", "tol",
-                "n_components", "landmarks", "random_state", "dtype")
+_CONFIG_KEYS = (
+    "sigma",
+    "lam",
+    "mu",
+    "sigma_q",
+    "penalty",
+    "kernel_q",
+    "sigma_f",
+    "tol",
+    "n_components",
+    "landmarks",
+    "random_state",
+    "dtype",
+)
 
 
 def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
@@ -190,8 +217,20 @@ class FairKernelRidge(keras.Model):
     ):
         dtype = _dtype_name(dtype)
         super().__init__(dtype=dtype, **kwargs)
-        cfg = FitConfig(sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol, dtype=dtype,
-                        n_components=n_components, landmarks=landmarks, random_state=random_state)
+        cfg = FitConfig(
+            sigma,
+            lam,
+            mu,
+            sigma_q,
+            penalty,
+            kernel_q,
+            sigma_f,
+            tol,
+            dtype=dtype,
+            n_components=n_components,
+            landmarks=landmarks,
+            random_state=random_state,
+        )
         for key in _CONFIG_KEYS[:-1]:
             setattr(self, key, getattr(cfg, key))
         self.compute_dtype_name = dtype
@@ -207,14 +246,27 @@ class FairKernelRidge(keras.Model):
         return cfg
 
     @classmethod
-    def from_config(cls, config: dict) -> "FairKernelRidge":
+    def from_config(cls, config: dict) -> FairKernelRidge:
         return cls(**config)
 
     def fit_config(self, epochs: int = 300, lr: float = 0.01) -> FitConfig:
         """This model's hyperparameters with the solver settings of one fit, validated."""
-        return FitConfig(self.sigma, self.lam, self.mu, self.sigma_q, self.penalty, self.kernel_q,
-                         self.sigma_f, self.tol, epochs, lr, self.compute_dtype_name,
-                         n_components=self.n_components, landmarks=self.landmarks, random_state=self.random_state)
+        return FitConfig(
+            self.sigma,
+            self.lam,
+            self.mu,
+            self.sigma_q,
+            self.penalty,
+            self.kernel_q,
+            self.sigma_f,
+            self.tol,
+            epochs,
+            lr,
+            self.compute_dtype_name,
+            n_components=self.n_components,
+            landmarks=self.landmarks,
+            random_state=self.random_state,
+        )
 
     # ------------------------------------------------------------- fit state
     def _reset_fit(self) -> None:
@@ -231,7 +283,9 @@ class FairKernelRidge(keras.Model):
     @property
     def feature_names_in_(self) -> np.ndarray:
         if self._feature_names is None:
-            raise AttributeError("feature_names_in_ is set only when fit saw a DataFrame with string column names.")
+            raise AttributeError(
+                "feature_names_in_ is set only when fit saw a DataFrame with string column names."
+            )
         return self._feature_names
 
     @property
@@ -248,7 +302,16 @@ class FairKernelRidge(keras.Model):
         return ops.convert_to_tensor(a, dtype=self.compute_dtype_name)
 
     # ------------------------------------------------------------------- fit
-    def fit(self, X, y, q=None, epochs: int = 300, lr: float = 0.01, verbose: int = 0, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        q=None,
+        epochs: int = 300,
+        lr: float = 0.01,
+        verbose: int = 0,
+        sample_weight=None,
+    ):
         """Fit the model; re-fitting replaces every fitted quantity.
 
         Parameters
@@ -283,7 +346,7 @@ class FairKernelRidge(keras.Model):
             )
         return self
 
-    def fit_prepared(self, problem, config: FitConfig) -> "FairKernelRidge":
+    def fit_prepared(self, problem, config: FitConfig) -> FairKernelRidge:
         """Fit from a :class:`fairkl.pipeline.Problem` built with ``config`` (used by the integrations)."""
         _check_mu(config.mu)
         _check_target_range(problem, config.dtype)
@@ -298,8 +361,11 @@ class FairKernelRidge(keras.Model):
     def _record(self, problem, config: FitConfig, res) -> None:
         alpha = np.asarray(res.alpha).astype(self.compute_dtype_name)
         if not np.all(np.isfinite(alpha)):
-            remedy = (f"Increase lam (now {self.lam})" if self.lam < 1e-3 else
-                      f"Check X and y for extreme values, or standardise X")
+            remedy = (
+                f"Increase lam (now {self.lam})"
+                if self.lam < 1e-3
+                else "Check X and y for extreme values, or standardise X"
+            )
             raise FloatingPointError(
                 f"the solve produced non-finite coefficients (sigma={self.sigma}, lam={self.lam}, "
                 f"mu={self.mu}): K + lam*I is numerically singular in {config.dtype}. {remedy}"
@@ -315,7 +381,9 @@ class FairKernelRidge(keras.Model):
             self.converged_ = bool(res.converged)
             self._last_step = float(getattr(res, "step", 1.0))  # low-rank results carry no step
         self.alpha_ = alpha
-        self.X_fit_ = np.asarray(self._cast(problem.X if problem.landmarks is None else problem.landmarks))
+        self.X_fit_ = np.asarray(
+            self._cast(problem.X if problem.landmarks is None else problem.landmarks)
+        )
         self.X_offset_ = problem.X_offset
         self.y_scale_ = problem.y_scale
         self.n_features_in_ = problem.X.shape[1]
@@ -361,7 +429,7 @@ class FairKernelRidge(keras.Model):
             # Unpenalised predictions K (K + lam I)^-1 y: their size is at most
             # ||K|| / (||K|| + lam) * ||y||, and ||K||_2 <= trace K = n for the RBF kernel.
             n = problem.n
-            bound = n / (n + self.lam) * float(np.sqrt(np.mean(problem.y ** 2)))
+            bound = n / (n + self.lam) * float(np.sqrt(np.mean(problem.y**2)))
             if bound < 0.02:
                 return (
                     f"lam={self.lam:g} shrinks even the unpenalised (mu=0) predictions to a constant "
@@ -407,20 +475,29 @@ class FairKernelRidge(keras.Model):
         names, fitted = feature_names(X), self._feature_names
         if fitted is None:
             if names is not None:
-                warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without feature "
-                              f"names", UserWarning, stacklevel=4)
+                warnings.warn(
+                    f"X has feature names, but {type(self).__name__} was fitted without feature "
+                    f"names",
+                    UserWarning,
+                    stacklevel=4,
+                )
             return
         if names is None:
-            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was fitted "
-                          f"with feature names", UserWarning, stacklevel=4)
+            warnings.warn(
+                f"X does not have valid feature names, but {type(self).__name__} was fitted "
+                f"with feature names",
+                UserWarning,
+                stacklevel=4,
+            )
         elif len(names) != len(fitted) or np.any(names != fitted):
             raise ValueError(
                 f"The feature names should match those that were passed during fit: fitted with "
                 f"{list(fitted)}, got {list(names)}. Pass the columns in the order used by fit."
             )
 
-    def predict(self, x, batch_size: int | None = None, verbose: int = 0, steps=None,
-                callbacks=None) -> np.ndarray:
+    def predict(
+        self, x, batch_size: int | None = None, verbose: int = 0, steps=None, callbacks=None
+    ) -> np.ndarray:
         """Predict targets for ``x``.
 
         Parameters
@@ -454,7 +531,9 @@ class FairKernelRidge(keras.Model):
 
     def _unscale(self, scaled: np.ndarray) -> np.ndarray:
         """Predictions in y's units: multiplied in float64, then in the compute dtype (fit checked the range)."""
-        return (np.asarray(scaled, dtype=np.float64) * self.y_scale_).astype(self.compute_dtype_name)
+        return (np.asarray(scaled, dtype=np.float64) * self.y_scale_).astype(
+            self.compute_dtype_name
+        )
 
     def _predict_scaled(self, Xc: np.ndarray, chunk: int = PREDICT_CHUNK) -> np.ndarray:
         """Standardised predictions for inputs already centred by ``X_offset_``."""
@@ -466,7 +545,9 @@ class FairKernelRidge(keras.Model):
         far = np.sqrt(np.sum(np.square(Xc / _FAR_ROW[self.compute_dtype_name]), axis=1)) > 1.0
         if np.any(far):
             Xc = np.where(far[:, None], 0.0, Xc)
-            return np.where(far, 0.0, self._predict_scaled(Xc, chunk)).astype(self.compute_dtype_name)
+            return np.where(far, 0.0, self._predict_scaled(Xc, chunk)).astype(
+                self.compute_dtype_name
+            )
         m = Xc.shape[0]
         if m <= chunk:
             return np.asarray(solvers.predict_program(self._cast(Xc), Xf, alpha, sigma))
@@ -501,11 +582,19 @@ class FairKernelRidge(keras.Model):
         if isinstance(inputs, jax.core.Tracer):
             self._check_fitted()
             if inputs.ndim != 2 or inputs.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has shape {tuple(inputs.shape)}, but this model was fitted with "
-                                 f"{self.n_features_in_} features (expected (n_samples, {self.n_features_in_})).")
-            xc = ops.cast(inputs, "float64") - ops.convert_to_tensor(self.X_offset_, dtype="float64")
-            pred = solvers.predict_program(self._cast(xc), self._cast(self.X_fit_), self._cast(self.alpha_),
-                                           self._cast(self.sigma))
+                raise ValueError(
+                    f"X has shape {tuple(inputs.shape)}, but this model was fitted with "
+                    f"{self.n_features_in_} features (expected (n_samples, {self.n_features_in_}))."
+                )
+            xc = ops.cast(inputs, "float64") - ops.convert_to_tensor(
+                self.X_offset_, dtype="float64"
+            )
+            pred = solvers.predict_program(
+                self._cast(xc),
+                self._cast(self.X_fit_),
+                self._cast(self.alpha_),
+                self._cast(self.sigma),
+            )
             # No exception can be raised from inside the trace: a row with NaN/inf gives NaN (the
             # kernel alone could map it to a finite value), so the loss shows it.
             ok = ops.all(ops.isfinite(inputs), axis=1)
@@ -542,10 +631,12 @@ class FairKernelRidge(keras.Model):
                 f"set_weights expects the {len(self._WEIGHT_KEYS)} arrays of FairKernelRidge.get_weights() "
                 f"({', '.join(self._WEIGHT_KEYS)}); got {len(weights)}."
             )
-        self.load_own_variables(dict(zip(self._WEIGHT_KEYS, (np.asarray(w) for w in weights))))
+        self.load_own_variables(
+            dict(zip(self._WEIGHT_KEYS, (np.asarray(w) for w in weights), strict=False))
+        )
 
     # -------------------------------------------------------------- μ-path
-    def mu_path(self, X, y, q, mus) -> "MuPath":
+    def mu_path(self, X, y, q, mus) -> MuPath:
         """Exact HSIC-penalised solutions for many values of ``mu`` at once.
 
         Uses this model's ``sigma``, ``lam``, ``sigma_q`` and ``kernel_q`` and the
@@ -569,26 +660,47 @@ class FairKernelRidge(keras.Model):
         mus = v.as_float_array(mus, "mus").reshape(-1)
         if np.any(mus < 0):
             raise ValueError(f"mus must all be >= 0; got min {mus.min()}.")
-        config = FitConfig(self.sigma, self.lam, 1.0, self.sigma_q, "hsic", self.kernel_q, dtype=self.compute_dtype_name,
-                           n_components=self.n_components, landmarks=self.landmarks, random_state=self.random_state)
+        config = FitConfig(
+            self.sigma,
+            self.lam,
+            1.0,
+            self.sigma_q,
+            "hsic",
+            self.kernel_q,
+            dtype=self.compute_dtype_name,
+            n_components=self.n_components,
+            landmarks=self.landmarks,
+            random_state=self.random_state,
+        )
         p = prepare(X, y, q, config)
         kernel = p.sensitive.resolve(p.q)
         c = self._cast
         if p.landmarks is not None:  # low rank: coefficients on the landmarks
             B, residual = lowrank.sensitive_factor(p.q, kernel.traced_sigma, self.kernel_q)
-            alphas = lowrank.hsic_path_from_factor(p.X, p.y, B, p.landmarks, self.sigma, self.lam, mus)
+            alphas = lowrank.hsic_path_from_factor(
+                p.X, p.y, B, p.landmarks, self.sigma, self.lam, mus
+            )
             X_fit = p.landmarks
         else:
             B, _, residual = kernel.factor(c(p.q), PATH_TOL[self.compute_dtype_name])
-            alphas, _ = solvers.hsic_path_program(c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus))
+            alphas, _ = solvers.hsic_path_program(
+                c(p.X), c(p.y), B, c(self.sigma), c(self.lam), c(mus)
+            )
             X_fit = p.X
         # The pivoted factor stops early inside a fixed-width buffer (zero columns), and a group factor
         # has one centred column per group (G columns, rank G - 1): report the factor's matrix rank.
         rank = int(np.linalg.matrix_rank(np.asarray(B, dtype=np.float64)))
         return MuPath(
-            mus=mus, alphas=np.asarray(alphas).astype(self.compute_dtype_name), X_fit=np.asarray(c(X_fit)), sigma=self.sigma,
-            y_scale=p.y_scale, sigma_q=kernel.sigma, rank=rank, residual=residual,
-            dtype=self.compute_dtype_name, X_offset=p.X_offset,
+            mus=mus,
+            alphas=np.asarray(alphas).astype(self.compute_dtype_name),
+            X_fit=np.asarray(c(X_fit)),
+            sigma=self.sigma,
+            y_scale=p.y_scale,
+            sigma_q=kernel.sigma,
+            rank=rank,
+            residual=residual,
+            dtype=self.compute_dtype_name,
+            X_offset=p.X_offset,
         )
 
     # ------------------------------------------------------------ save/load
@@ -602,7 +714,9 @@ class FairKernelRidge(keras.Model):
         return super().save(filepath, *args, **kwargs)
 
     def _config_fingerprint(self) -> np.ndarray:
-        keys = _CONFIG_KEYS[:-1] if self.n_components is not None else _CONFIG_KEYS[:-4]  # exact: as before low rank
+        keys = (
+            _CONFIG_KEYS[:-1] if self.n_components is not None else _CONFIG_KEYS[:-4]
+        )  # exact: as before low rank
         blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
         return np.frombuffer(hashlib.sha256(blob.encode()).digest()[:8], dtype=np.int64).copy()
 
@@ -613,25 +727,30 @@ class FairKernelRidge(keras.Model):
         store["X_fit"] = np.asarray(self.X_fit_)
         store["X_offset"] = np.asarray(self.X_offset_, dtype=np.float64)
         store["scalars"] = np.array([getattr(self, k) for k in _SCALARS], dtype=np.float64)
-        store["ints"] = np.array([self.n_iter_, int(self.converged_), self.n_features_in_], dtype=np.int64)
+        store["ints"] = np.array(
+            [self.n_iter_, int(self.converged_), self.n_features_in_], dtype=np.int64
+        )
         store["config"] = self._config_fingerprint()
 
     def load_own_variables(self, store) -> None:
         if "alpha" not in store:
             self._reset_fit()
             return
-        state = {k: np.asarray(store[k]) for k in ("alpha", "X_fit", "X_offset", "scalars", "ints", "config")
-                 if k in store}
+        state = {
+            k: np.asarray(store[k])
+            for k in ("alpha", "X_fit", "X_offset", "scalars", "ints", "config")
+            if k in store
+        }
         _check_loaded_state(state, self._config_fingerprint(), self.get_config())
         self._reset_fit()
         self.alpha_, self.X_fit_, self.X_offset_ = state["alpha"], state["X_fit"], state["X_offset"]
-        for k, val in zip(_SCALARS, state["scalars"]):
+        for k, val in zip(_SCALARS, state["scalars"], strict=False):
             setattr(self, k, float(val))
         n_iter, conv, nfeat = (int(i) for i in state["ints"])
         self.n_iter_, self.converged_, self.n_features_in_ = n_iter, bool(conv), nfeat
 
 
-def load_model(filepath, **kwargs) -> "FairKernelRidge":
+def load_model(filepath, **kwargs) -> FairKernelRidge:
     """``keras.saving.load_model`` with a clear message for a missing, truncated or corrupt ``.keras`` file.
 
     Keras reports a truncated archive as "File not found"; this checks the
@@ -652,7 +771,9 @@ def load_model(filepath, **kwargs) -> "FairKernelRidge":
             f"Save the model again with model.save({path!r})."
         ) from exc
     if broken is not None:
-        raise ValueError(f"{path!r} is corrupt (member {broken!r} fails its checksum): save the model again.")
+        raise ValueError(
+            f"{path!r} is corrupt (member {broken!r} fails its checksum): save the model again."
+        )
     return keras.saving.load_model(path, **kwargs)
 
 
@@ -660,7 +781,9 @@ def _check_loaded_state(state: dict, fingerprint: np.ndarray, config: dict) -> N
     """Refuse saved weights that are incomplete, inconsistent, non-finite or from another configuration."""
     missing = {"X_offset", "scalars", "ints", "config"} - set(state)
     if missing:
-        raise ValueError(f"the saved FairKernelRidge state lacks {sorted(missing)}: re-save the model with this fairkl.")
+        raise ValueError(
+            f"the saved FairKernelRidge state lacks {sorted(missing)}: re-save the model with this fairkl."
+        )
     if not np.array_equal(state["config"], fingerprint):
         raise ValueError(
             f"the saved weights were fitted with other hyperparameters than this model's "
@@ -669,15 +792,26 @@ def _check_loaded_state(state: dict, fingerprint: np.ndarray, config: dict) -> N
         )
     alpha, X_fit, ints = state["alpha"], state["X_fit"], state["ints"]
     n, d = alpha.shape[0], int(ints[2]) if ints.shape == (3,) else -1
-    shapes_ok = alpha.ndim == 1 and X_fit.shape == (n, d) and state["X_offset"].shape == (d,) and state["scalars"].shape == (len(_SCALARS),)
+    shapes_ok = (
+        alpha.ndim == 1
+        and X_fit.shape == (n, d)
+        and state["X_offset"].shape == (d,)
+        and state["scalars"].shape == (len(_SCALARS),)
+    )
     m = config.get("n_components")
     if shapes_ok and m is not None and n != m:
-        raise ValueError(f"the saved low-rank state has {n} landmark coefficients, but n_components={m}: the file is corrupt.")
+        raise ValueError(
+            f"the saved low-rank state has {n} landmark coefficients, but n_components={m}: the file is corrupt."
+        )
     if not shapes_ok:
-        raise ValueError(f"the saved FairKernelRidge state is inconsistent (alpha {alpha.shape}, X_fit {X_fit.shape}).")
+        raise ValueError(
+            f"the saved FairKernelRidge state is inconsistent (alpha {alpha.shape}, X_fit {X_fit.shape})."
+        )
     arrays = (alpha, X_fit, state["X_offset"], state["scalars"][:1])
     if not all(np.all(np.isfinite(a)) for a in arrays):
-        raise ValueError("the saved FairKernelRidge state contains NaN or infinite values: the file is corrupt.")
+        raise ValueError(
+            "the saved FairKernelRidge state contains NaN or infinite values: the file is corrupt."
+        )
 
 
 @dataclass(frozen=True)
@@ -711,11 +845,20 @@ class MuPath:
         """Predictions for every ``mu``: array of shape (m, n_new)."""
         X = v.check_X(X, min_samples=1)
         if X.shape[1] != self.X_fit.shape[1]:
-            raise ValueError(f"X has {X.shape[1]} features, but the path was fitted with {self.X_fit.shape[1]}.")
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the path was fitted with {self.X_fit.shape[1]}."
+            )
         c = lambda a: ops.convert_to_tensor(a, dtype=self.dtype)  # noqa: E731
         Xc = X if self.X_offset is None else center(self.X_offset, X)
         alphas_t = ops.transpose(c(self.alphas))
-        return np.asarray(ops.transpose(solvers.predict_program(c(Xc), c(self.X_fit), alphas_t, c(self.sigma)))) * self.y_scale
+        return (
+            np.asarray(
+                ops.transpose(
+                    solvers.predict_program(c(Xc), c(self.X_fit), alphas_t, c(self.sigma))
+                )
+            )
+            * self.y_scale
+        )
 
 
 #: Largest mu accepted. The data term is O(1) on the standardised scale and the penalty at most

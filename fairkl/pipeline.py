@@ -30,7 +30,15 @@ from keras import ops
 from fairkl import _validation as v
 from fairkl import lowrank, solvers
 from fairkl._backend import blas_limit
-from fairkl._constants import CKA_FACTOR_RANK, DEFAULT_TOL, DTYPES, KERNELS_Q, PATH_TOL, PENALTIES, SCALE_LIMIT
+from fairkl._constants import (
+    CKA_FACTOR_RANK,
+    DEFAULT_TOL,
+    DTYPES,
+    KERNELS_Q,
+    PATH_TOL,
+    PENALTIES,
+    SCALE_LIMIT,
+)
 from fairkl.kernels import median_heuristic
 from fairkl.linalg import jitter_tries
 from fairkl.sensitive import SensitiveKernel, is_constant
@@ -76,14 +84,20 @@ class FitConfig:
         put("epochs", v.check_int(self.epochs, "epochs"))
         put("n_components", _check_n_components(self.n_components))
         if self.landmarks not in lowrank.LANDMARK_METHODS:
-            raise ValueError(f"landmarks must be one of {list(lowrank.LANDMARK_METHODS)}; got {self.landmarks!r}.")
+            raise ValueError(
+                f"landmarks must be one of {list(lowrank.LANDMARK_METHODS)}; got {self.landmarks!r}."
+            )
         rs = self.random_state
         if isinstance(rs, bool) or not isinstance(rs, (int, np.integer)) or rs < 0:
-            raise ValueError(f"random_state (the seed of the landmark choice) must be an integer >= 0; got {rs!r}.")
+            raise ValueError(
+                f"random_state (the seed of the landmark choice) must be an integer >= 0; got {rs!r}."
+            )
         put("random_state", int(rs))
         if self.n_components is not None and self.kernel != "rbf":
-            raise ValueError(f"n_components (the low-rank model) supports kernel='rbf' only; got kernel={self.kernel!r}. "
-                             f"Use n_components=None for the exact model.")
+            raise ValueError(
+                f"n_components (the low-rank model) supports kernel='rbf' only; got kernel={self.kernel!r}. "
+                f"Use n_components=None for the exact model."
+            )
         put("lr", v.check_positive(self.lr, "lr"))
         if self.lr > 1:
             raise ValueError(f"lr must be in (0, 1]; got {self.lr}.")
@@ -130,7 +144,9 @@ class Problem:
     sqrt_w: np.ndarray  #: square roots of the sample weights
     penalised: bool  #: mu > 0 and q not constant
     feature_names: np.ndarray | None = field(default=None)
-    landmarks: np.ndarray | None = field(default=None)  #: rows of X used as landmarks (low-rank fits), else None
+    landmarks: np.ndarray | None = field(
+        default=None
+    )  #: rows of X used as landmarks (low-rank fits), else None
 
     @property
     def n(self) -> int:
@@ -173,7 +189,8 @@ def check_scale(X: np.ndarray, sigma: float, dtype: str) -> None:
             f"X (max |X - mean| = {span:.3g}) or sigma ({sigma:.3g}) is outside the range whose squares "
             f"{dtype} can represent (about 1e{-round(math.log10(limit))} to 1e{round(math.log10(limit))}); "
             f"the kernel would be NaN. Standardise X (e.g. sklearn's StandardScaler) and choose sigma "
-            f"on the standardised scale" + (", or use dtype='float64'." if dtype == "float32" else ".")
+            f"on the standardised scale"
+            + (", or use dtype='float64'." if dtype == "float32" else ".")
         )
     tiny = float(np.finfo(dtype).tiny)
     if span > 0 and np.all(np.abs(X).astype(dtype) <= tiny):
@@ -191,8 +208,12 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
             raise ValueError(
                 f"{label} is required when mu > 0 (mu={config.mu}): the penalty keeps predictions "
                 f"independent of it. Pass it, or set mu=0"
-                + ("; in cross-validation enable metadata routing and call "
-                   "set_fit_request(sensitive_features=True)." if name == "sensitive_features" else ".")
+                + (
+                    "; in cross-validation enable metadata routing and call "
+                    "set_fit_request(sensitive_features=True)."
+                    if name == "sensitive_features"
+                    else "."
+                )
             )
         return None, None, False
     q = v.check_sensitive(q, n, name=name)
@@ -200,7 +221,9 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
     if config.mu > 0 and constant:
         warnings.warn(
             f"{name} is constant: every dependence measure is 0, so the fit equals the unpenalised "
-            f"(mu=0) fit.", UserWarning, stacklevel=4,
+            f"(mu=0) fit.",
+            UserWarning,
+            stacklevel=4,
         )
     kernel = SensitiveKernel(config.kernel_q, config.sigma_q)
     q = kernel.prepare(q)
@@ -215,7 +238,9 @@ def _sample_weight(sample_weight, n: int) -> np.ndarray:
     except ValueError as exc:
         if "positive sum" not in str(exc):
             raise
-        raise ValueError("sample_weight is zero everywhere: at least one weight must be positive.") from exc
+        raise ValueError(
+            "sample_weight is zero everywhere: at least one weight must be positive."
+        ) from exc
 
 
 def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q") -> Problem:
@@ -280,7 +305,7 @@ def _require_x64(dtype: str) -> None:
         )
 
 
-def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
+def solve(problem: Problem, config: FitConfig) -> solvers.FitResult:
     """Fit ``problem`` with ``config``: one compiled program, a :class:`~fairkl.solvers.FitResult`.
 
     The unpenalised and HSIC fits run in ``config.dtype``; the iterative CKA
@@ -294,7 +319,7 @@ def solve(problem: Problem, config: FitConfig) -> "solvers.FitResult":
         return _solve(problem, config)
 
 
-def _solve(p: Problem, config: FitConfig) -> "solvers.FitResult":
+def _solve(p: Problem, config: FitConfig) -> solvers.FitResult:
     if p.landmarks is not None:
         return _solve_lowrank(p, config)
     dtype = config.dtype if (not p.penalised or config.penalty == "hsic") else "float64"
@@ -302,23 +327,61 @@ def _solve(p: Problem, config: FitConfig) -> "solvers.FitResult":
     X, y, sigma, lam = c(p.X), c(p.y), c(config.sigma), c(config.lam)
     if not p.penalised:
         weighted = bool(np.any(p.sqrt_w != 1.0))
-        run = lambda j: solvers.fit_krr(X, y, sigma, lam, c(p.sqrt_w), c(j), kernel=config.kernel,  # noqa: E731
-                                        weighted=weighted)
+        run = lambda j: solvers.fit_krr(
+            X,
+            y,
+            sigma,
+            lam,
+            c(p.sqrt_w),
+            c(j),
+            kernel=config.kernel,  # noqa: E731
+            weighted=weighted,
+        )
     elif config.penalty == "hsic":
         B = _hsic_factor(p, config.dtype)
         if B is not None:  # Woodbury: one Cholesky, no L K product, no LU (same alpha to rounding)
-            run = lambda j: solvers.fit_hsic_woodbury(X, y, c(B), sigma, lam, c(config.mu),  # noqa: E731
-                                                      c(p.sensitive.traced_sigma), c(j), kernel=config.kernel)
+            run = lambda j: solvers.fit_hsic_woodbury(
+                X,
+                y,
+                c(B),
+                sigma,
+                lam,
+                c(config.mu),  # noqa: E731
+                c(p.sensitive.traced_sigma),
+                c(j),
+                kernel=config.kernel,
+            )
         else:
-            run = lambda j: solvers.fit_hsic(X, y, c(p.q), sigma, lam, c(config.mu),  # noqa: E731
-                                             c(p.sensitive.traced_sigma), c(j), kernel_q=config.kernel_q,
-                                             kernel=config.kernel)
+            run = lambda j: solvers.fit_hsic(
+                X,
+                y,
+                c(p.q),
+                sigma,
+                lam,
+                c(config.mu),  # noqa: E731
+                c(p.sensitive.traced_sigma),
+                c(j),
+                kernel_q=config.kernel_q,
+                kernel=config.kernel,
+            )
     else:
         B = _cka_factor(p)
         run = lambda j: solvers.fit_cka_lean(  # noqa: E731
-            X, y, c(p.q), None if B is None else c(B), sigma, lam, c(config.mu), c(p.sensitive.traced_sigma),
-            c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol), c(j),
-            kernel_q=config.kernel_q, kernel=config.kernel,
+            X,
+            y,
+            c(p.q),
+            None if B is None else c(B),
+            sigma,
+            lam,
+            c(config.mu),
+            c(p.sensitive.traced_sigma),
+            c(p.sigma_f),
+            config.epochs,
+            c(config.lr),
+            c(config.stopping_tol),
+            c(j),
+            kernel_q=config.kernel_q,
+            kernel=config.kernel,
         )
     return _with_jitter(run, _jitter_base(p, config, dtype))
 
@@ -327,8 +390,12 @@ def _jitter_base(p: Problem, config: FitConfig, dtype: str) -> float:
     """:math:`\\varepsilon\\,\\overline{\\operatorname{diag}(K + \\lambda I)}` of the (weighted) kernel matrix."""
     k = solvers.x_kernel(config.kernel)
     rows = ops.convert_to_tensor(p.X[:, None, :], dtype="float64")
-    diag = np.asarray(jax.vmap(lambda x: k(x, sigma=config.sigma)[0, 0])(rows))  # k(x_i, x_i), O(n d)
-    return float(np.finfo(dtype).eps) * max(float(np.mean(np.abs(diag * p.sqrt_w**2))) + config.lam, 1e-30)
+    diag = np.asarray(
+        jax.vmap(lambda x: k(x, sigma=config.sigma)[0, 0])(rows)
+    )  # k(x_i, x_i), O(n d)
+    return float(np.finfo(dtype).eps) * max(
+        float(np.mean(np.abs(diag * p.sqrt_w**2))) + config.lam, 1e-30
+    )
 
 
 def _with_jitter(run, base: float):
@@ -342,7 +409,9 @@ def _with_jitter(run, base: float):
 
 def _hsic_factor(p: Problem, dtype: str):
     """A centred factor B of HLH exact to rounding (rank <= 256, from columns of L on the fly), else None."""
-    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL[dtype])
+    B, residual = lowrank.sensitive_factor(
+        p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL[dtype]
+    )
     return np.asarray(B) if residual <= PATH_TOL[dtype] and B.shape[1] < p.n // 4 else None
 
 
@@ -352,8 +421,13 @@ def _cka_factor(p: Problem):
     The blocked CKA penalty then needs no n × n matrix for ``q``; a wider
     factor would cost more per step than reading the dense matrix.
     """
-    B, residual = lowrank.sensitive_factor(p.q, p.sensitive.traced_sigma, p.sensitive.kind, PATH_TOL["float64"],
-                                           max_rank=CKA_FACTOR_RANK)  # a wider factor is not used: stop there
+    B, residual = lowrank.sensitive_factor(
+        p.q,
+        p.sensitive.traced_sigma,
+        p.sensitive.kind,
+        PATH_TOL["float64"],
+        max_rank=CKA_FACTOR_RANK,
+    )  # a wider factor is not used: stop there
     B = np.asarray(B)
     B = B[:, np.linalg.norm(B, axis=0) > 0]
     if residual > PATH_TOL["float64"] or B.shape[1] > CKA_FACTOR_RANK:
@@ -362,18 +436,38 @@ def _cka_factor(p: Problem):
     return np.pad(B, ((0, 0), (0, CKA_FACTOR_RANK - B.shape[1])))
 
 
-def _solve_lowrank(p: Problem, config: FitConfig) -> "lowrank.LowRankResult":
+def _solve_lowrank(p: Problem, config: FitConfig) -> lowrank.LowRankResult:
     """The low-rank programs of :mod:`fairkl.lowrank` (float64; ``alpha`` = landmark coefficients)."""
     _require_x64("float64")
     if not p.penalised:
         return lowrank.fit_krr_lowrank(p.X, p.y, p.landmarks, config.sigma, config.lam)
     sigma_q = p.sensitive.traced_sigma
     if config.penalty == "hsic":
-        return lowrank.fit_hsic_lowrank(p.X, p.y, p.q, p.landmarks, config.sigma, config.lam, config.mu,
-                                        sigma_q=sigma_q, kernel_q=config.kernel_q)
+        return lowrank.fit_hsic_lowrank(
+            p.X,
+            p.y,
+            p.q,
+            p.landmarks,
+            config.sigma,
+            config.lam,
+            config.mu,
+            sigma_q=sigma_q,
+            kernel_q=config.kernel_q,
+        )
     return lowrank.fit_cka_lowrank(
-        p.X, p.y, p.q, p.landmarks, config.sigma, config.lam, config.mu, sigma_q=sigma_q, sigma_f=p.sigma_f,
-        epochs=config.epochs, lr=config.lr, tol=config.stopping_tol, kernel_q=config.kernel_q,
+        p.X,
+        p.y,
+        p.q,
+        p.landmarks,
+        config.sigma,
+        config.lam,
+        config.mu,
+        sigma_q=sigma_q,
+        sigma_f=p.sigma_f,
+        epochs=config.epochs,
+        lr=config.lr,
+        tol=config.stopping_tol,
+        kernel_q=config.kernel_q,
         seed=config.random_state,
     )
 
@@ -402,19 +496,33 @@ def solve_batch(problem: Problem, config: FitConfig, *, sigmas, lams, mus, sigma
         standardised scale (predict with :func:`predict_batch`).
     """
     if not (problem.penalised and config.penalty == "cka"):
-        raise ValueError("solve_batch needs a problem prepared with penalty='cka', mu > 0 and a non-constant q.")
+        raise ValueError(
+            "solve_batch needs a problem prepared with penalty='cka', mu > 0 and a non-constant q."
+        )
     if problem.landmarks is not None:
-        raise ValueError("solve_batch runs the exact model only: prepare the problem with n_components=None.")
+        raise ValueError(
+            "solve_batch runs the exact model only: prepare the problem with n_components=None."
+        )
     sigma_qs = np.asarray(sigma_qs, dtype=np.float64)
     cols = dict(sigma=sigmas, lam=lams, mu=mus, lr=lrs, epochs=epochs)
-    for values in zip(*(np.asarray(a).tolist() for a in cols.values())):
-        FitConfig(**{**dict(zip(cols, values)), "epochs": int(values[-1])})
+    for values in zip(*(np.asarray(a).tolist() for a in cols.values()), strict=False):
+        FitConfig(**{**dict(zip(cols, values, strict=False)), "epochs": int(values[-1])})
     sigma_qs = np.where(np.isnan(sigma_qs), problem.sensitive.traced_sigma, sigma_qs)
     c = _caster("float64")
     return solvers.fit_cka_batch(
-        c(problem.X), c(problem.y), c(problem.q), c(problem.sigma_f), c(config.stopping_tol),
-        c(sigmas), c(lams), c(mus), c(sigma_qs), c(lrs), ops.convert_to_tensor(np.asarray(epochs, dtype=np.int32)),
-        kernel_q=config.kernel_q, kernel=config.kernel,
+        c(problem.X),
+        c(problem.y),
+        c(problem.q),
+        c(problem.sigma_f),
+        c(config.stopping_tol),
+        c(sigmas),
+        c(lams),
+        c(mus),
+        c(sigma_qs),
+        c(lrs),
+        ops.convert_to_tensor(np.asarray(epochs, dtype=np.int32)),
+        kernel_q=config.kernel_q,
+        kernel=config.kernel,
     )
 
 

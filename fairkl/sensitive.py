@@ -26,7 +26,13 @@ from keras import ops
 from fairkl._constants import KERNELS_Q
 from fairkl._ops import mean
 from fairkl._validation import group_labels
-from fairkl.kernels import center_kernel, centered_rbf_kernel, linear_kernel, median_heuristic, rbf_kernel
+from fairkl.kernels import (
+    center_kernel,
+    centered_rbf_kernel,
+    linear_kernel,
+    median_heuristic,
+    rbf_kernel,
+)
 from fairkl.linalg import pivoted_cholesky
 
 
@@ -121,7 +127,7 @@ class SensitiveKernel:
         std = q.std(axis=0)
         return (q - q.mean(axis=0)) / np.where(std > 0, std, 1.0)
 
-    def resolve(self, q_prepared) -> "SensitiveKernel":
+    def resolve(self, q_prepared) -> SensitiveKernel:
         """This kernel with its bandwidth fixed: the given one, or the median heuristic on ``q``."""
         if self.kind == "linear":
             return replace(self, sigma=math.nan)

@@ -42,10 +42,14 @@ from fairkl.datasets import make_seed_data
 # jax reads these variables when first imported; a plugin may have imported it earlier.
 if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs",
-                      float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")))
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes",
-                      int(os.environ.get("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")))
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs",
+        float(os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")),
+    )
+    jax.config.update(
+        "jax_persistent_cache_min_entry_size_bytes",
+        int(os.environ.get("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")),
+    )
 
 SPAWNS = re.compile(r"\bsubprocess\b|\bsys\.executable\b|\bPopen\b")
 
@@ -54,8 +58,11 @@ def _spawning_helpers(module) -> set[str]:
     """Names of the functions a test module can call (its own, imported ones, and those of the
     helper modules under tests/ it imports) whose source starts a process."""
     names = set()
-    scopes = [vars(module)] + [vars(m) for m in vars(module).values() if inspect.ismodule(m)
-                               and str(getattr(m, "__file__", "")).startswith(str(ROOT / "tests"))]
+    scopes = [vars(module)] + [
+        vars(m)
+        for m in vars(module).values()
+        if inspect.ismodule(m) and str(getattr(m, "__file__", "")).startswith(str(ROOT / "tests"))
+    ]
     for scope in scopes:
         for name, obj in scope.items():
             if inspect.isfunction(obj) and not name.startswith("test"):
@@ -79,7 +86,9 @@ def pytest_collection_modifyitems(config, items):
             src = inspect.getsource(fn)
         except (OSError, TypeError):
             continue
-        if SPAWNS.search(src) or any(re.search(rf"\b{re.escape(h)}\(", src) for h in helpers[module]):
+        if SPAWNS.search(src) or any(
+            re.search(rf"\b{re.escape(h)}\(", src) for h in helpers[module]
+        ):
             item.add_marker(pytest.mark.subprocess)
 
 

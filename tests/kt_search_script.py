@@ -22,9 +22,9 @@ from pathlib import Path
 
 
 def main():
-    import fairkl  # noqa: F401
     import keras_tuner as kt
 
+    import fairkl  # noqa: F401
     from fairkl.datasets import make_seed_data
     from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel, frozen_gc, safe_project
 
@@ -43,10 +43,19 @@ def main():
 
             hm.evaluate_batch = slow
         oracle = kt.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials, seed=7)
-        BatchedTuner(hm, oracle, batch_size=4, directory=directory, project_name="p", overwrite=False).search()
+        BatchedTuner(
+            hm, oracle, batch_size=4, directory=directory, project_name="p", overwrite=False
+        ).search()
         return
-    make = lambda: kt.RandomSearch(hm, objective=objective, max_trials=max_trials, seed=7,  # noqa: E731
-                                   directory=directory, project_name="p", overwrite=False)
+    make = lambda: kt.RandomSearch(
+        hm,
+        objective=objective,
+        max_trials=max_trials,
+        seed=7,  # noqa: E731
+        directory=directory,
+        project_name="p",
+        overwrite=False,
+    )
     if mode == "safe":
         with safe_project(directory, "p", hm), frozen_gc():
             make().search(verbose=0)
@@ -79,12 +88,16 @@ def jax_cache_env(directory) -> dict:
     Each resumed process would otherwise compile the same programs again
     (several CPU seconds each); with the cache only the first one does.
     """
-    return {"JAX_COMPILATION_CACHE_DIR": str(Path(directory) / ".jax-cache"),
-            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-            "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    return {
+        "JAX_COMPILATION_CACHE_DIR": str(Path(directory) / ".jax-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
 
 
-def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, timeout: float = 600) -> dict:
+def kill_and_resume(
+    mode: str, directory, max_trials: int, kills: int, rng, timeout: float = 600
+) -> dict:
     """Run a search, SIGKILL it ``kills`` times at random moments, resume it to the end, and audit it.
 
     Each kill lands after a random number of newly completed trials plus a
@@ -96,7 +109,9 @@ def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, time
     project = Path(directory) / "p"
     cmd = [sys.executable, str(Path(__file__).resolve()), mode, str(directory), str(max_trials)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")]
+    )
     env.update(jax_cache_env(directory))
     landed, kept, runs = 0, {}, 0
     for _ in range(kills):
@@ -110,7 +125,11 @@ def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, time
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         runs += 1
         deadline = time.time() + timeout
-        while proc.poll() is None and time.time() < deadline and (not project.exists() or _completed(project) < target):
+        while (
+            proc.poll() is None
+            and time.time() < deadline
+            and (not project.exists() or _completed(project) < target)
+        ):
             time.sleep(0.005)
         time.sleep(float(rng.uniform(0, 0.05)))
         if proc.poll() is None:
@@ -121,19 +140,34 @@ def kill_and_resume(mode: str, directory, max_trials: int, kills: int, rng, time
         for tid, (status, values, mse) in read_trials(project).items():
             if status == "COMPLETED":
                 kept.setdefault(tid, (values, mse))
-    final = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+    final = subprocess.run(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout
+    )
     runs += 1
     if final.returncode != 0:
         raise RuntimeError(f"the resumed search failed:\n{final.stderr.decode()[-3000:]}")
     trials = read_trials(project)
-    dirs = [p.name[len("trial_"):] for p in project.glob("trial_*")]
+    dirs = [p.name[len("trial_") :] for p in project.glob("trial_*")]
     values = [json.dumps(v, sort_keys=True) for _, v, _ in trials.values()]
     oracle = json.loads((project / "oracle.json").read_text())
-    duplicates = (len(dirs) - len(set(dirs))) + (len(values) - len(set(values))) + (
-        len(oracle["end_order"]) - len(set(oracle["end_order"])))
-    lost = sum(1 for tid, (v, mse) in kept.items() if tid not in trials or trials[tid][1] != v or trials[tid][2] != mse)
-    return {"kills": landed, "completed": sum(s == "COMPLETED" for s, _, _ in trials.values()),
-            "trials": len(trials), "duplicates": duplicates, "lost": lost, "runs": runs}
+    duplicates = (
+        (len(dirs) - len(set(dirs)))
+        + (len(values) - len(set(values)))
+        + (len(oracle["end_order"]) - len(set(oracle["end_order"])))
+    )
+    lost = sum(
+        1
+        for tid, (v, mse) in kept.items()
+        if tid not in trials or trials[tid][1] != v or trials[tid][2] != mse
+    )
+    return {
+        "kills": landed,
+        "completed": sum(s == "COMPLETED" for s, _, _ in trials.values()),
+        "trials": len(trials),
+        "duplicates": duplicates,
+        "lost": lost,
+        "runs": runs,
+    }
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def test_the_page_writes_signatures():
     assert len(_written()) >= 20
 
 
-@pytest.mark.parametrize("kind,dotted,written", _written(), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "kind,dotted,written", _written(), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_written_signature_is_the_real_one(kind, dotted, written):
     real = plain_signature(_resolve(dotted), is_class=kind == "autoclass")
     assert written == real, f"book/api.md shows {dotted}{written}; the code has {dotted}{real}"

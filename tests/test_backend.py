@@ -8,7 +8,9 @@ import sys
 def run(code, **env):
     e = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     e.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120
+    )
 
 
 def test_import_selects_jax_without_env_var():

@@ -25,7 +25,15 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 NOTEBOOKS = [Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["notebooks"]]
 CORE = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
 # Files through which repo2docker would install other packages.
-OTHER_INSTALLERS = ("environment.yml", "apt.txt", "Pipfile", "Pipfile.lock", "setup.py", "install.R", "Project.toml")
+OTHER_INSTALLERS = (
+    "environment.yml",
+    "apt.txt",
+    "Pipfile",
+    "Pipfile.lock",
+    "setup.py",
+    "install.R",
+    "Project.toml",
+)
 
 
 def _pip_installs(script: str) -> list[list[str]]:
@@ -47,14 +55,19 @@ def test_postbuild_installs_the_project_with_exactly_the_notebooks_extra():
 
 
 def test_requirements_txt_names_nothing_but_pip():
-    lines = [line.split("#")[0].strip() for line in (BINDER / "requirements.txt").read_text().splitlines()]
+    lines = [
+        line.split("#")[0].strip()
+        for line in (BINDER / "requirements.txt").read_text().splitlines()
+    ]
     names = {Requirement(line).name for line in lines if line}
     assert names <= {"pip"}, names
     assert not [f for f in OTHER_INSTALLERS if (BINDER / f).exists() or (ROOT / f).exists()]
 
 
 def test_runtime_python_satisfies_requires_python():
-    (runtime,) = re.findall(r"^python-(\d+\.\d+)$", (BINDER / "runtime.txt").read_text(), flags=re.M)
+    (runtime,) = re.findall(
+        r"^python-(\d+\.\d+)$", (BINDER / "runtime.txt").read_text(), flags=re.M
+    )
     assert SpecifierSet(PYPROJECT["project"]["requires-python"]).contains(f"{runtime}.0"), runtime
 
 
@@ -73,7 +86,9 @@ def _imported_modules(page: Path) -> set[str]:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        source = "\n".join(
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Import):
                 modules |= {alias.name.split(".")[0] for alias in node.names}
@@ -91,7 +106,9 @@ def test_every_module_a_page_imports_comes_with_fairkl_notebooks():
     distributions = packages_distributions()
     missing = {}
     for page in sorted((ROOT / "book").glob("*.py")):
-        for module in _imported_modules(page) - set(sys.stdlib_module_names) - {"fairkl", "fairkl_data"}:
+        for module in (
+            _imported_modules(page) - set(sys.stdlib_module_names) - {"fairkl", "fairkl_data"}
+        ):
             dists = {d.lower().replace("_", "-") for d in distributions.get(module, [])}
             if module in transitive:
                 dists.add(transitive[module])

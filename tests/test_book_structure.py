@@ -16,8 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("*.py"))
 PAGES = CHAPTERS + sorted((ROOT / "book").glob("*.md")) + [ROOT / "README.md"]
 MAX_CODE_LINE = 72  # measured: the code box holds 73 characters in a 1280-px window
-JARGON = re.compile(r"seed tutorial|the seed['’]s|\bthe seed\b(?! (?:of|for|value|argument|=))", re.I)
-FIGURE_CALL = re.compile(r"\bplt\.(?:subplots|figure|plot|scatter)\(|\bplot_(?:trials|hypervolume)\(")
+JARGON = re.compile(
+    r"seed tutorial|the seed['’]s|\bthe seed\b(?! (?:of|for|value|argument|=))", re.I
+)
+FIGURE_CALL = re.compile(
+    r"\bplt\.(?:subplots|figure|plot|scatter)\(|\bplot_(?:trials|hypervolume)\("
+)
 
 
 def _cells(path):
@@ -43,7 +47,10 @@ def test_no_undefined_jargon(path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_code_lines_are_not_clipped(path):
     long = [
-        line for cell in _visible_code(path) for line in cell.source.splitlines() if len(line) > MAX_CODE_LINE
+        line
+        for cell in _visible_code(path)
+        for line in cell.source.splitlines()
+        if len(line) > MAX_CODE_LINE
     ]
     assert not long, long
 

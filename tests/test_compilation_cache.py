@@ -20,13 +20,26 @@ print(repr(jax.config.jax_compilation_cache_dir))
 
 
 def test_importing_and_fitting_with_fairkl_leaves_the_cache_off(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE"))
+    }
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    result = subprocess.run([sys.executable, "-c", PROBE], check=False, cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] in ("None", "''"), result.stdout
-    assert list(tmp_path.iterdir()) == []  # no cache folder (nor anything else) written where it ran
+    assert (
+        list(tmp_path.iterdir()) == []
+    )  # no cache folder (nor anything else) written where it ran
 
 
 def test_the_suite_uses_the_ignored_cache_folder_unless_told_otherwise():

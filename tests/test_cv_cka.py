@@ -20,7 +20,8 @@ def fitted():
         FairKernelRidgeRegressor(penalty="cka"),
         {"sigma": GRID["sigmas"], "lam": GRID["lams"], "mu": GRID["mus"]},
         scoring={"mse": "neg_mean_squared_error", "n_iter": lambda est, X_, y_: est.model_.n_iter_},
-        cv=splitter, refit=False,
+        cv=splitter,
+        refit=False,
     ).fit(X, y, sensitive_features=q)  # no routing: GridSearchCV slices sensitive_features per fold
     return X, y, q, cv, search
 

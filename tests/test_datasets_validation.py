@@ -9,19 +9,22 @@ from fairkl import datasets
 from fairkl.datasets import make_seed_data
 
 
-@pytest.mark.parametrize("kwargs,error,message", [
-    ({"n": 0}, ValueError, "n must be >= 1"),
-    ({"n": -5}, ValueError, "n must be >= 1"),
-    ({"n": 2.5}, TypeError, "n must be an integer"),
-    ({"n": "10"}, TypeError, "n must be an integer"),
-    ({"n": True}, TypeError, "n must be an integer"),
-    ({"seed": -1}, ValueError, "seed must be >= 0"),
-    ({"noise": float("nan")}, ValueError, "noise"),
-    ({"noise": -1.0}, ValueError, "noise"),
-    ({"proxy_noise": -1}, ValueError, "proxy_noise"),
-    ({"proxy_noise": float("inf")}, ValueError, "proxy_noise"),
-    ({"noise": "0.1"}, TypeError, "noise"),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({"n": 0}, ValueError, "n must be >= 1"),
+        ({"n": -5}, ValueError, "n must be >= 1"),
+        ({"n": 2.5}, TypeError, "n must be an integer"),
+        ({"n": "10"}, TypeError, "n must be an integer"),
+        ({"n": True}, TypeError, "n must be an integer"),
+        ({"seed": -1}, ValueError, "seed must be >= 0"),
+        ({"noise": float("nan")}, ValueError, "noise"),
+        ({"noise": -1.0}, ValueError, "noise"),
+        ({"proxy_noise": -1}, ValueError, "proxy_noise"),
+        ({"proxy_noise": float("inf")}, ValueError, "proxy_noise"),
+        ({"noise": "0.1"}, TypeError, "noise"),
+    ],
+)
 def test_make_seed_data_names_the_bad_argument(kwargs, error, message):
     with pytest.raises(error, match=message):
         make_seed_data(**kwargs)

@@ -37,7 +37,9 @@ def brute_unbiased_hsic(K, L):
 
 def test_unbiased_hsic_equals_brute_force_u_statistic(kernels_pair):
     K, L = kernels_pair
-    assert float(dependence.hsic(K, L, unbiased=True)) == pytest.approx(brute_unbiased_hsic(K, L), rel=1e-10)
+    assert float(dependence.hsic(K, L, unbiased=True)) == pytest.approx(
+        brute_unbiased_hsic(K, L), rel=1e-10
+    )
 
 
 def test_unbiased_hsic_needs_four_samples():
@@ -49,7 +51,9 @@ def test_unbiased_hsic_needs_four_samples():
 def test_cka_biased_and_debiased_match_references(kernels_pair):
     K, L = kernels_pair
     hb = lambda a, b: np.trace(np_center(a) @ np_center(b))  # noqa: E731
-    assert float(dependence.cka(K, L)) == pytest.approx(hb(K, L) / np.sqrt(hb(K, K) * hb(L, L)), rel=1e-12)
+    assert float(dependence.cka(K, L)) == pytest.approx(
+        hb(K, L) / np.sqrt(hb(K, K) * hb(L, L)), rel=1e-12
+    )
     hu = brute_unbiased_hsic
     expected = hu(K, L) / np.sqrt(hu(K, K) * hu(L, L))
     assert float(dependence.cka(K, L, debiased=True)) == pytest.approx(expected, rel=1e-9)

@@ -54,7 +54,9 @@ def state():
 
 def test_stock_search_freezes_during_and_restores_after(split, tmp_path):
     hm = recording(split)
-    tuner = kt.RandomSearch(hm, objective=OBJ, max_trials=3, seed=1, directory=tmp_path, project_name="p")
+    tuner = kt.RandomSearch(
+        hm, objective=OBJ, max_trials=3, seed=1, directory=tmp_path, project_name="p"
+    )
     before = state()
     tuner.search(verbose=0)
     assert state() == before
@@ -69,10 +71,14 @@ def test_stock_search_freezes_during_and_restores_after(split, tmp_path):
     assert len(hm.seen) == 5
 
 
-@pytest.mark.parametrize("error", [Stop(), kt.errors.FatalValueError("fatal")], ids=["BaseException", "FatalError"])
+@pytest.mark.parametrize(
+    "error", [Stop(), kt.errors.FatalValueError("fatal")], ids=["BaseException", "FatalError"]
+)
 def test_a_search_that_raises_restores_the_collector(split, tmp_path, error):
     hm = recording(split, raise_at=error, at=2)
-    tuner = kt.RandomSearch(hm, objective=OBJ, max_trials=4, seed=1, directory=tmp_path, project_name="p")
+    tuner = kt.RandomSearch(
+        hm, objective=OBJ, max_trials=4, seed=1, directory=tmp_path, project_name="p"
+    )
     before = state()
     with pytest.raises(type(error)):
         tuner.search(verbose=0)
@@ -84,8 +90,15 @@ def test_failing_trials_abort_the_search_and_restore_the_collector(split, tmp_pa
     # KerasTuner raises RuntimeError after max_consecutive_failed_trials failed trials.
     hm = recording(split, raise_at=kt.errors.FailedTrialError("bad"), at=1)
     hm.fit = lambda hp, model, *a, **k: (_ for _ in ()).throw(kt.errors.FailedTrialError("bad"))
-    tuner = kt.RandomSearch(hm, objective=OBJ, max_trials=5, seed=1, directory=tmp_path, project_name="p",
-                            max_consecutive_failed_trials=2)
+    tuner = kt.RandomSearch(
+        hm,
+        objective=OBJ,
+        max_trials=5,
+        seed=1,
+        directory=tmp_path,
+        project_name="p",
+        max_consecutive_failed_trials=2,
+    )
     before = state()
     with pytest.raises(RuntimeError, match="consecutive failures"):
         tuner.search(verbose=0)
@@ -94,7 +107,9 @@ def test_failing_trials_abort_the_search_and_restore_the_collector(split, tmp_pa
 
 def test_a_freeze_owned_by_the_caller_is_left_to_it(split, tmp_path):
     hm = recording(split)
-    tuner = kt.RandomSearch(hm, objective=OBJ, max_trials=2, seed=1, directory=tmp_path, project_name="p")
+    tuner = kt.RandomSearch(
+        hm, objective=OBJ, max_trials=2, seed=1, directory=tmp_path, project_name="p"
+    )
     before = state()
     with frozen_gc():
         inside = state()
@@ -106,11 +121,17 @@ def test_a_freeze_owned_by_the_caller_is_left_to_it(split, tmp_path):
 
 def test_a_reloaded_tuner_is_scoped_from_its_next_search(split, tmp_path):
     hm = recording(split)
-    kt.RandomSearch(hm, objective=OBJ, max_trials=2, seed=1, directory=tmp_path, project_name="p").search(verbose=0)
+    kt.RandomSearch(
+        hm, objective=OBJ, max_trials=2, seed=1, directory=tmp_path, project_name="p"
+    ).search(verbose=0)
     hm2 = recording(split)
-    tuner = kt.RandomSearch(hm2, objective=OBJ, max_trials=3, seed=1, directory=tmp_path, project_name="p")
+    tuner = kt.RandomSearch(
+        hm2, objective=OBJ, max_trials=3, seed=1, directory=tmp_path, project_name="p"
+    )
     before = state()
-    tuner.search(verbose=0)  # KerasTuner calls build() inside this search: the scope starts with the next one
+    tuner.search(
+        verbose=0
+    )  # KerasTuner calls build() inside this search: the scope starts with the next one
     assert "search" in vars(tuner)
     assert state() == before
 

@@ -17,7 +17,11 @@ def test_gamma_method_warns_below_its_calibrated_size():
         hsic_test(rng.normal(size=12), rng.normal(size=12), method="gamma")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        hsic_test(rng.normal(size=GAMMA_MIN_CALIBRATED), rng.normal(size=GAMMA_MIN_CALIBRATED), method="gamma")
+        hsic_test(
+            rng.normal(size=GAMMA_MIN_CALIBRATED),
+            rng.normal(size=GAMMA_MIN_CALIBRATED),
+            method="gamma",
+        )
 
 
 @pytest.mark.parametrize("seed", [-1, np.int64(-5)])
@@ -42,7 +46,7 @@ def test_without_x64_the_test_refuses_rather_than_shift_p_values():
 
 @pytest.mark.parametrize("which", ["y", "q"])
 def test_a_yardstick_needs_a_varying_target_and_attribute(which):
-    from fairkl.metrics import Yardstick, UndefinedDependence
+    from fairkl.metrics import UndefinedDependence, Yardstick
 
     y, q = np.arange(10.0), np.arange(10.0) % 3
     if which == "y":
@@ -71,6 +75,11 @@ def test_batched_tuner_refuses_float32_jax():
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                             env={**os.environ, "TMP_DIR": tmp})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "TMP_DIR": tmp},
+        )
     assert "refused: BatchedTuner fits in float64" in out.stdout, out.stderr[-2000:]

@@ -21,7 +21,9 @@ def test_rbf_matches_sklearn_and_explicit_differences(data):
     A, B = data
     for sigma in (0.3, 1.0, 4.0):
         got = np.asarray(kernels.rbf_kernel(A, B, sigma=sigma))
-        np.testing.assert_allclose(got, sk_rbf(A, B, gamma=1 / (2 * sigma**2)), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            got, sk_rbf(A, B, gamma=1 / (2 * sigma**2)), rtol=1e-12, atol=1e-14
+        )
         np.testing.assert_allclose(got, np_rbf(A, B, sigma), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(np.diag(np.asarray(kernels.rbf_kernel(A, sigma=1.0))), 1.0)
 
@@ -58,7 +60,9 @@ def test_median_heuristic_matches_brute_force(data):
 
 def test_median_heuristic_scales_with_units(data):
     A, _ = data
-    assert float(kernels.median_heuristic(1000 * A)) == pytest.approx(1000 * float(kernels.median_heuristic(A)), rel=1e-10)
+    assert float(kernels.median_heuristic(1000 * A)) == pytest.approx(
+        1000 * float(kernels.median_heuristic(A)), rel=1e-10
+    )
 
 
 def test_median_heuristic_ignores_ties_of_groups():

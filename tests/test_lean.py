@@ -56,7 +56,9 @@ def test_blocked_cka_value_and_gradient_against_numpy_and_finite_differences(dat
         pen = solvers.BlockedCKA.make(0.9, B=jnp.asarray(B))
     D, g = solvers.cka_value_and_grad(jnp.asarray(f), pen, block=block)
     assert float(D) == pytest.approx(np_cka(f, L, 0.9), rel=1e-10)
-    np.testing.assert_allclose(np.asarray(g), fd_grad(lambda v: np_cka(v, L, 0.9), f), rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(g), fd_grad(lambda v: np_cka(v, L, 0.9), f), rtol=1e-5, atol=1e-9
+    )
 
 
 def test_blocked_cka_is_zero_with_zero_gradient_for_constant_predictions(data):
@@ -93,16 +95,20 @@ def np_fair_objective(alpha, K, y, lam, mu, Lc):
 def test_krr_from_the_factor_equals_scikit_learn(data, weighted):
     X, y = data["X"], data["y"]
     w = np.random.default_rng(3).uniform(0.2, 3.0, size=70) if weighted else np.ones(70)
-    res = solvers.fit_krr(jnp.asarray(X), jnp.asarray(y), 1.5, 0.05, jnp.asarray(np.sqrt(w)), 0.0,
-                          weighted=weighted)
-    ref = KernelRidge(alpha=0.05, kernel="rbf", gamma=1 / (2 * 1.5**2)).fit(X, y, sample_weight=w if weighted else None)
+    res = solvers.fit_krr(
+        jnp.asarray(X), jnp.asarray(y), 1.5, 0.05, jnp.asarray(np.sqrt(w)), 0.0, weighted=weighted
+    )
+    ref = KernelRidge(alpha=0.05, kernel="rbf", gamma=1 / (2 * 1.5**2)).fit(
+        X, y, sample_weight=w if weighted else None
+    )
     np.testing.assert_allclose(np.asarray(res.alpha), ref.dual_coef_, rtol=1e-8, atol=1e-10)
     K = np_rbf(X, X, 1.5)
     a = ref.dual_coef_
     J = (np.sum(w * (y - K @ a) ** 2) + 0.05 * a @ K @ a) / w.sum()
     assert float(res.objective) == pytest.approx(J, rel=1e-9)
-    assert float(res.condition) == pytest.approx(np.linalg.cond(np.sqrt(w)[:, None] * K * np.sqrt(w) + 0.05 * np.eye(70)),
-                                                 rel=0.5)
+    assert float(res.condition) == pytest.approx(
+        np.linalg.cond(np.sqrt(w)[:, None] * K * np.sqrt(w) + 0.05 * np.eye(70)), rel=0.5
+    )
 
 
 @pytest.mark.parametrize("program", ["woodbury", "lu"])
@@ -113,13 +119,26 @@ def test_hsic_from_the_factor_equals_a_dense_solve(data, program):
     Lc = B @ B.T
     alpha_ref = np.linalg.solve(K + lam * np.eye(n) + (mu / n) * Lc @ K, y)
     if program == "woodbury":
-        res = solvers.fit_hsic_woodbury(jnp.asarray(X), jnp.asarray(y), jnp.asarray(B), 1.2, lam, mu, 1.0, 0.0)
+        res = solvers.fit_hsic_woodbury(
+            jnp.asarray(X), jnp.asarray(y), jnp.asarray(B), 1.2, lam, mu, 1.0, 0.0
+        )
     else:  # the LU fallback, with the linear kernel on the one-hot groups (L = onehot onehot^T)
         onehot = B + (g[:, None] == np.unique(g)[None, :]).mean(axis=0)
-        res = solvers.fit_hsic(jnp.asarray(X), jnp.asarray(y), jnp.asarray(onehot), 1.2, lam, mu, 1.0, 0.0,
-                               kernel_q="linear")
+        res = solvers.fit_hsic(
+            jnp.asarray(X),
+            jnp.asarray(y),
+            jnp.asarray(onehot),
+            1.2,
+            lam,
+            mu,
+            1.0,
+            0.0,
+            kernel_q="linear",
+        )
     np.testing.assert_allclose(np.asarray(res.alpha), alpha_ref, rtol=1e-7, atol=1e-9)
-    assert float(res.objective) == pytest.approx(np_fair_objective(alpha_ref, K, y, lam, mu, Lc), rel=1e-9)
+    assert float(res.objective) == pytest.approx(
+        np_fair_objective(alpha_ref, K, y, lam, mu, Lc), rel=1e-9
+    )
 
 
 @pytest.mark.parametrize("q_kind", ["groups", "continuous"])
@@ -136,8 +155,9 @@ def test_lean_cka_fit_is_stationary_for_the_numpy_objective_and_equals_the_dense
         L = np_rbf(data["q"], data["q"], 0.8)
         Bj, kernel_q, q_dense, q = None, "rbf", jnp.asarray(data["q"]), jnp.asarray(data["q"])
     args = (1.2, lam, mu, 0.8, sf, 500, 0.01, 1e-13)
-    lean = solvers.fit_cka_lean(jnp.asarray(X), jnp.asarray(y), q_dense if Bj is None else q, Bj, *args,
-                                kernel_q=kernel_q)
+    lean = solvers.fit_cka_lean(
+        jnp.asarray(X), jnp.asarray(y), q_dense if Bj is None else q, Bj, *args, kernel_q=kernel_q
+    )
     dense = solvers.fit_cka(jnp.asarray(X), jnp.asarray(y), q_dense, *args, kernel_q=kernel_q)
     assert bool(lean.converged) and bool(dense.converged)
     K = np_rbf(X, X, 1.2)
@@ -162,7 +182,9 @@ def test_a_singular_kernel_is_rescued_by_rerunning_with_jitter():
     A = np_rbf(X, X, 1.0) + j * np.eye(60)
     residual = np.linalg.norm(A @ a - y / y.std())
     assert residual <= 1e3 * 60 * np.finfo(float).eps * np.linalg.norm(A, 2) * np.linalg.norm(a)
-    assert j in jitter_tries(np.finfo(float).eps * 1.0)  # the schedule: eps * mean diag(K) (= 1) * 10^k
+    assert j in jitter_tries(
+        np.finfo(float).eps * 1.0
+    )  # the schedule: eps * mean diag(K) (= 1) * 10^k
 
 
 def _nxn(program, *args, **kw):

@@ -58,8 +58,12 @@ def test_features_and_gram_statistics_match_dense(data):
     Phi = np.asarray(lowrank.feature_matrix(jnp.asarray(X), nmap, chunk=7))
     np.testing.assert_allclose(Phi @ Phi.T, Phi_ref @ Phi_ref.T, atol=1e-10)
     B = np.column_stack([q[:, 0], q[:, 0] ** 2])
-    A, b, P = (np.asarray(t) for t in lowrank.gram_statistics(jnp.asarray(X), jnp.asarray(y), jnp.asarray(B),
-                                                                nmap, chunk=7))
+    A, b, P = (
+        np.asarray(t)
+        for t in lowrank.gram_statistics(
+            jnp.asarray(X), jnp.asarray(y), jnp.asarray(B), nmap, chunk=7
+        )
+    )
     np.testing.assert_allclose(A, Phi.T @ Phi, atol=1e-10)
     np.testing.assert_allclose(b, Phi.T @ y, atol=1e-10)
     np.testing.assert_allclose(P, Phi.T @ B, atol=1e-10)
@@ -78,7 +82,9 @@ def test_closed_form_equals_dense_solve(data, mu):
     else:
         res = lowrank.fit_hsic_lowrank(X, y, q, Z, SIGMA, LAM, mu, tol_q=1e-14)
     expected = np_rbf(Xte, Z, SIGMA) @ (M @ w)
-    np.testing.assert_allclose(lowrank.predict(Xte, res.landmarks, res.alpha, SIGMA), expected, rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(
+        lowrank.predict(Xte, res.landmarks, res.alpha, SIGMA), expected, rtol=1e-8, atol=1e-9
+    )
     n = X.shape[0]
     J = (np.sum((y - Phi @ w) ** 2) + LAM * w @ w) / n + mu * np.sum((B.T @ Phi @ w) ** 2) / n**2
     assert float(res.objective) == pytest.approx(J, rel=1e-9)
@@ -92,9 +98,13 @@ def test_hsic_minimiser_equals_generic_optimiser(data):
     n, mu = X.shape[0], 20.0
 
     def J(w):
-        return (np.sum((y - Phi @ w) ** 2) + LAM * w @ w) / n + mu * np.sum((Bq.T @ Phi @ w) ** 2) / n**2
+        return (np.sum((y - Phi @ w) ** 2) + LAM * w @ w) / n + mu * np.sum(
+            (Bq.T @ Phi @ w) ** 2
+        ) / n**2
 
-    opt = minimize(J, np.zeros(Phi.shape[1]), method="BFGS", options={"gtol": 1e-12, "maxiter": 5000})
+    opt = minimize(
+        J, np.zeros(Phi.shape[1]), method="BFGS", options={"gtol": 1e-12, "maxiter": 5000}
+    )
     res = lowrank.fit_hsic_lowrank(X, y, q, Z, SIGMA, LAM, mu, kernel_q="linear")
     f_opt = Phi @ opt.x
     f_res = np_rbf(X, Z, SIGMA) @ np.asarray(res.alpha)
@@ -109,9 +119,13 @@ def test_mu_path_equals_separate_solves(data):
     betas = np.asarray(lowrank.hsic_path_lowrank(X, y, q, Z, SIGMA, LAM, mus, tol_q=1e-14))
     Phi, M = np_features(X, Z, SIGMA)
     B = np_centered_factor(q, float(median_heuristic(jnp.asarray(q))))
-    for mu, beta in zip(mus, betas):
-        np.testing.assert_allclose(np_rbf(X, Z, SIGMA) @ beta, Phi @ np_hsic_weights(Phi, y, B, LAM, mu),
-                                   rtol=1e-8, atol=1e-9)
+    for mu, beta in zip(mus, betas, strict=False):
+        np.testing.assert_allclose(
+            np_rbf(X, Z, SIGMA) @ beta,
+            Phi @ np_hsic_weights(Phi, y, B, LAM, mu),
+            rtol=1e-8,
+            atol=1e-9,
+        )
 
 
 def test_sensitive_factor_exact_for_groups_and_accurate_for_continuous_q():
@@ -119,16 +133,22 @@ def test_sensitive_factor_exact_for_groups_and_accurate_for_continuous_q():
     groups = np.eye(3)[rng.integers(0, 3, 90)]
     B, res = lowrank.sensitive_factor(jnp.asarray(groups), 1.0)
     assert res < 1e-14
-    np.testing.assert_allclose(np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(groups, groups, 1.0)), atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(groups, groups, 1.0)), atol=1e-12
+    )
     qc = rng.standard_normal((90, 1))
     B, res = lowrank.sensitive_factor(jnp.asarray(qc), 1.0, tol=1e-10)
     assert res <= 1e-10
-    np.testing.assert_allclose(np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(qc, qc, 1.0)), atol=1e-8)
+    np.testing.assert_allclose(
+        np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(qc, qc, 1.0)), atol=1e-8
+    )
 
 
 def np_cka_features(f, B, omega, weight):
     arg = f[:, None] * omega[None, :]
-    Psi = np.concatenate([np.cos(arg), np.sin(arg)], axis=1) * np.sqrt(np.concatenate([weight, weight]))
+    Psi = np.concatenate([np.cos(arg), np.sin(arg)], axis=1) * np.sqrt(
+        np.concatenate([weight, weight])
+    )
     Psi = Psi - Psi.mean(0)
     return np.sum((Psi.T @ B) ** 2) / np.sqrt(np.sum((Psi.T @ Psi) ** 2) * np.sum((B.T @ B) ** 2))
 
@@ -137,7 +157,10 @@ def np_cka_features(f, B, omega, weight):
 def test_feature_cka_approaches_exact_cka_as_features_grow(data, kind):
     X, y, q, _ = data
     f = np.sin(X[:, 0]) + 0.3 * X[:, 1]
-    sf, sq = float(median_heuristic(jnp.asarray(f[:, None]))), float(median_heuristic(jnp.asarray(q)))
+    sf, sq = (
+        float(median_heuristic(jnp.asarray(f[:, None]))),
+        float(median_heuristic(jnp.asarray(q))),
+    )
     B = np_centered_factor(q, sq)
     exact = float(cka_rbf(f, q, sigma_a=sf, sigma_b=sq))
     hll = np.sum((B.T @ B) ** 2) / len(f) ** 2
@@ -147,9 +170,14 @@ def test_feature_cka_approaches_exact_cka_as_features_grow(data, kind):
         err = []
         for seed in seeds:
             om, wt = lowrank.prediction_frequencies(sf, D, kind, seed=seed)
-            approx = float(lowrank.cka_features_penalty(jnp.asarray(f), jnp.asarray(B), jnp.asarray(om),
-                                                        jnp.asarray(wt), hll))
-            assert approx == pytest.approx(np_cka_features(f, B, om, wt), rel=1e-10)  # the features, densely
+            approx = float(
+                lowrank.cka_features_penalty(
+                    jnp.asarray(f), jnp.asarray(B), jnp.asarray(om), jnp.asarray(wt), hll
+                )
+            )
+            assert approx == pytest.approx(
+                np_cka_features(f, B, om, wt), rel=1e-10
+            )  # the features, densely
             err.append(abs(approx - exact))
         errors.append(np.mean(err))
     assert errors[-1] < errors[0] / 4
@@ -172,13 +200,18 @@ def _cka_problem(data, mu):
     X, y, q, _ = data
     Z = X[lowrank.select_landmarks(X, 20, seed=5)]
     Phi, M = np_features(X, Z, SIGMA)
-    sq, sf = float(median_heuristic(jnp.asarray(q))), float(median_heuristic(jnp.asarray(y[:, None])))
+    sq, sf = (
+        float(median_heuristic(jnp.asarray(q))),
+        float(median_heuristic(jnp.asarray(y[:, None]))),
+    )
     B = np_centered_factor(q, sq)
     om, wt = lowrank.prediction_frequencies(sf, 32)
     n = X.shape[0]
 
     def J(w):  # the low-rank CKA objective in w, densely in NumPy
-        return (np.sum((y - Phi @ w) ** 2) + LAM * w @ w) / n + mu * np_cka_features(Phi @ w, B, om, wt)
+        return (np.sum((y - Phi @ w) ** 2) + LAM * w @ w) / n + mu * np_cka_features(
+            Phi @ w, B, om, wt
+        )
 
     return Phi, M, B, om, wt, J, Z, sq, sf
 
@@ -195,8 +228,18 @@ def test_cka_objective_and_gradient_against_dense_and_finite_differences(data):
     rng = np.random.default_rng(1)
     w = np.linalg.solve(A, Phi.T @ y) + 0.1 * rng.standard_normal(m)
     v = R.T @ w
-    val, g = lowrank.cka_value_and_grad(jnp.asarray(v), jnp.asarray(Phi), jnp.asarray(R), jnp.asarray(c),
-                                         y @ y - c @ c, jnp.asarray(B), jnp.asarray(om), jnp.asarray(wt), hll, mu)
+    val, g = lowrank.cka_value_and_grad(
+        jnp.asarray(v),
+        jnp.asarray(Phi),
+        jnp.asarray(R),
+        jnp.asarray(c),
+        y @ y - c @ c,
+        jnp.asarray(B),
+        jnp.asarray(om),
+        jnp.asarray(wt),
+        hll,
+        mu,
+    )
     assert float(val) == pytest.approx(J(w), rel=1e-10)
     Jv = lambda vv: J(np.linalg.solve(R.T, vv))  # noqa: E731
     h = 1e-6
@@ -224,8 +267,9 @@ def test_cka_fit_is_stationary_for_the_dense_objective(data):
 def test_all_points_as_landmarks_equals_exact_model(data, penalty):
     X, y, q, Xte = data
     mu = {"none": 0.0, "hsic": 5.0, "cka": 2.0}[penalty]
-    exact = FairKernelRidge(SIGMA, LAM, mu, penalty="cka" if penalty == "none" else penalty, dtype="float64",
-                            tol=1e-14).fit(X, y, q=q, epochs=1000)
+    exact = FairKernelRidge(
+        SIGMA, LAM, mu, penalty="cka" if penalty == "none" else penalty, dtype="float64", tol=1e-14
+    ).fit(X, y, q=q, epochs=1000)
     if penalty == "none":
         res = lowrank.fit_krr_lowrank(X, y, X, SIGMA, LAM)
     elif penalty == "hsic":
@@ -244,8 +288,12 @@ def test_predict_streams_in_chunks(data):
     X, y, q, Xte = data
     res = lowrank.fit_krr_lowrank(X, y, X[:30], SIGMA, LAM)
     big = np.concatenate([Xte] * 5)
-    np.testing.assert_allclose(lowrank.predict(big, res.landmarks, res.alpha, SIGMA, chunk=64),
-                               np_rbf(big, X[:30], SIGMA) @ np.asarray(res.alpha), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        lowrank.predict(big, res.landmarks, res.alpha, SIGMA, chunk=64),
+        np_rbf(big, X[:30], SIGMA) @ np.asarray(res.alpha),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 def np_greedy_pivots(X, sigma, m):
@@ -254,8 +302,11 @@ def np_greedy_pivots(X, sigma, m):
     piv = []
     for _ in range(m):
         Z = np.array(piv, dtype=int)
-        resid = np.diag(K) - (np.einsum("ij,jk,ik->i", K[:, Z], np.linalg.inv(K[np.ix_(Z, Z)]), K[:, Z])
-                              if piv else 0.0)
+        resid = np.diag(K) - (
+            np.einsum("ij,jk,ik->i", K[:, Z], np.linalg.inv(K[np.ix_(Z, Z)]), K[:, Z])
+            if piv
+            else 0.0
+        )
         resid[Z] = -1
         piv.append(int(np.argmax(resid)))
     return np.sort(piv)
@@ -265,28 +316,45 @@ def test_landmark_methods_seeded_distinct_and_greedy_equals_brute_force(data):
     X = data[0]
     for method in lowrank.LANDMARK_METHODS:
         a = lowrank.select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA)
-        assert np.array_equal(a, lowrank.select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA))
+        assert np.array_equal(
+            a, lowrank.select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA)
+        )
         assert len(np.unique(a)) == 15 and np.all(np.diff(a) > 0)
-    assert not np.array_equal(lowrank.select_landmarks(X, 15, seed=3), lowrank.select_landmarks(X, 15, seed=4))
+    assert not np.array_equal(
+        lowrank.select_landmarks(X, 15, seed=3), lowrank.select_landmarks(X, 15, seed=4)
+    )
     np.testing.assert_array_equal(
         lowrank.select_landmarks(X, 10, method="pivoted_cholesky", sigma=SIGMA, pool=X.shape[0]),
-        np_greedy_pivots(X, SIGMA, 10))
-    assert np.array_equal(lowrank.select_landmarks(X, X.shape[0], method="kmeans++", pool=X.shape[0]),
-                          np.arange(X.shape[0]))
+        np_greedy_pivots(X, SIGMA, 10),
+    )
+    assert np.array_equal(
+        lowrank.select_landmarks(X, X.shape[0], method="kmeans++", pool=X.shape[0]),
+        np.arange(X.shape[0]),
+    )
 
 
 def test_kmeanspp_spreads_landmarks_more_than_chance():
     rng = np.random.default_rng(0)
     # four tight clusters of very different sizes: D^2 sampling visits each one with 4 landmarks
-    X = np.concatenate([rng.normal(c, 0.01, (k, 2)) for c, k in zip([0, 10, 20, 30], [300, 20, 10, 5])])
+    X = np.concatenate(
+        [
+            rng.normal(c, 0.01, (k, 2))
+            for c, k in zip([0, 10, 20, 30], [300, 20, 10, 5], strict=False)
+        ]
+    )
     idx = lowrank.select_landmarks(X, 4, method="kmeans++", seed=0, pool=len(X))
     assert sorted(np.round(X[idx, 0] / 10).astype(int)) == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"m": 0}, "n_components"), ({"m": 500}, "n_components"), ({"m": 2.5}, "n_components"),
-     ({"m": 5, "method": "random"}, "landmarks"), ({"m": 5, "method": "pivoted_cholesky"}, "sigma")],
+    [
+        ({"m": 0}, "n_components"),
+        ({"m": 500}, "n_components"),
+        ({"m": 2.5}, "n_components"),
+        ({"m": 5, "method": "random"}, "landmarks"),
+        ({"m": 5, "method": "pivoted_cholesky"}, "sigma"),
+    ],
 )
 def test_landmark_errors_name_the_argument(data, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -315,8 +383,12 @@ def test_pivoted_landmarks_with_duplicate_rows_stay_distinct_and_fit_is_finite(d
     assert int(res.rank) == 10  # repeated landmarks add no eigen-direction
     # the same function as with the 10 distinct landmarks
     ref = lowrank.fit_krr_lowrank(Xd, np.tile(y[:10], 4), X[:10], SIGMA, LAM)
-    np.testing.assert_allclose(lowrank.predict(Xte, res.landmarks, res.alpha, SIGMA),
-                               lowrank.predict(Xte, ref.landmarks, ref.alpha, SIGMA), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        lowrank.predict(Xte, res.landmarks, res.alpha, SIGMA),
+        lowrank.predict(Xte, ref.landmarks, ref.alpha, SIGMA),
+        rtol=1e-7,
+        atol=1e-9,
+    )
 
 
 def _temp_bytes(program, *args) -> int:
@@ -336,7 +408,20 @@ def test_compiled_programs_never_copy_the_feature_matrix():
     assert _temp_bytes(lowrank.gram_statistics, f64(n, d), f64(n), f64(n, r), nmap) <= 3 * block
     # the m x m factorisation's workspace only
     assert _temp_bytes(lowrank._whiten, f64(n, m), f64(n), f64(m), f64()) <= 4 * 8 * m * m
-    lbfgs = _temp_bytes(lowrank.cka_lbfgs, f64(n, m), f64(m, m), f64(m), f64(), f64(n, r), f64(32), f64(32),
-                        f64(), f64(), jax.ShapeDtypeStruct((), jnp.int64), f64(), f64())
+    lbfgs = _temp_bytes(
+        lowrank.cka_lbfgs,
+        f64(n, m),
+        f64(m, m),
+        f64(m),
+        f64(),
+        f64(n, r),
+        f64(32),
+        f64(32),
+        f64(),
+        f64(),
+        jax.ShapeDtypeStruct((), jnp.int64),
+        f64(),
+        f64(),
+    )
     # what remains is O(n (D_f + r)): Fourier features of f and their gradient (64 columns each)
     assert lbfgs < 0.5 * one_copy

@@ -58,7 +58,9 @@ def test_permutation_matches_brute_force(shape_a, shape_b):
     b = 0.5 * a[:, :1] ** 2 + rng.normal(size=(n, *shape_b))
     t, null, p, sa, sb = brute_force(a, b, B, seed=7)
     res = hsic_test(a, b, n_permutations=B, random_state=7)
-    assert res.sigma_a == pytest.approx(sa, rel=1e-12) and res.sigma_b == pytest.approx(sb, rel=1e-12)
+    assert res.sigma_a == pytest.approx(sa, rel=1e-12) and res.sigma_b == pytest.approx(
+        sb, rel=1e-12
+    )
     assert res.statistic == pytest.approx(t, rel=1e-10)
     np.testing.assert_allclose(res.null_distribution, null, rtol=1e-9, atol=1e-15)
     # No permuted value within rounding of the observed one, so the count is unambiguous.
@@ -115,8 +117,15 @@ def test_pvalues_uniform_under_independence(method, n):
     pvals = []
     for s in seeds:
         rng = np.random.default_rng(1000 + s)
-        pvals.append(hsic_test(rng.normal(size=n), rng.normal(size=n), method=method,
-                               n_permutations=199, random_state=s).pvalue)
+        pvals.append(
+            hsic_test(
+                rng.normal(size=n),
+                rng.normal(size=n),
+                method=method,
+                n_permutations=199,
+                random_state=s,
+            ).pvalue
+        )
     pvals = np.array(pvals)
     assert stats.kstest(pvals, "uniform").pvalue > 0.01
     lo, hi = stats.binom.interval(0.999, len(pvals), 0.05)
@@ -132,7 +141,13 @@ def test_power_under_dependence(method):
         for s in range(20):
             rng = np.random.default_rng(s)
             x = rng.normal(size=n)
-            res = hsic_test(x, x**2 + 0.5 * rng.normal(size=n), method=method, n_permutations=199, random_state=s)
+            res = hsic_test(
+                x,
+                x**2 + 0.5 * rng.normal(size=n),
+                method=method,
+                n_permutations=199,
+                random_state=s,
+            )
             hits += res.pvalue <= 0.05
         rejections[n] = hits
     assert rejections[150] == 20
@@ -142,7 +157,10 @@ def test_power_under_dependence(method):
 @pytest.mark.parametrize("method", ["permutation", "gamma"])
 def test_constant_input_gives_zero_and_one(method):
     rng = np.random.default_rng(0)
-    for a, b in ((np.full(30, 2.5), rng.normal(size=30)), (rng.normal(size=(30, 2)), np.ones((30, 3)))):
+    for a, b in (
+        (np.full(30, 2.5), rng.normal(size=30)),
+        (rng.normal(size=(30, 2)), np.ones((30, 3))),
+    ):
         res = hsic_test(a, b, method=method, n_permutations=50, random_state=0)
         statistic, pvalue = res
         assert (statistic, pvalue) == (0.0, 1.0)
@@ -154,7 +172,9 @@ def test_permutation_constant_rule_matches_brute_force_count():
     b = rng.normal(size=20)
     Kc = np.zeros((20, 20))  # centred kernel of a constant
     L = np_rbf(b[:, None], b[:, None], np_median(b[:, None]))
-    null = np.array([np.sum(Kc * L[p][:, p]) for p in rng.permuted(np.tile(np.arange(20), (9, 1)), axis=1)])
+    null = np.array(
+        [np.sum(Kc * L[p][:, p]) for p in rng.permuted(np.tile(np.arange(20), (9, 1)), axis=1)]
+    )
     assert (1 + np.sum(null >= 0.0)) / 10 == hsic_test(np.zeros(20), b, n_permutations=9).pvalue
 
 
@@ -188,7 +208,10 @@ def test_random_state_reproducible_and_randomstate_accepted():
         (dict(a=np.arange(3.0), b=np.arange(3.0)), "at least 4"),
         (dict(a=np.arange(5.0), b=np.arange(5.0), method="gamma"), "at least 6"),
         (dict(a=np.arange(10.0), b=np.arange(10.0), method="exact"), "method must be one of"),
-        (dict(a=np.arange(10.0), b=np.arange(10.0), n_permutations=0), "n_permutations must be >= 1"),
+        (
+            dict(a=np.arange(10.0), b=np.arange(10.0), n_permutations=0),
+            "n_permutations must be >= 1",
+        ),
         (dict(a=np.arange(10.0), b=np.arange(10.0), sigma_a=-1.0), "sigma_a must be > 0"),
         (dict(a=np.zeros((10, 2, 2)), b=np.arange(10.0)), "1-D or 2-D"),
     ],

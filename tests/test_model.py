@@ -28,7 +28,9 @@ def test_mu_zero_equals_sklearn_kernel_ridge(seed_data, sigma, lam, penalty):
     ref = KernelRidge(kernel="rbf", gamma=1 / (2 * sigma**2), alpha=lam).fit(X, y)
     for A in (X, Xt):
         expected = ref.predict(A)
-        np.testing.assert_allclose(model.predict(A), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+        np.testing.assert_allclose(
+            model.predict(A), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max()
+        )
 
 
 def test_hsic_fit_equals_dense_solve_of_fkl_system(seed_data):
@@ -41,12 +43,16 @@ def test_hsic_fit_equals_dense_solve_of_fkl_system(seed_data):
     Lc = np_center(np_rbf(q, q, sq))
     s = y.std()
     alpha = np.linalg.solve(K + lam * np.eye(n) + mu / n * Lc @ K, y / s)
-    np.testing.assert_allclose(model.predict(Xt), s * np_rbf(Xt, X, sigma) @ alpha, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(
+        model.predict(Xt), s * np_rbf(Xt, X, sigma) @ alpha, rtol=1e-8, atol=1e-8
+    )
 
 
 def test_float32_and_float64_agree(seed_data):
     X, y, q, Xt, _, _ = seed_data
-    fit = lambda dtype, penalty: FairKernelRidge(1.0, 1e-2, 3.0, penalty=penalty, dtype=dtype).fit(X, y, q=q)  # noqa: E731
+    fit = lambda dtype, penalty: FairKernelRidge(1.0, 1e-2, 3.0, penalty=penalty, dtype=dtype).fit(
+        X, y, q=q
+    )  # noqa: E731
     # Closed form: the float32 solve is float32-accurate.
     p64, p32 = fit("float64", "hsic").predict(Xt), fit("float32", "hsic").predict(Xt)
     assert p32.dtype == np.float32
@@ -60,7 +66,9 @@ def test_float32_and_float64_agree(seed_data):
     j64 = lambda model: cka_objective_np(model, X, y, q, model.alpha_.astype(np.float64))  # noqa: E731
     assert j64(m32) == pytest.approx(j64(m64), rel=1e-4)
     assert j64(m64) <= j64(m32) + 1e-9
-    np.testing.assert_allclose(m32.predict(Xt), m64.predict(Xt), rtol=0, atol=5e-2 * np.abs(m64.predict(Xt)).max())
+    np.testing.assert_allclose(
+        m32.predict(Xt), m64.predict(Xt), rtol=0, atol=5e-2 * np.abs(m64.predict(Xt)).max()
+    )
 
 
 def test_fit_tends_to_unpenalised_fit_as_mu_vanishes(seed_data):
@@ -80,11 +88,15 @@ def test_heldout_dependence_falls_as_mu_grows(seed_data, penalty):
     sf, sq = float(median_heuristic(y[:, None])), float(median_heuristic(q))
     deps, mses = [], []
     for mu in (0.0, 1.0, 5.0, 20.0):
-        pred = FairKernelRidge(1.0, 1e-2, mu, penalty=penalty, dtype="float64").fit(X, y, q=q).predict(Xt)
+        pred = (
+            FairKernelRidge(1.0, 1e-2, mu, penalty=penalty, dtype="float64")
+            .fit(X, y, q=q)
+            .predict(Xt)
+        )
         deps.append(heldout_cka(pred, qt, sf, sq))
         mses.append(np.mean((pred - yt) ** 2))
     assert deps[-1] < 0.5 * deps[0]
-    assert all(b <= a + 0.05 for a, b in zip(deps, deps[1:]))
+    assert all(b <= a + 0.05 for a, b in zip(deps, deps[1:], strict=False))
     assert mses[-1] > mses[0]  # fairness costs accuracy here: y = sin(x) + 3q
 
 
@@ -92,7 +104,9 @@ def test_heldout_dependence_falls_as_mu_grows(seed_data, penalty):
 def test_invariant_to_units_of_y_and_q(seed_data, penalty):
     X, y, q, Xt, _, qt = seed_data
     m1 = FairKernelRidge(1.0, 1e-2, 5.0, penalty=penalty, dtype="float64").fit(X, y, q=q)
-    m2 = FairKernelRidge(1.0, 1e-2, 5.0, penalty=penalty, dtype="float64").fit(X, 1000 * y, q=0.01 * q)
+    m2 = FairKernelRidge(1.0, 1e-2, 5.0, penalty=penalty, dtype="float64").fit(
+        X, 1000 * y, q=0.01 * q
+    )
     p1, p2 = m1.predict(Xt), m2.predict(Xt)
     np.testing.assert_allclose(p2, 1000 * p1, rtol=1e-6, atol=1e-6 * np.abs(1000 * p1).max())
     assert float(cka_rbf(p2, 0.01 * qt)) == pytest.approx(float(cka_rbf(p1, qt)), rel=1e-6)
@@ -101,12 +115,20 @@ def test_invariant_to_units_of_y_and_q(seed_data, penalty):
 
 def test_linear_kernel_on_q_is_unit_invariant(seed_data):
     X, y, q, Xt, _, _ = seed_data
-    p1 = FairKernelRidge(1.0, 1e-2, 5.0, penalty="hsic", kernel_q="linear", dtype="float64").fit(X, y, q=q).predict(Xt)
-    p2 = FairKernelRidge(1.0, 1e-2, 5.0, penalty="hsic", kernel_q="linear", dtype="float64").fit(X, y, q=50 * q + 3).predict(Xt)
+    p1 = (
+        FairKernelRidge(1.0, 1e-2, 5.0, penalty="hsic", kernel_q="linear", dtype="float64")
+        .fit(X, y, q=q)
+        .predict(Xt)
+    )
+    p2 = (
+        FairKernelRidge(1.0, 1e-2, 5.0, penalty="hsic", kernel_q="linear", dtype="float64")
+        .fit(X, y, q=50 * q + 3)
+        .predict(Xt)
+    )
     np.testing.assert_allclose(p1, p2, rtol=1e-8, atol=1e-8)
 
 
-CORNERS = [(s, l, lr) for s in (0.1, 5.0) for l in (1e-4, 1.0) for lr in (1e-3, 0.05)]
+CORNERS = [(s, lam, lr) for s in (0.1, 5.0) for lam in (1e-4, 1.0) for lr in (1e-3, 0.05)]
 
 
 @pytest.mark.parametrize("sigma,lam,lr", CORNERS)
@@ -116,8 +138,12 @@ def test_cka_solver_converges_on_the_seed_search_space(seed_data, sigma, lam, lr
     for mu in (1.0, 20.0):
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
-            warnings.simplefilter("ignore", LinAlgWarning)  # float32 at lam=1e-4: expected, tested elsewhere
-            model = FairKernelRidge(sigma, lam, mu, sigma_q=sigma_q).fit(X, y, q=q, epochs=300, lr=lr)
+            warnings.simplefilter(
+                "ignore", LinAlgWarning
+            )  # float32 at lam=1e-4: expected, tested elsewhere
+            model = FairKernelRidge(sigma, lam, mu, sigma_q=sigma_q).fit(
+                X, y, q=q, epochs=300, lr=lr
+            )
         assert model.converged_
         assert np.all(np.isfinite(model.predict(Xt)))
         # Never worse than its warm start (the mu = 0 solution), measured independently.
@@ -183,7 +209,9 @@ def test_refit_replaces_state(seed_data):
 
 
 def test_config_round_trip():
-    model = FairKernelRidge(0.7, 1e-3, 2.0, sigma_q=0.4, penalty="hsic", kernel_q="rbf", dtype="float64", name="m")
+    model = FairKernelRidge(
+        0.7, 1e-3, 2.0, sigma_q=0.4, penalty="hsic", kernel_q="rbf", dtype="float64", name="m"
+    )
     clone = FairKernelRidge.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
 
@@ -229,8 +257,12 @@ def test_mu_path_model_method_equals_separate_fits(seed_data):
     path = FairKernelRidge(1.0, 1e-2, dtype="float64").mu_path(X, y, q, mus)
     assert path.residual < 1e-13
     preds = path.predict(Xt)
-    for mu, p in zip(mus, preds):
-        ref = FairKernelRidge(1.0, 1e-2, mu, penalty="hsic", dtype="float64").fit(X, y, q=q).predict(Xt)
+    for mu, p in zip(mus, preds, strict=False):
+        ref = (
+            FairKernelRidge(1.0, 1e-2, mu, penalty="hsic", dtype="float64")
+            .fit(X, y, q=q)
+            .predict(Xt)
+        )
         np.testing.assert_allclose(p, ref, rtol=1e-7, atol=1e-7 * np.abs(ref).max())
 
 
@@ -239,7 +271,9 @@ def test_constant_q_gives_unpenalised_fit_with_warning(seed_data):
     base = FairKernelRidge(1.0, 1e-2, dtype="float64").fit(X, y).predict(Xt)
     for penalty in ("cka", "hsic"):
         with pytest.warns(UserWarning, match="q is constant"):
-            m = FairKernelRidge(1.0, 1e-2, 5.0, penalty=penalty, dtype="float64").fit(X, y, q=np.ones(len(y)))
+            m = FairKernelRidge(1.0, 1e-2, 5.0, penalty=penalty, dtype="float64").fit(
+                X, y, q=np.ones(len(y))
+            )
         np.testing.assert_allclose(m.predict(Xt), base, rtol=1e-8, atol=1e-8)
 
 
@@ -281,8 +315,16 @@ def np_nystrom(Xc, Z, sigma, rcond=1e-12):
 def test_low_rank_model_equals_dense_numpy_low_rank_objective(seed_data, mu):
     X, y, q, Xt, _, _ = seed_data
     n, sigma, lam = len(y), 0.8, 1e-2
-    model = FairKernelRidge(sigma, lam, mu, penalty="hsic", dtype="float64", n_components=12,
-                            landmarks="kmeans++", random_state=3).fit(X, y, q=q)
+    model = FairKernelRidge(
+        sigma,
+        lam,
+        mu,
+        penalty="hsic",
+        dtype="float64",
+        n_components=12,
+        landmarks="kmeans++",
+        random_state=3,
+    ).fit(X, y, q=q)
     Z = model.X_fit_
     assert Z.shape == (12, 2)
     Xc, s = X - X.mean(0), y.std()
@@ -293,7 +335,9 @@ def test_low_rank_model_equals_dense_numpy_low_rank_objective(seed_data, mu):
         A = A + mu / n * Phi.T @ Lc @ Phi
     w = np.linalg.solve(A, Phi.T @ (y / s))
     expected = s * np_rbf(Xt - X.mean(0), Z, sigma) @ (M @ w)
-    np.testing.assert_allclose(model.predict(Xt), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max())
+    np.testing.assert_allclose(
+        model.predict(Xt), expected, rtol=1e-8, atol=1e-8 * np.abs(expected).max()
+    )
     f = Phi @ w
     J = (np.sum((y / s - f) ** 2) + lam * w @ w) / n + (mu * f @ Lc @ f / n**2 if mu > 0 else 0.0)
     assert model.objective_ == pytest.approx(J, rel=1e-9)
@@ -301,17 +345,22 @@ def test_low_rank_model_equals_dense_numpy_low_rank_objective(seed_data, mu):
 
 def test_low_rank_landmarks_are_seeded(seed_data):
     X, y, q, *_ = seed_data
-    fit = lambda rs: FairKernelRidge(1.0, n_components=20, random_state=rs, dtype="float64").fit(X, y).X_fit_  # noqa: E731
+    fit = lambda rs: (
+        FairKernelRidge(1.0, n_components=20, random_state=rs, dtype="float64").fit(X, y).X_fit_
+    )  # noqa: E731
     np.testing.assert_array_equal(fit(1), fit(1))
     assert not np.array_equal(fit(1), fit(2))
 
 
-@pytest.mark.parametrize("bad,match", [
-    (0, "n_components .* integer >= 1; got 0"),
-    (2.5, "n_components .* integer >= 1; got 2.5"),
-    (True, "n_components .* integer >= 1; got True"),
-    (151, "n_components=151 is larger than the number of training samples n=150"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (0, "n_components .* integer >= 1; got 0"),
+        (2.5, "n_components .* integer >= 1; got 2.5"),
+        (True, "n_components .* integer >= 1; got True"),
+        (151, "n_components=151 is larger than the number of training samples n=150"),
+    ],
+)
 def test_bad_n_components_is_refused_with_a_clear_message(seed_data, bad, match):
     X, y, *_ = seed_data
     with pytest.raises(ValueError, match=match):
@@ -331,7 +380,9 @@ def test_low_rank_refuses_sample_weight_and_bad_landmark_choice(seed_data):
 @pytest.mark.parametrize("penalty", ["cka", "hsic"])
 def test_low_rank_save_load_and_chunked_predict(seed_data, tmp_path, penalty):
     X, y, q, *_ = seed_data
-    model = FairKernelRidge(0.8, 1e-2, 3.0, penalty=penalty, n_components=25, dtype="float64").fit(X, y, q=q)
+    model = FairKernelRidge(0.8, 1e-2, 3.0, penalty=penalty, n_components=25, dtype="float64").fit(
+        X, y, q=q
+    )
     big = np.random.default_rng(0).uniform(-3, 3, size=(5000, 2))
     pred = model.predict(big)
     Z, beta = model.X_fit_.astype(np.float64), model.alpha_.astype(np.float64)
@@ -350,6 +401,6 @@ def test_low_rank_mu_path_equals_separate_low_rank_fits(seed_data):
     kw = dict(dtype="float64", n_components=30, random_state=5)
     path = FairKernelRidge(1.0, 1e-2, **kw).mu_path(X, y, q, mus)
     assert path.X_fit.shape == (30, 2) and path.alphas.shape == (3, 30)
-    for mu, p in zip(mus, path.predict(Xt)):
+    for mu, p in zip(mus, path.predict(Xt), strict=False):
         ref = FairKernelRidge(1.0, 1e-2, mu, penalty="hsic", **kw).fit(X, y, q=q).predict(Xt)
         np.testing.assert_allclose(p, ref, rtol=1e-8, atol=1e-8 * np.abs(ref).max())

@@ -23,7 +23,9 @@ def fitted(seed_data):
 @pytest.mark.parametrize("batch_size", [None, 1, 7, 50, 10_000])
 def test_predict_batch_size_bounds_the_chunk_not_the_answer(fitted, batch_size):
     model, Xt, reference = fitted
-    np.testing.assert_allclose(model.predict(Xt, batch_size=batch_size), reference, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(
+        model.predict(Xt, batch_size=batch_size), reference, rtol=1e-7, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -3])
@@ -65,8 +67,10 @@ def test_direct_call_before_fit_names_fit():
         FairKernelRidge()(np.zeros((3, 2)))
 
 
-@pytest.mark.parametrize("dtype,name", [(np.float64, "float64"), (np.dtype("float32"), "float32"),
-                                        ("float64", "float64")])
+@pytest.mark.parametrize(
+    "dtype,name",
+    [(np.float64, "float64"), (np.dtype("float32"), "float32"), ("float64", "float64")],
+)
 def test_numpy_dtypes_are_accepted_by_name(seed_data, dtype, name):
     X, y, q = seed_data[:3]
     assert FairKernelRidge(dtype=dtype).fit(X, y, q=q).compute_dtype_name == name

@@ -22,8 +22,10 @@ def _decimal_strings(q):
     return np.array([f"{v:.3f}" for v in q[:, 0]])
 
 
-@pytest.mark.parametrize("wrap", [np.asarray, lambda a: a.astype(object), pd.Series,
-                                  lambda a: pd.Series(a, dtype="string")])
+@pytest.mark.parametrize(
+    "wrap",
+    [np.asarray, lambda a: a.astype(object), pd.Series, lambda a: pd.Series(a, dtype="string")],
+)
 def test_decimal_strings_are_refused_by_the_model_and_the_metrics_alike(data, wrap):
     X, y, q = data
     qs = wrap(_decimal_strings(q))
@@ -42,7 +44,8 @@ def test_a_few_integer_codes_as_strings_are_groups_in_both(data):
     # and the group metric sees the same three groups either way.
     assert np.all(np.isfinite(pred)) and ref.is_fitted
     assert mse_gap(y, pred, sensitive_features=labels) == pytest.approx(
-        mse_gap(y, pred, sensitive_features=labels.astype(int)))
+        mse_gap(y, pred, sensitive_features=labels.astype(int))
+    )
 
 
 def test_a_categorical_declares_numeric_strings_as_groups(data):

@@ -6,9 +6,9 @@ import importlib.metadata
 import re
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
-import tarfile
 from pathlib import Path
 
 import pytest

@@ -1,6 +1,5 @@
 """Pareto fronts and hypervolume against brute-force definitions."""
 
-
 import numpy as np
 import pytest
 
@@ -9,7 +8,8 @@ from fairkl.pareto import hypervolume_2d, pareto_front
 
 def brute_front(P):
     return sorted(
-        i for i in range(len(P))
+        i
+        for i in range(len(P))
         if not any(np.all(P[j] <= P[i]) and np.any(P[j] < P[i]) for j in range(len(P)))
     )
 
@@ -38,7 +38,9 @@ def test_hypervolume_matches_grid_count_and_known_value():
     assert hypervolume_2d(P, [4.0, 4.0]) == pytest.approx(3 + 2 + 1)
     rng = np.random.default_rng(0)
     Q = rng.uniform(0, 1, size=(30, 2))
-    assert hypervolume_2d(Q, [1.0, 1.0]) == pytest.approx(brute_hypervolume(Q, [1.0, 1.0]), abs=5e-3)
+    assert hypervolume_2d(Q, [1.0, 1.0]) == pytest.approx(
+        brute_hypervolume(Q, [1.0, 1.0]), abs=5e-3
+    )
 
 
 def test_points_outside_reference_contribute_nothing():

@@ -72,27 +72,43 @@ def test_solve_batch_equals_separate_fits(data):
     cfg = FitConfig(mu=1.0, penalty="cka", dtype="float64")
     p = prepare(X, y, q, cfg)
     settings = [(0.7, 1e-2, 2.0, np.nan, 0.01, 200), (1.5, 1e-1, 0.5, 0.8, 0.05, 150)]
-    cols = [np.array(c) for c in zip(*settings)]
-    res = solve_batch(p, cfg, sigmas=cols[0], lams=cols[1], mus=cols[2], sigma_qs=cols[3], lrs=cols[4],
-                      epochs=cols[5].astype(int))
+    cols = [np.array(c) for c in zip(*settings, strict=False)]
+    res = solve_batch(
+        p,
+        cfg,
+        sigmas=cols[0],
+        lams=cols[1],
+        mus=cols[2],
+        sigma_qs=cols[3],
+        lrs=cols[4],
+        epochs=cols[5].astype(int),
+    )
     preds = predict_batch(p, Xv, res.alpha, cols[0], cfg)
     for k, (sigma, lam, mu, sq, lr, ep) in enumerate(settings):
         m = FairKernelRidge(sigma, lam, mu, None if np.isnan(sq) else sq, dtype="float64")
         m.fit(X, y, q=q, epochs=int(ep), lr=lr)
         np.testing.assert_allclose(preds[k], m.predict(Xv), rtol=1e-7, atol=1e-9)
     with pytest.raises(ValueError, match="lr must be in"):
-        solve_batch(p, cfg, sigmas=[1.0], lams=[0.1], mus=[1.0], sigma_qs=[1.0], lrs=[2.0], epochs=[10])
+        solve_batch(
+            p, cfg, sigmas=[1.0], lams=[0.1], mus=[1.0], sigma_qs=[1.0], lrs=[2.0], epochs=[10]
+        )
     with pytest.raises(ValueError, match="epochs must be >= 1"):
-        solve_batch(p, cfg, sigmas=[1.0], lams=[0.1], mus=[1.0], sigma_qs=[1.0], lrs=[0.1], epochs=[0])
+        solve_batch(
+            p, cfg, sigmas=[1.0], lams=[0.1], mus=[1.0], sigma_qs=[1.0], lrs=[0.1], epochs=[0]
+        )
 
 
 def test_sensitive_kernel_object_against_numpy(data):
     _, _, q = data
     k = SensitiveKernel("rbf").resolve(q)
     assert k.sigma == pytest.approx(np_median_distance(q), rel=1e-12)
-    np.testing.assert_allclose(np.asarray(k.centered(q)), np_center(np_rbf(q, q, k.sigma)), atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(k.centered(q)), np_center(np_rbf(q, q, k.sigma)), atol=1e-12
+    )
     B, rank, residual = k.factor(q, 1e-13)
-    np.testing.assert_allclose(np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(q, q, k.sigma)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(q, q, k.sigma)), atol=1e-6
+    )
     lin = SensitiveKernel("linear")
     qs = lin.prepare(3.0 * q + 7.0)
     np.testing.assert_allclose(qs, (q - q.mean(0)) / q.std(0), atol=1e-12)
@@ -102,7 +118,12 @@ def test_sensitive_kernel_object_against_numpy(data):
 
 
 def test_group_codes():
-    assert group_codes(np.eye(3)[[0, 1, 2, 1]]).tolist() == [0, 1, 2, 1]  # one-hot: the column of the 1 (group_labels)
+    assert group_codes(np.eye(3)[[0, 1, 2, 1]]).tolist() == [
+        0,
+        1,
+        2,
+        1,
+    ]  # one-hot: the column of the 1 (group_labels)
     assert group_codes(np.array([[0.5], [1.0]])) is None
 
 
@@ -112,9 +133,13 @@ def test_yardstick_against_numpy(data):
     assert ruler.sigma_pred == pytest.approx(np_median_distance(y[:, None]), rel=1e-12)
     F = np.stack([y + np.random.default_rng(s).normal(size=len(y)) for s in range(3)])
     L = np_center(np_rbf(q, q, ruler.sigma_q))
-    for f, got_cka, got_hsic in zip(F, ruler.score_rows(F, q), ruler.score_rows(F, q, "hsic")):
+    for f, got_cka, got_hsic in zip(
+        F, ruler.score_rows(F, q), ruler.score_rows(F, q, "hsic"), strict=False
+    ):
         K = np_center(np_rbf(f[:, None], f[:, None], ruler.sigma_pred))
-        assert got_cka == pytest.approx(np.sum(K * L) / np.sqrt(np.sum(K * K) * np.sum(L * L)), rel=1e-10)
+        assert got_cka == pytest.approx(
+            np.sum(K * L) / np.sqrt(np.sum(K * K) * np.sum(L * L)), rel=1e-10
+        )
         assert got_hsic == pytest.approx(np.sum(K * L) / len(y) ** 2, rel=1e-10)
     assert ruler.score(F[0], q) == pytest.approx(ruler.score_rows(F, q)[0], rel=1e-14)
     assert ruler.score(np.full(len(y), 3.0), q) == 0.0  # a constant predictor is independent of q
@@ -140,7 +165,9 @@ def test_regressor_and_model_parameters_stay_in_sync():
     got = {k: p.default for k, p in reg.items() if k != "self"}
     assert set(got) == set(expected)
     differences = {k for k in got if got[k] != expected[k]}
-    assert differences == {"dtype"}  # documented: scikit-learn computes in float64, Keras in float32
+    assert differences == {
+        "dtype"
+    }  # documented: scikit-learn computes in float64, Keras in float32
     config_fields = set(inspect.signature(FitConfig).parameters) - {"kernel"}
     assert config_fields == set(got)
 
@@ -159,17 +186,35 @@ def test_a_kernel_on_x_is_one_registry_entry(data, monkeypatch):
     p = prepare(X, y, None, cfg)
     alpha = np.asarray(solve(p, cfg).alpha) * p.y_scale
     D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
-    np.testing.assert_allclose(alpha, np.linalg.solve(np.exp(-D / 0.9) + 1e-2 * np.eye(len(y)), y), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        alpha, np.linalg.solve(np.exp(-D / 0.9) + 1e-2 * np.eye(len(y)), y), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_regressor_forwards_the_low_rank_parameters(data):
     X, y, q = data
-    kw = dict(sigma=0.9, lam=1e-2, mu=2.0, penalty="hsic", n_components=20, landmarks="pivoted_cholesky", random_state=4)
+    kw = dict(
+        sigma=0.9,
+        lam=1e-2,
+        mu=2.0,
+        penalty="hsic",
+        n_components=20,
+        landmarks="pivoted_cholesky",
+        random_state=4,
+    )
     reg = FairKernelRidgeRegressor(**kw).fit(X, y, sensitive_features=q)
     model = FairKernelRidge(dtype="float64", **kw).fit(X, y, q=q)
     assert reg.model_.X_fit_.shape == (20, X.shape[1])
     np.testing.assert_array_equal(reg.predict(X), model.predict(X))
     with pytest.raises(ValueError, match="solve_batch runs the exact model only"):
         cfg = FitConfig(mu=1.0, n_components=10)
-        solve_batch(prepare(X, y, q, cfg), cfg, sigmas=[1.0], lams=[1e-2], mus=[1.0], sigma_qs=[np.nan],
-                    lrs=[0.01], epochs=[10])
+        solve_batch(
+            prepare(X, y, q, cfg),
+            cfg,
+            sigmas=[1.0],
+            lams=[1e-2],
+            mus=[1.0],
+            sigma_qs=[np.nan],
+            lrs=[0.01],
+            epochs=[10],
+        )

@@ -76,7 +76,9 @@ def _prose(path: Path) -> str:
 def _code(path: Path) -> str:
     if path.suffix == ".md":
         return ""
-    return "\n".join(c.source for c in jupytext.read(path, fmt="py:percent").cells if c.cell_type == "code")
+    return "\n".join(
+        c.source for c in jupytext.read(path, fmt="py:percent").cells if c.cell_type == "code"
+    )
 
 
 def numbers_in(text: str) -> list[str]:
@@ -99,7 +101,9 @@ def allow_list(path: Path) -> dict[str, str]:
 
 
 def test_the_number_pattern():
-    text = "MSE 0.27 and 1e-3, a 4% gap, 111× lower, 3 percent; not float32, x64, §5.2, (3.1), n = 150"
+    text = (
+        "MSE 0.27 and 1e-3, a 4% gap, 111× lower, 3 percent; not float32, x64, §5.2, (3.1), n = 150"
+    )
     assert numbers_in(text) == ["0.27", "1e-3", "4%", "111×", "3 percent"]
     assert numbers_in("{glue:text}`cka:.3f` and {cite:t}`perez2017` and [a](b/1.5)") == []
 
@@ -130,7 +134,9 @@ def test_allow_lists_are_short_reasoned_and_current(path):
 def test_every_glued_key_is_computed_on_its_page(path):
     used = set(GLUE_USE.findall(_prose(path)))
     defined = set(GLUE_DEF.findall(_code(path)))
-    assert not used - defined, f"glued in the text but never glue()d in code: {sorted(used - defined)}"
+    assert not used - defined, (
+        f"glued in the text but never glue()d in code: {sorted(used - defined)}"
+    )
 
 
 def test_no_allow_list_for_a_missing_page():

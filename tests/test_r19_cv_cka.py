@@ -20,7 +20,8 @@ def fitted():
     q = q[:, 0]
     splitter = KFold(3, shuffle=True, random_state=0)
     cv = FairKernelRidgeCV(sigmas=[1.0], lams=[1e-2], mus=MUS, cv=splitter, penalty="cka").fit(
-        X, y, sensitive_features=q)
+        X, y, sensitive_features=q
+    )
     ruler = Yardstick(**cv.yardstick_)
     folds = list(splitter.split(X))
     ref_mse, ref_cka, steps = [], [], 0
@@ -28,16 +29,21 @@ def fitted():
         mse, cka = [], []
         for train, test in folds:
             est = FairKernelRidgeRegressor(sigma=1.0, lam=1e-2, mu=mu, penalty="cka").fit(
-                X[train], y[train], sensitive_features=q[train])
+                X[train], y[train], sensitive_features=q[train]
+            )
             pred = est.predict(X[test])
             steps += est.model_.n_iter_
             mse.append(np.mean((pred - y[test]) ** 2))
             cka.append(ruler.score(pred, q[test], "cka"))
         ref_mse.append(np.mean(mse))
         ref_cka.append(np.mean(cka))
-    search = GridSearchCV(FairKernelRidgeRegressor(sigma=1.0, lam=1e-2, penalty="cka"), {"mu": MUS},
-                          scoring="neg_mean_squared_error", cv=splitter, refit=False).fit(
-        X, y, sensitive_features=q)
+    search = GridSearchCV(
+        FairKernelRidgeRegressor(sigma=1.0, lam=1e-2, penalty="cka"),
+        {"mu": MUS},
+        scoring="neg_mean_squared_error",
+        cv=splitter,
+        refit=False,
+    ).fit(X, y, sensitive_features=q)
     return cv, np.array(ref_mse), np.array(ref_cka), -search.cv_results_["mean_test_score"], steps
 
 

@@ -26,7 +26,9 @@ def _eigen_rank(M, rel):
 def test_mu_path_rank_counts_the_factor_columns_in_use(n_components):
     # rank reported the factor's buffer width (64 exact, 32 low rank) instead of ~20.
     X, y, q = make_seed_data(n=200, seed=0)
-    path = FairKernelRidge(1.0, 1e-2, dtype="float64", n_components=n_components).mu_path(X, y, q, [0.0, 1.0])
+    path = FairKernelRidge(1.0, 1e-2, dtype="float64", n_components=n_components).mu_path(
+        X, y, q, [0.0, 1.0]
+    )
     HLH = np_center(np_rbf(q.reshape(len(q), -1), q.reshape(len(q), -1), path.sigma_q))
     r_opt = _eigen_rank(HLH, 1e-13)
     # pivoted Cholesky needs at least the optimal (eigen) rank, and not far more on a smooth kernel
@@ -38,7 +40,9 @@ def test_mu_path_rank_of_group_factors(kernel_q):
     # two groups: HLH has rank 1 (the factor has one centred column per group)
     X, y, q = make_seed_data(n=120, seed=0)
     g = (q[:, 0] > 0).astype(int)
-    path = FairKernelRidge(1.0, 1e-2, dtype="float64", kernel_q=kernel_q).mu_path(X, y, g, [0.0, 1.0])
+    path = FairKernelRidge(1.0, 1e-2, dtype="float64", kernel_q=kernel_q).mu_path(
+        X, y, g, [0.0, 1.0]
+    )
     G = np.eye(2)[g]
     assert path.rank == np.linalg.matrix_rank(np_center(G @ G.T)) == 1
 
@@ -55,7 +59,9 @@ def test_decision_metrics_name_string_labels():
     assert statistical_parity_difference(d, d, sensitive_features=g) == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize("make", [make_parity_scorer, lambda: make_dependence_scorer(sigma_pred=1.0, sigma_q=1.0)])
+@pytest.mark.parametrize(
+    "make", [make_parity_scorer, lambda: make_dependence_scorer(sigma_pred=1.0, sigma_q=1.0)]
+)
 def test_scorer_without_routing_says_how_to_enable_it(make):
     # A scorer made with metadata routing off raised a raw TypeError (missing sensitive_features).
     X, y, _ = make_seed_data(n=40, seed=0)

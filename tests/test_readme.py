@@ -23,7 +23,9 @@ def test_readme_has_its_python_examples():
 @pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_block_runs(block, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # the README must set it itself
+    env = {
+        k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"
+    }  # the README must set it itself
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=600)  # fmt: skip

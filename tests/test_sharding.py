@@ -49,14 +49,23 @@ def test_sharded_fit_equals_single_device_fit():
 
     import numpy as np
 
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("JSON", 1)[1])
-    assert out["shards"] == [2, 2, 2] and out["shard_rows"] == [256, 256]  # really split over 2 devices
-    np.testing.assert_allclose(out["beta_2"], out["beta_1"], rtol=1e-10, atol=1e-10 * np.abs(out["beta_1"]).max())
+    assert out["shards"] == [2, 2, 2] and out["shard_rows"] == [
+        256,
+        256,
+    ]  # really split over 2 devices
+    np.testing.assert_allclose(
+        out["beta_2"], out["beta_1"], rtol=1e-10, atol=1e-10 * np.abs(out["beta_1"]).max()
+    )
     np.testing.assert_allclose(out["pred_2"], out["pred_1"], rtol=1e-12, atol=1e-12)
     # and the single-device answer is the dense low-rank HSIC solve
     X, y, q, Z = (np.asarray(out[k]) for k in ("X", "y", "q", "Z"))
@@ -69,4 +78,6 @@ def test_sharded_fit_equals_single_device_fit():
     Lc = H @ np.exp(-((q[:, None] - q[None]) ** 2) / 2) @ H
     w = np.linalg.solve(Phi.T @ Phi + 1e-2 * np.eye(len(Z)) + 3.0 / n * Phi.T @ Lc @ Phi, Phi.T @ y)
     np.testing.assert_allclose(out["beta_1"], M @ w, rtol=1e-6, atol=1e-6 * np.abs(M @ w).max())
-    np.testing.assert_allclose(out["pred_1"], rbf(X, Z) @ np.asarray(out["alpha"]), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        out["pred_1"], rbf(X, Z) @ np.asarray(out["alpha"]), rtol=1e-10, atol=1e-10
+    )

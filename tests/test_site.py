@@ -32,13 +32,21 @@ def _extension(name: str):
         return importlib.import_module(name)
     finally:
         sys.path.pop(0)
+
+
 REPO = "https://github.com/example-owner/fairkl"
 SITE = "https://example-owner.github.io/fairkl"
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-WHEEL, SDIST, ZIP = f"fairkl-{VERSION}-py3-none-any.whl", f"fairkl-{VERSION}.tar.gz", f"fairkl-{VERSION}-notebooks.zip"
+WHEEL, SDIST, ZIP = (
+    f"fairkl-{VERSION}-py3-none-any.whl",
+    f"fairkl-{VERSION}.tar.gz",
+    f"fairkl-{VERSION}-notebooks.zip",
+)
 PAGES = sorted(p.stem for p in (ROOT / "book").glob("*.py"))  # every notebook page
 # A script, style sheet, preloaded font or image taken from another host (absolute or protocol-relative URL).
-EXTERNAL = re.compile(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=\"(?:https?:)?//[^\"]*\"[^>]*>", re.I)
+EXTERNAL = re.compile(
+    r"<(?:script|link|img)\b[^>]*\b(?:src|href)=\"(?:https?:)?//[^\"]*\"[^>]*>", re.I
+)
 # The theme's repository/issue buttons (sphinx-book-theme's header buttons).
 REPO_BUTTONS = re.compile(r"btn-source-(?:repository|issues|edit)-button")
 LINK_REL = re.compile(r"\brel=\"(?:stylesheet|preload|modulepreload|icon|prefetch)\"", re.I)
@@ -49,7 +57,9 @@ def _build(source: Path, out: Path, repo_url: str = "", **variables: str) -> Pat
     # every notebook in the same `make test`, and the checks below only read the HTML. The zip
     # of notebooks therefore carries them without outputs (its README says so);
     # test_the_site_alone_installs_fairkl_and_runs_a_page executes one of them.
-    env = dict(os.environ, FAIRKL_REPO_URL=repo_url, PYTHONPATH=str(ROOT), FAIRKL_BOOK_EXECUTE="off")
+    env = dict(
+        os.environ, FAIRKL_REPO_URL=repo_url, PYTHONPATH=str(ROOT), FAIRKL_BOOK_EXECUTE="off"
+    )
     env.pop("FAIRKL_SITE_URL", None)
     env.pop("FAIRKL_DIST_DIR", None)
     env.update(variables)
@@ -92,7 +102,9 @@ def tiny_site_with_repo(tmp_path_factory, full_site):
     )  # fmt: skip
     # The wheel and sdist of the full build (the tiny book is no package to build).
     dist = str(full_site / "_static" / "downloads")
-    return _build(src, tmp_path_factory.mktemp("tiny_out"), REPO, FAIRKL_SITE_URL=SITE, FAIRKL_DIST_DIR=dist)
+    return _build(
+        src, tmp_path_factory.mktemp("tiny_out"), REPO, FAIRKL_SITE_URL=SITE, FAIRKL_DIST_DIR=dist
+    )
 
 
 @pytest.mark.slow
@@ -130,13 +142,20 @@ def test_with_repo_url_every_button_points_at_that_repository(tiny_site_with_rep
     page = (tiny_site_with_repo / "book" / "page.html").read_text()
     assert f'href="{REPO}"' in page and REPO_BUTTONS.search(page)  # repository button
     assert f"{REPO}/issues/new?title=" in page and "dropdown-launch-buttons" in page
-    assert "https://mybinder.org/v2/gh/example-owner/fairkl/main?urlpath=lab/tree/book/page.py" in page
+    assert (
+        "https://mybinder.org/v2/gh/example-owner/fairkl/main?urlpath=lab/tree/book/page.py" in page
+    )
     # Colab opens only .ipynb files on GitHub: the executed notebook on the notebooks branch.
-    assert "https://colab.research.google.com/github/example-owner/fairkl/blob/notebooks/book/page.ipynb" in page
+    assert (
+        "https://colab.research.google.com/github/example-owner/fairkl/blob/notebooks/book/page.ipynb"
+        in page
+    )
     assert "blob/main/book/page.py" not in page
     assert not _external_resources(page)
     intro = (tiny_site_with_repo / "book" / "intro.html").read_text()
-    assert f'href="{REPO}"' in intro and "mybinder.org" not in intro  # not a notebook: no launch buttons
+    assert (
+        f'href="{REPO}"' in intro and "mybinder.org" not in intro
+    )  # not a notebook: no launch buttons
 
 
 @pytest.mark.book
@@ -149,7 +168,9 @@ def test_repo_url_must_be_a_github_repository(monkeypatch):
         html_theme_options = {"launch_buttons": {"notebook_interface": "jupyterlab"}}
 
     monkeypatch.setenv("FAIRKL_REPO_URL", "gitlab.com/owner/fairkl")
-    with pytest.raises(ConfigError, match=r"must look like https://github.com/OWNER/REPO, got 'gitlab.com"):
+    with pytest.raises(
+        ConfigError, match=r"must look like https://github.com/OWNER/REPO, got 'gitlab.com"
+    ):
         repository_buttons._configure(None, Config())
     monkeypatch.setenv("FAIRKL_REPO_URL", "https://github.com/o/r/")
     config = Config()
@@ -206,7 +227,9 @@ def test_site_carries_this_versions_wheel_sdist_and_every_page_as_a_notebook(ful
         assert f"fairkl-{VERSION}/pyproject.toml" in sdist.getnames()
     archive = zipfile.ZipFile(downloads / ZIP)
     folder = ZIP.removesuffix(".zip")
-    expected = {f"{folder}/{p}{ext}" for p in PAGES for ext in (".ipynb", ".py")} | {f"{folder}/README.md"}
+    expected = {f"{folder}/{p}{ext}" for p in PAGES for ext in (".ipynb", ".py")} | {
+        f"{folder}/README.md"
+    }
     assert set(archive.namelist()) == expected
     ran = 0
     for page in PAGES:
@@ -235,7 +258,10 @@ def test_installation_and_every_notebook_page_link_the_downloads(full_site):
         note = html[html.index("fairkl-get-code") :][:3000]
         assert "Get the code" in note and 'href="installation.html"' in note, page
         links = _linked_files(html_page)
-        assert set(links) >= {WHEEL, ZIP} and all(p.is_file() for p in links.values()), (page, links)
+        assert set(links) >= {WHEEL, ZIP} and all(p.is_file() for p in links.values()), (
+            page,
+            links,
+        )
         assert "executed" not in _text(note).split("Installation")[0]  # this build ran no page
     for page in ("intro", "glossary", "installation"):  # not notebooks: no note
         assert "fairkl-get-code" not in (full_site / "book" / f"{page}.html").read_text()
@@ -245,7 +271,9 @@ def test_installation_and_every_notebook_page_link_the_downloads(full_site):
 def test_one_install_hint_everywhere_without_a_repository(full_site):
     hints = {_install_hint(ROOT / "book" / f"{p}.py") for p in PAGES}
     assert len(hints) == 1, "the first code cells differ"
-    commands = re.findall(r"`(python -m pip install [^`]+)`", "".join(re.findall(r'"([^"]*)"', hints.pop())))
+    commands = re.findall(
+        r"`(python -m pip install [^`]+)`", "".join(re.findall(r'"([^"]*)"', hints.pop()))
+    )
     assert len(commands) == 2, commands  # the wheel, and '.' in a clone
     text = _text((full_site / "book" / "installation.html").read_text())
     for command in commands:
@@ -256,14 +284,18 @@ def test_one_install_hint_everywhere_without_a_repository(full_site):
 
 
 @pytest.mark.slow
-def test_with_repo_and_site_url_installation_shows_the_git_route_and_a_colab_cell(tiny_site_with_repo):
+def test_with_repo_and_site_url_installation_shows_the_git_route_and_a_colab_cell(
+    tiny_site_with_repo,
+):
     text = _text((tiny_site_with_repo / "book" / "installation.html").read_text())
     assert f"git clone {REPO} fairkl" in text and "Launch buttons" in text
     assert f'%pip install "fairkl[notebooks] @ {SITE}/_static/downloads/{WHEEL}"' in text
     downloads = tiny_site_with_repo / "_static" / "downloads"
     assert (downloads / WHEEL).is_file() and (downloads / ZIP).is_file()
     note = (tiny_site_with_repo / "book" / "page.html").read_text()
-    assert f'href="{REPO}"' in note[note.index("fairkl-get-code") :][:3000]  # the note names the repository
+    assert (
+        f'href="{REPO}"' in note[note.index("fairkl-get-code") :][:3000]
+    )  # the note names the repository
 
 
 @pytest.mark.book
@@ -276,7 +308,9 @@ def test_site_url_must_be_an_https_address(monkeypatch, tmp_path):
         confdir = str(ROOT)
 
     monkeypatch.setenv("FAIRKL_SITE_URL", "example.org/fairkl")
-    with pytest.raises(ConfigError, match=r"FAIRKL_SITE_URL \(make's SITE_URL\) must be the https:// address"):
+    with pytest.raises(
+        ConfigError, match=r"FAIRKL_SITE_URL \(make's SITE_URL\) must be the https:// address"
+    ):
         site_downloads._configure(App(), None)
     monkeypatch.setenv("FAIRKL_SITE_URL", f"{SITE}/")
     app = App()
@@ -317,7 +351,11 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
     import zipfile
 
     downloads = full_site / "_static" / "downloads"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV")
+    }
     start = time.perf_counter()
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -327,8 +365,12 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
     result = subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet", str(downloads / WHEEL)],
                             check=False, env=env, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    result = subprocess.run([str(bin_ / "python"), "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert result.returncode == 0 and result.stdout.startswith("ok") and str(venv) in result.stdout, result.stderr[-3000:]
+    result = subprocess.run(
+        [str(bin_ / "python"), "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert (
+        result.returncode == 0 and result.stdout.startswith("ok") and str(venv) in result.stdout
+    ), result.stderr[-3000:]
     result = subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet", f"{downloads / WHEEL}[notebooks]"],
                             check=False, env=env, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -339,7 +381,9 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
     result = subprocess.run([str(bin_ / "python"), "-c", RUN_PAGE, f"{page}.ipynb"], check=False, cwd=folder, env=env,
                             capture_output=True, text=True, timeout=1800)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"FAIRKL {venv}" in result.stdout, result.stdout[-2000:]  # the wheel's fairkl, not this tree's
+    assert f"FAIRKL {venv}" in result.stdout, result.stdout[
+        -2000:
+    ]  # the wheel's fairkl, not this tree's
     ran = time.perf_counter()
 
     extensions = subprocess.run([str(bin_ / "jupyter"), "labextension", "list"], check=False, env=env, capture_output=True,
@@ -357,7 +401,9 @@ def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
         listing = None
         for _ in range(120):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token=t", timeout=5) as answer:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/contents?token=t", timeout=5
+                ) as answer:
                     listing = json.load(answer)
                 break
             except OSError:
@@ -410,7 +456,9 @@ def test_zip_notebooks_write_python_roles_as_code():
         "{py:func}`fairkl.metrics.hsic_test`, {py:meth}`~fairkl.models.FairKernelRidge.mu_path`, "
         "{py:data}`fairkl.x`; a {term}`proxy` stays."
     )]  # fmt: skip
-    cells = nbformat.reads(site_downloads.for_jupyterlab(nbformat.writes(notebook)), as_version=4).cells
+    cells = nbformat.reads(
+        site_downloads.for_jupyterlab(nbformat.writes(notebook)), as_version=4
+    ).cells
     assert cells[0].source == (
         "`fairkl.FairKernelRidge` and `fairkl.metrics.hsic_test()`, `mu_path()`, `fairkl.x`; a {term}`proxy` stays."
     )

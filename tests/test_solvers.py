@@ -1,6 +1,5 @@
 """Solvers against dense NumPy solves and finite differences of an independent NumPy objective."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -58,7 +57,9 @@ def test_objective_and_gradient_against_numpy_and_finite_differences(problem, pe
         pen = lambda f: solvers.hsic_penalty(f, jnp.asarray(p["Lc"]))  # noqa: E731
     else:
         pen = lambda f: solvers.cka_penalty(f, cka_pen(p))  # noqa: E731
-    J, grad = solvers.objective_and_grad(jnp.asarray(alpha), jnp.asarray(p["K"]), jnp.asarray(p["y"]), lam, mu, pen)
+    J, grad = solvers.objective_and_grad(
+        jnp.asarray(alpha), jnp.asarray(p["K"]), jnp.asarray(p["y"]), lam, mu, pen
+    )
     ref = lambda a: np_objective(a, p, lam, mu, penalty)  # noqa: E731
     assert float(J) == pytest.approx(ref(alpha), rel=1e-12)
     np.testing.assert_allclose(np.asarray(grad), fd_grad(ref, alpha), rtol=1e-6, atol=1e-8)
@@ -67,7 +68,11 @@ def test_objective_and_gradient_against_numpy_and_finite_differences(problem, pe
 def test_hsic_closed_form_equals_dense_solve_and_is_stationary(problem):
     p = problem
     n, lam, mu = len(p["y"]), 0.01, 5.0
-    alpha = np.asarray(solvers.fkl_hsic_solve(jnp.asarray(p["K"]), jnp.asarray(p["Lc"]), jnp.asarray(p["y"]), lam, mu))
+    alpha = np.asarray(
+        solvers.fkl_hsic_solve(
+            jnp.asarray(p["K"]), jnp.asarray(p["Lc"]), jnp.asarray(p["y"]), lam, mu
+        )
+    )
     A = p["K"] + lam * np.eye(n) + mu / n * p["Lc"] @ p["K"]
     np.testing.assert_allclose(alpha, np.linalg.solve(A, p["y"]), rtol=1e-8, atol=1e-8)
     # Independent of the derivation of the system: the gradient of J vanishes there.
@@ -80,7 +85,9 @@ def test_hsic_closed_form_equals_dense_solve_and_is_stationary(problem):
 def test_cka_descent_reaches_a_stationary_point(problem, lam):
     p = problem
     mu = 5.0
-    res = solvers.cka_descent(jnp.asarray(p["K"]), jnp.asarray(p["y"]), lam, mu, cka_pen(p), 500, 0.01, 1e-12)
+    res = solvers.cka_descent(
+        jnp.asarray(p["K"]), jnp.asarray(p["y"]), lam, mu, cka_pen(p), 500, 0.01, 1e-12
+    )
     assert bool(res.converged)
     alpha = np.asarray(res.alpha)
     ref = lambda a: np_objective(a, p, lam, mu, "cka")  # noqa: E731
@@ -127,7 +134,9 @@ def test_cho_solve_matches_numpy():
     A = G @ G.T + np.eye(15)
     b = rng.normal(size=15)
     chol, _ = solvers.cholesky_jitter(jnp.asarray(A))
-    np.testing.assert_allclose(np.asarray(solvers.cho_solve(chol, jnp.asarray(b))), np.linalg.solve(A, b), rtol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(solvers.cho_solve(chol, jnp.asarray(b))), np.linalg.solve(A, b), rtol=1e-10
+    )
 
 
 def test_pivoted_cholesky_is_exact_for_groups():
@@ -151,10 +160,14 @@ def test_mu_path_equals_separate_dense_solves(problem, kind):
         q, sq = p["q"], p["sigma_q"]
     Lc = np_center(np_rbf(q, q, sq))
     mus = np.array([0.0, 0.1, 1.0, 10.0, 100.0])
-    B, rank, residual = solvers.centered_sensitive_factor(jnp.asarray(q), sq, "rbf", 1e-14, start_rank=8)
+    B, rank, residual = solvers.centered_sensitive_factor(
+        jnp.asarray(q), sq, "rbf", 1e-14, start_rank=8
+    )
     assert residual < 1e-14 and rank <= n
-    alphas, _ = solvers.hsic_path_program(jnp.asarray(p["X"]), jnp.asarray(p["y"]), B, 1.0, lam, jnp.asarray(mus))
-    for mu, alpha in zip(mus, np.asarray(alphas)):
+    alphas, _ = solvers.hsic_path_program(
+        jnp.asarray(p["X"]), jnp.asarray(p["y"]), B, 1.0, lam, jnp.asarray(mus)
+    )
+    for mu, alpha in zip(mus, np.asarray(alphas), strict=False):
         A = p["K"] + lam * np.eye(n) + mu / n * Lc @ p["K"]
         expected = np.linalg.solve(A, p["y"])
         np.testing.assert_allclose(p["K"] @ alpha, p["K"] @ expected, rtol=1e-8, atol=1e-9)
@@ -165,7 +178,7 @@ def test_loo_grid_equals_brute_force_leave_one_out(problem):
     K, y, n = p["K"], p["y"], len(p["y"])
     lams = np.array([1e-4, 1e-2, 1.0])
     loo = np.asarray(solvers.loo_krr_grid(jnp.asarray(K), jnp.asarray(y), jnp.asarray(lams)))
-    for lam, row in zip(lams, loo):
+    for lam, row in zip(lams, loo, strict=False):
         for i in range(n):
             keep = np.arange(n) != i
             alpha = np.linalg.solve(K[np.ix_(keep, keep)] + lam * np.eye(n - 1), y[keep])
@@ -180,8 +193,16 @@ def test_kfold_grid_equals_dense_solves_on_the_training_part(problem):
     B, _, _ = solvers.centered_sensitive_factor(jnp.asarray(q[train]), sq, "rbf", 1e-14)
     Ktr, Kte = np_rbf(X[train], X[train], 1.0), np_rbf(X[test], X[train], 1.0)
     lams, mus = np.array([1e-3, 0.1]), np.array([0.0, 3.0, 30.0])
-    pred = np.asarray(solvers.kfold_hsic_grid(jnp.asarray(Ktr), jnp.asarray(Kte), jnp.asarray(y[train]), B,
-                                              jnp.asarray(lams), jnp.asarray(mus)))
+    pred = np.asarray(
+        solvers.kfold_hsic_grid(
+            jnp.asarray(Ktr),
+            jnp.asarray(Kte),
+            jnp.asarray(y[train]),
+            B,
+            jnp.asarray(lams),
+            jnp.asarray(mus),
+        )
+    )
     n = len(train)
     Lc = np_center(np_rbf(q[train], q[train], sq))
     for a, lam in enumerate(lams):

@@ -39,7 +39,9 @@ OBJ = kt.Objective("val_mse", direction="min")
 
 @pytest.fixture(scope="module")
 def split():
-    X, y, q = make_seed_data(n=120, seed=0)  # small: the tests check behaviour (benchmarks time the book's size)
+    X, y, q = make_seed_data(
+        n=120, seed=0
+    )  # small: the tests check behaviour (benchmarks time the book's size)
     return X[:90], y[:90], q[:90], X[90:], y[90:], q[90:]
 
 
@@ -64,10 +66,18 @@ def brute_median(a):
 def independent_metrics(split, values):
     """Refit with FairKernelRidge and measure CKA with NumPy on the training-data yardstick."""
     Xtr, ytr, qtr, Xva, yva, qva = split
-    model = FairKernelRidge(values["sigma"], values["lam"], values["mu"], values["sigma_q"], dtype="float64")
+    model = FairKernelRidge(
+        values["sigma"], values["lam"], values["mu"], values["sigma_q"], dtype="float64"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(Xtr, ytr, q=qtr, epochs=int(values.get("tuner/epochs", values["epochs"])), lr=values["lr"])
+        model.fit(
+            Xtr,
+            ytr,
+            q=qtr,
+            epochs=int(values.get("tuner/epochs", values["epochs"])),
+            lr=values["lr"],
+        )
     pred = model.predict(Xva)
     Kc = np_center(np_rbf(pred[:, None], pred[:, None], brute_median(ytr)))
     Lc = np_center(np_rbf(qva, qva, brute_median(qtr)))
@@ -76,7 +86,9 @@ def independent_metrics(split, values):
 
 
 def test_random_search_metrics_match_independent_refits(hypermodel, split, tmp_path):
-    tuner = kt.RandomSearch(hypermodel, objective=OBJ, max_trials=12, seed=1, directory=tmp_path, project_name="r")
+    tuner = kt.RandomSearch(
+        hypermodel, objective=OBJ, max_trials=12, seed=1, directory=tmp_path, project_name="r"
+    )
     tuner.search(verbose=0)
     rows = trials_table(tuner)
     assert len(rows) == 12
@@ -87,10 +99,17 @@ def test_random_search_metrics_match_independent_refits(hypermodel, split, tmp_p
         mse, cka = independent_metrics(split, r)
         assert r["val_mse"] == pytest.approx(mse, rel=1e-9)
         assert r["val_cka"] == pytest.approx(cka, rel=1e-7)
-    for name, (lo, hi) in {"sigma": (0.3, 5), "lam": (1e-4, 1), "sigma_q": (0.1, 5), "lr": (1e-3, 0.05)}.items():
+    for name, (lo, hi) in {
+        "sigma": (0.3, 5),
+        "lam": (1e-4, 1),
+        "sigma_q": (0.1, 5),
+        "lr": (1e-3, 0.05),
+    }.items():
         assert all(lo <= r[name] <= hi for r in rows)
     # mu: log-uniform on [1e-3, 10], the lowest decade meaning 0 (the raw draw kept as mu_drawn)
-    assert all((r["mu"] == 0 and 1e-3 <= r["mu_drawn"] < 1e-2) or 1e-2 <= r["mu"] <= 10 for r in rows)
+    assert all(
+        (r["mu"] == 0 and 1e-3 <= r["mu_drawn"] < 1e-2) or 1e-2 <= r["mu"] <= 10 for r in rows
+    )
     assert any(r["mu"] == 0 for r in rows) and any(r["mu"] > 0 for r in rows)
     assert all(r["epochs"] in range(50, 301, 50) for r in rows)
 
@@ -98,16 +117,34 @@ def test_random_search_metrics_match_independent_refits(hypermodel, split, tmp_p
 def test_same_seed_same_search(hypermodel, tmp_path):
     runs = []
     for k in range(2):
-        tuner = kt.RandomSearch(hypermodel, objective=OBJ, max_trials=6, seed=5, directory=tmp_path, project_name=f"s{k}")
+        tuner = kt.RandomSearch(
+            hypermodel,
+            objective=OBJ,
+            max_trials=6,
+            seed=5,
+            directory=tmp_path,
+            project_name=f"s{k}",
+        )
         tuner.search(verbose=0)
         runs.append(trials_table(tuner))
-    for a, b in zip(*runs):
-        assert {k: v for k, v in a.items() if k != "trial_id"} == {k: v for k, v in b.items() if k != "trial_id"}
+    for a, b in zip(*runs, strict=False):
+        assert {k: v for k, v in a.items() if k != "trial_id"} == {
+            k: v for k, v in b.items() if k != "trial_id"
+        }
 
 
 def test_configurable_space_and_grid_search(split, tmp_path):
-    hm = FairKernelRidgeHyperModel(*split, space={"sigma": 1.0, "lam": 1e-2, "sigma_q": 1.0, "epochs": 100,
-                                                 "lr": 0.01, "mu": ("linear", 0.0, 4.0, 2.0)})
+    hm = FairKernelRidgeHyperModel(
+        *split,
+        space={
+            "sigma": 1.0,
+            "lam": 1e-2,
+            "sigma_q": 1.0,
+            "epochs": 100,
+            "lr": 0.01,
+            "mu": ("linear", 0.0, 4.0, 2.0),
+        },
+    )
     tuner = kt.GridSearch(hm, objective=OBJ, max_trials=10, directory=tmp_path, project_name="g")
     tuner.search(verbose=0)
     rows = trials_table(tuner)
@@ -118,12 +155,27 @@ def test_configurable_space_and_grid_search(split, tmp_path):
 
 
 def test_bayesian_optimization_and_hyperband(hypermodel, split, tmp_path):
-    bo = kt.BayesianOptimization(hypermodel, objective=OBJ, max_trials=5, num_initial_points=3, seed=2,
-                                 directory=tmp_path, project_name="bo")
+    bo = kt.BayesianOptimization(
+        hypermodel,
+        objective=OBJ,
+        max_trials=5,
+        num_initial_points=3,
+        seed=2,
+        directory=tmp_path,
+        project_name="bo",
+    )
     bo.search(verbose=0)
     assert len(trials_table(bo)) == 5
-    hb = kt.Hyperband(hypermodel, objective=OBJ, max_epochs=9, factor=3, hyperband_iterations=1, seed=3,
-                      directory=tmp_path, project_name="hb")
+    hb = kt.Hyperband(
+        hypermodel,
+        objective=OBJ,
+        max_epochs=9,
+        factor=3,
+        hyperband_iterations=1,
+        seed=3,
+        directory=tmp_path,
+        project_name="hb",
+    )
     hb.search(verbose=0)
     rows = trials_table(hb)
     assert len(rows) > 5
@@ -158,7 +210,9 @@ def test_batched_tuner_fits_the_low_rank_model_when_asked(split, tmp_path):
         kw = dict(sigma=r["sigma"], lam=r["lam"], mu=r["mu"], sigma_q=r["sigma_q"], dtype="float64")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            low = FairKernelRidge(**kw, n_components=15).fit(Xtr, ytr, q=qtr, epochs=r["epochs"], lr=r["lr"])
+            low = FairKernelRidge(**kw, n_components=15).fit(
+                Xtr, ytr, q=qtr, epochs=r["epochs"], lr=r["lr"]
+            )
             exact = FairKernelRidge(**kw).fit(Xtr, ytr, q=qtr, epochs=r["epochs"], lr=r["lr"])
         assert r["val_mse"] == pytest.approx(np.mean((low.predict(Xva) - yva) ** 2), rel=1e-9)
         assert abs(r["val_mse"] - np.mean((exact.predict(Xva) - yva) ** 2)) > 1e-6
@@ -176,11 +230,18 @@ def test_each_fit_of_a_group_stops_on_its_own(hypermodel, split):
     from fairkl.tuning import programs
 
     base = {"sigma": 1.0, "lam": 1e-3, "sigma_q": None, "lr": 0.01}
-    settings = [{**base, "mu": mu, "epochs": ep} for mu, ep in
-                [(5.0, 300), (0.0, 300), (0.3, 3), (2.0, 100), (0.05, 300), (8.0, 50)]]
+    settings = [
+        {**base, "mu": mu, "epochs": ep}
+        for mu, ep in [(5.0, 300), (0.0, 300), (0.3, 3), (2.0, 100), (0.05, 300), (8.0, 50)]
+    ]
     used = [hypermodel.check_values(s) for s in settings]
-    data = programs.prepare_search(hypermodel.X_train, hypermodel.y_train, hypermodel.q_train,
-                                   hypermodel.options, hypermodel.X_val)
+    data = programs.prepare_search(
+        hypermodel.X_train,
+        hypermodel.y_train,
+        hypermodel.q_train,
+        hypermodel.options,
+        hypermodel.X_val,
+    )
     pred, converged, steps = programs.fit_predict(data, used, fits_per_call=4)
     Xtr, ytr, qtr, Xva = split[:4]
     for k, s in enumerate(settings):
@@ -200,7 +261,9 @@ def test_blas_threads_limited_during_small_fits_and_restored():
     from fairkl.tuning import programs
 
     def blas_threads():
-        return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
 
     before = blas_threads()
     assert before, "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
@@ -218,7 +281,7 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
     def sometimes_diverge(values):
         # Every trial with mu >= 5 "diverges" (NaN predictions): many in a row.
         out = evaluate(values)
-        return [_fail() if v["mu"] >= 5 else o for v, o in zip(values, out)]
+        return [_fail() if v["mu"] >= 5 else o for v, o in zip(values, out, strict=False)]
 
     def _fail():
         try:
@@ -229,12 +292,16 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
 
     hm.evaluate_batch = sometimes_diverge
     # Many failures in a row: the user's oracle decides how many are tolerated.
-    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=24, seed=6, max_consecutive_failed_trials=30)
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=OBJ, max_trials=24, seed=6, max_consecutive_failed_trials=30
+    )
     tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="f")
     tuner.search()
     statuses = [t.status for t in tuner.oracle.trials.values()]
     assert len(statuses) == 24
-    assert statuses.count("FAILED") >= 3 and statuses.count("COMPLETED") == 24 - statuses.count("FAILED")
+    assert statuses.count("FAILED") >= 3 and statuses.count("COMPLETED") == 24 - statuses.count(
+        "FAILED"
+    )
     assert all(r["mu"] < 5 for r in trials_table(tuner))
 
 
@@ -246,9 +313,16 @@ def completed(directory, project="p"):
 
 
 def test_killed_batched_search_resumes_without_loss_or_duplicates(tmp_path):
-    env = {**os.environ, **jax_cache_env(tmp_path)}  # the resumed process reuses the first one's programs
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "batched", str(tmp_path), "40", "0.5"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    env = {
+        **os.environ,
+        **jax_cache_env(tmp_path),
+    }  # the resumed process reuses the first one's programs
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "batched", str(tmp_path), "40", "0.5"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     deadline = time.time() + 120
     project = tmp_path / "p"
     while time.time() < deadline and len(list(project.glob("trial_*"))) < 12:
@@ -258,7 +332,12 @@ def test_killed_batched_search_resumes_without_loss_or_duplicates(tmp_path):
     before = completed(tmp_path)
     n_done = sum(t.status == "COMPLETED" for t in before.trials.values())
     assert 0 < n_done < 40, "the kill must land mid-search"
-    subprocess.run([sys.executable, str(SCRIPT), "batched", str(tmp_path), "40"], check=True, timeout=300, env=env)
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "batched", str(tmp_path), "40"],
+        check=True,
+        timeout=300,
+        env=env,
+    )
     after = completed(tmp_path)
     assert len(after.trials) == 40
     assert all(t.status == "COMPLETED" for t in after.trials.values())
@@ -266,7 +345,9 @@ def test_killed_batched_search_resumes_without_loss_or_duplicates(tmp_path):
     assert len(set(values)) == 40  # nothing evaluated twice under two ids
     for tid, t in before.trials.items():  # what was done before the kill was kept, not redone
         if t.status == "COMPLETED":
-            assert after.trials[tid].metrics.get_last_value("val_mse") == t.metrics.get_last_value("val_mse")
+            assert after.trials[tid].metrics.get_last_value("val_mse") == t.metrics.get_last_value(
+                "val_mse"
+            )
 
 
 def free_port():
@@ -278,28 +359,46 @@ def free_port():
 def test_distributed_search_chief_and_two_workers(tmp_path):
     port = str(free_port())
     base = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
-    base.update(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port, **jax_cache_env(tmp_path))
+    base.update(
+        KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port, **jax_cache_env(tmp_path)
+    )
     cmd = [sys.executable, str(SCRIPT), "random", str(tmp_path), "12"]
-    chief = subprocess.Popen(cmd, env={**base, "KERASTUNER_TUNER_ID": "chief"},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    chief = subprocess.Popen(
+        cmd,
+        env={**base, "KERASTUNER_TUNER_ID": "chief"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(3)
-    workers = [subprocess.Popen(cmd, env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}"},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            cmd,
+            env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
     for w in workers:
         assert w.wait(timeout=240) == 0, w.stderr.read().decode()[-2000:]
     assert chief.wait(timeout=120) == 0, chief.stderr.read().decode()[-2000:]
     oracle = completed(tmp_path)
     assert len(oracle.trials) == 12
     assert all(t.status == "COMPLETED" for t in oracle.trials.values())
-    assert len({tuple(sorted(t.hyperparameters.values.items())) for t in oracle.trials.values()}) == 12
+    assert (
+        len({tuple(sorted(t.hyperparameters.values.items())) for t in oracle.trials.values()}) == 12
+    )
 
 
 # ------------------------------------------------------------------ Pareto tools
 
+
 @pytest.fixture(scope="module")
 def rows(hypermodel, tmp_path_factory):
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=40, seed=8)
-    tuner = BatchedTuner(hypermodel, oracle, batch_size=4, directory=tmp_path_factory.mktemp("t"), project_name="p")
+    tuner = BatchedTuner(
+        hypermodel, oracle, batch_size=4, directory=tmp_path_factory.mktemp("t"), project_name="p"
+    )
     tuner.search()
     return trials_table(tuner)
 
@@ -307,7 +406,11 @@ def rows(hypermodel, tmp_path_factory):
 def test_pareto_budget_and_hypervolume_tools(rows):
     P = np.array([[r["val_mse"], r["val_cka"]] for r in rows])
     front = pareto_trials(rows)
-    brute = [rows[i] for i in range(len(P)) if not any(np.all(P[j] <= P[i]) and np.any(P[j] < P[i]) for j in range(len(P)))]
+    brute = [
+        rows[i]
+        for i in range(len(P))
+        if not any(np.all(P[j] <= P[i]) and np.any(P[j] < P[i]) for j in range(len(P)))
+    ]
     assert sorted(r["trial_id"] for r in front) == sorted(r["trial_id"] for r in brute)
     budget = float(np.median(P[:, 1]))
     pick = best_within_budget(rows, budget)
@@ -324,7 +427,9 @@ def test_pareto_budget_and_hypervolume_tools(rows):
 
 def test_plots_label_what_they_show(rows):
     ax = plot_trials(rows, color_by="mu")
-    assert ax.get_xlabel() == "val_mse" and ax.get_ylabel() == "val_cka" and "Pareto" in ax.get_title()
+    assert (
+        ax.get_xlabel() == "val_mse" and ax.get_ylabel() == "val_cka" and "Pareto" in ax.get_title()
+    )
     ax = plot_hypervolume(rows, reference=[50.0, 1.0])
     assert ax.get_xlabel() == "number of trials" and len(ax.lines[0].get_xdata()) == len(rows)
 
@@ -332,7 +437,9 @@ def test_plots_label_what_they_show(rows):
 def test_refit_helper_reproduces_trial(hypermodel, rows, split):
     r = rows[0]
     model = refit(hypermodel, r)
-    assert np.mean((model.predict(split[3]) - split[4]) ** 2) == pytest.approx(r["val_mse"], rel=1e-7)
+    assert np.mean((model.predict(split[3]) - split[4]) ** 2) == pytest.approx(
+        r["val_mse"], rel=1e-7
+    )
 
 
 def test_hypermodel_validates_its_data(split):
@@ -342,7 +449,9 @@ def test_hypermodel_validates_its_data(split):
     with pytest.raises(ValueError, match="X_val has 3 features but X_train has 2"):
         FairKernelRidgeHyperModel(Xtr, ytr, qtr, np.ones((5, 3)), yva[:5], qva[:5])
     with pytest.raises(ValueError, match="q_val contains 1 NaN"):
-        FairKernelRidgeHyperModel(Xtr, ytr, qtr, Xva, yva, np.where(np.arange(len(qva))[:, None] == 0, np.nan, qva))
+        FairKernelRidgeHyperModel(
+            Xtr, ytr, qtr, Xva, yva, np.where(np.arange(len(qva))[:, None] == 0, np.nan, qva)
+        )
 
 
 def test_categorical_q_is_one_hot_encoded_alike_on_both_splits(split):
@@ -350,8 +459,15 @@ def test_categorical_q_is_one_hot_encoded_alike_on_both_splits(split):
     labels = lambda q: np.where(q[:, 0] > 0.5, "high", np.where(q[:, 0] > -0.5, "mid", "low"))  # noqa: E731
     lt, lv = labels(qtr), labels(qva)
     lv[lv == "low"] = "mid"  # a label missing from the validation split keeps its column
-    hm = FairKernelRidgeHyperModel(Xtr, ytr, lt, Xva, yva, lv, space={"sigma": 1.0, "lam": 1e-2, "mu": 1.0,
-                                                                       "sigma_q": 1.0, "epochs": 50, "lr": 0.01})
+    hm = FairKernelRidgeHyperModel(
+        Xtr,
+        ytr,
+        lt,
+        Xva,
+        yva,
+        lv,
+        space={"sigma": 1.0, "lam": 1e-2, "mu": 1.0, "sigma_q": 1.0, "epochs": 50, "lr": 0.01},
+    )
     cats = np.array(["high", "low", "mid"])  # sorted distinct labels: one column each
     np.testing.assert_array_equal(hm.q_train, (lt[:, None] == cats).astype(float))
     np.testing.assert_array_equal(hm.q_val, (lv[:, None] == cats).astype(float))
@@ -379,6 +495,9 @@ def test_model_options_reach_the_model_and_fit_config(split):
     hm = FairKernelRidgeHyperModel(*split, model_options={"kernel_q": "linear"})
     hp = kt.HyperParameters()
     hm.declare_hyperparameters(hp)
-    assert hm.build(hp).kernel_q == "linear" and hm.config(hm.values_used(hp.values)).kernel_q == "linear"
+    assert (
+        hm.build(hp).kernel_q == "linear"
+        and hm.config(hm.values_used(hp.values)).kernel_q == "linear"
+    )
     with pytest.raises(TypeError, match="bogus"):
         FairKernelRidgeHyperModel(*split, model_options={"bogus": 1})

@@ -19,8 +19,15 @@ from fairkl.tuning import plot_hypervolume, plot_trials
 
 def _rows(mus, seed=0):
     rng = np.random.default_rng(seed)
-    return [{"trial_id": f"{i:02d}", "mu": float(m), "val_mse": float(rng.uniform(2, 12)),
-             "val_cka": float(rng.uniform(0, 0.7))} for i, m in enumerate(mus)]
+    return [
+        {
+            "trial_id": f"{i:02d}",
+            "mu": float(m),
+            "val_mse": float(rng.uniform(2, 12)),
+            "val_cka": float(rng.uniform(0, 0.7)),
+        }
+        for i, m in enumerate(mus)
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +41,7 @@ def test_one_norm_gives_one_colour_per_value_in_every_panel():
     left, right = _rows([0.0, 0.05, 1.0, 10.0]), _rows([0.0, 1.0, 10.0, 20.0], seed=1)
     norm = SymLogNorm(1e-2, vmin=0.0, vmax=20.0)
     fig, axes = plt.subplots(1, 2)
-    for ax, rows in zip(axes, (left, right)):
+    for ax, rows in zip(axes, (left, right), strict=False):
         plot_trials(rows, ax=ax, norm=norm, colorbar=False)
     fig.canvas.draw()  # colours are mapped at draw time
     a, b = (ax.collections[0] for ax in axes)

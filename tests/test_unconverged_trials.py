@@ -12,17 +12,31 @@ from fairkl.tuning.tables import pareto_trials as pareto_rows
 def tuner(tmp_path_factory):
     X, y, q = make_seed_data(n=120, seed=1)
     # epochs=3: most CKA fits cannot converge; mu spans decades so the front has many members.
-    hm = FairKernelRidgeHyperModel(X[:80], y[:80], q[:80], X[80:], y[80:], q[80:],
-                                   space={"sigma": 1.0, "lam": 1e-2, "sigma_q": 1.0, "epochs": 3, "lr": 0.01})
-    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_mse", "min"), max_trials=12, seed=4)
-    t = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path_factory.mktemp("u"), project_name="u")
+    hm = FairKernelRidgeHyperModel(
+        X[:80],
+        y[:80],
+        q[:80],
+        X[80:],
+        y[80:],
+        q[80:],
+        space={"sigma": 1.0, "lam": 1e-2, "sigma_q": 1.0, "epochs": 3, "lr": 0.01},
+    )
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=kt.Objective("val_mse", "min"), max_trials=12, seed=4
+    )
+    t = BatchedTuner(
+        hm, oracle, batch_size=4, directory=tmp_path_factory.mktemp("u"), project_name="u"
+    )
     t.search()
     return t
 
 
 def test_trials_table_carries_each_trials_converged_flag(tuner):
     rows = trials_table(tuner)
-    recorded = {t.trial_id: bool(t.metrics.get_last_value("converged")) for t in tuner.oracle.trials.values()}
+    recorded = {
+        t.trial_id: bool(t.metrics.get_last_value("converged"))
+        for t in tuner.oracle.trials.values()
+    }
     assert {r["trial_id"]: r["converged"] for r in rows} == recorded
     assert not all(recorded.values())  # the setting really produces unconverged fits
 
@@ -35,8 +49,10 @@ def test_pareto_trials_warns_about_unconverged_members(tuner):
 
 
 def test_no_warning_when_every_front_member_converged():
-    rows = [{"trial_id": str(i), "val_mse": float(i), "val_cka": 1.0 / (i + 1), "converged": True}
-            for i in range(4)]
+    rows = [
+        {"trial_id": str(i), "val_mse": float(i), "val_cka": 1.0 / (i + 1), "converged": True}
+        for i in range(4)
+    ]
     import warnings
 
     with warnings.catch_warnings():

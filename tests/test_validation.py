@@ -35,7 +35,12 @@ FIT_CASES = [
     ("strings in X", dict(X=np.array([["a", "b"]] * 20)), TypeError, r"X must be numeric"),
     ("objects in y", dict(y=np.array([object()] * 20)), TypeError, r"y must be numeric"),
     ("None for X", dict(X=None), ValueError, r"X is None"),
-    ("missing q with mu > 0", dict(q=None), ValueError, r"q \(the sensitive attribute\) is required when mu > 0"),
+    (
+        "missing q with mu > 0",
+        dict(q=None),
+        ValueError,
+        r"q \(the sensitive attribute\) is required when mu > 0",
+    ),
 ]
 
 

@@ -29,7 +29,9 @@ def test_tests_workflow_runs_make_test_on_both_pythons():
     job = flow["jobs"]["test"]
     assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.12"]
     assert any(step.get("run", "").startswith("make test ") for step in job["steps"])
-    assert any(step.get("run", "").startswith("make test-floor") for step in flow["jobs"]["floor"]["steps"])
+    assert any(
+        step.get("run", "").startswith("make test-floor") for step in flow["jobs"]["floor"]["steps"]
+    )
 
 
 def test_book_workflow_takes_the_url_of_its_own_repository():
@@ -56,8 +58,13 @@ def test_binder_installs_fairkl_with_jupytext_and_opens_py_pages_as_notebooks():
     import json
     import tomllib
 
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     assert any(r.startswith("jupytext") for r in extras["notebooks"])
     assert any(r.startswith("jupyterlab") for r in extras["notebooks"])
     overrides = json.loads((ROOT / "binder" / "overrides.json").read_text())
-    assert overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["python"] == "Jupytext Notebook"
+    assert (
+        overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]["python"]
+        == "Jupytext Notebook"
+    )

@@ -101,13 +101,17 @@ def _prepare(y_true, y_pred, sensitive_features, need_true: bool = True):
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {f.shape[0]}.")
     codes, names, attrs = _encode_groups(sensitive_features, "sensitive_features")
     if codes.shape[0] != f.shape[0]:
-        raise ValueError(f"sensitive_features has {codes.shape[0]} rows but y_pred has {f.shape[0]}.")
+        raise ValueError(
+            f"sensitive_features has {codes.shape[0]} rows but y_pred has {f.shape[0]}."
+        )
     return y, f, codes, names, attrs
 
 
 def _need_two_groups(names) -> None:
     if len(names) < 2:
-        raise ValueError(f"a gap between groups needs at least 2 groups in sensitive_features; got {names}.")
+        raise ValueError(
+            f"a gap between groups needs at least 2 groups in sensitive_features; got {names}."
+        )
 
 
 def _decisions(x, name: str) -> np.ndarray:
@@ -302,7 +306,9 @@ def mean_prediction_gap(y_true, y_pred, *, sensitive_features, group=None) -> fl
     _need_two_groups(names)
     if group is None:
         if len(names) != 2:
-            raise ValueError(f"sensitive_features has {len(names)} groups {names}; pass group=<one of them>.")
+            raise ValueError(
+                f"sensitive_features has {len(names)} groups {names}; pass group=<one of them>."
+            )
         g = 1
     elif group in names:
         g = names.index(group)
@@ -431,7 +437,10 @@ def correlation(y_true, y_pred, *, sensitive_features) -> float:
             "mean_prediction_gap (signed) or encode the groups as 0/1."
         )
     q = _vector(sensitive_features, "sensitive_features")
-    for other, name in ((q, "sensitive_features"), (None if y_true is None else _vector(y_true, "y_true"), "y_true")):
+    for other, name in (
+        (q, "sensitive_features"),
+        (None if y_true is None else _vector(y_true, "y_true"), "y_true"),
+    ):
         if other is not None and other.shape[0] != f.shape[0]:
             raise ValueError(f"{name} has {other.shape[0]} rows but y_pred has {f.shape[0]}.")
     fc, qc = f - f.mean(), q - q.mean()
@@ -455,7 +464,9 @@ def _decision_groups(y_true, y_pred, sensitive_features, labels: bool = True):
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {d.shape[0]}.")
     codes, names, _ = _encode_groups(sensitive_features, "sensitive_features")
     if codes.shape[0] != d.shape[0]:
-        raise ValueError(f"sensitive_features has {codes.shape[0]} rows but y_pred has {d.shape[0]}.")
+        raise ValueError(
+            f"sensitive_features has {codes.shape[0]} rows but y_pred has {d.shape[0]}."
+        )
     _need_two_groups(names)
     return y, d, codes, names
 
@@ -506,7 +517,9 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features) -> float
     pos = np.bincount(codes[y], minlength=G)
     if np.any(pos == 0):
         empty = [names[g] for g in np.flatnonzero(pos == 0)]
-        raise ValueError(f"the true-positive rate is undefined for group(s) {empty}: no positive labels in y_true.")
+        raise ValueError(
+            f"the true-positive rate is undefined for group(s) {empty}: no positive labels in y_true."
+        )
     tpr = np.bincount(codes[y], d[y].astype(float), G) / pos
     return float(tpr.max() - tpr.min())
 

@@ -217,7 +217,9 @@ def hsic_test(
             f"approximation rejects too often under independence (measured: 10% at n = 8, 7-8% at "
             f"n = 12-16, 6% at n = 20, at the 5% level; benchmarks/bench_gamma_calibration.py). "
             f"Use method='permutation' (exact) for small samples.",
-            UserWarning, stacklevel=2)
+            UserWarning,
+            stacklevel=2,
+        )
     n_perm = v.check_int(n_permutations, "n_permutations") if method == "permutation" else None
     sa = _bandwidth(A, sigma_a, "sigma_a")
     sb = _bandwidth(Bm, sigma_b, "sigma_b")
@@ -229,12 +231,16 @@ def hsic_test(
         stat = float(np.sum(Kc * L)) / (n * n)
         shape, scale = _gamma_parameters(Kc, L, A, sa)
         p = float(stats.gamma.sf(n * stat, shape, scale=scale))
-        return HSICTestResult(statistic=stat, pvalue=p, gamma_shape=shape, gamma_scale=scale, **common)
+        return HSICTestResult(
+            statistic=stat, pvalue=p, gamma_shape=shape, gamma_scale=scale, **common
+        )
     perms = _draw_permutations(n, n_perm, random_state)
     observed, null = _permuted_statistics(A, Bm, sa, sb, perms)
     exceed = int(np.count_nonzero(null >= observed - TIE_RTOL * abs(observed)))
     p = (1.0 + exceed) / (1.0 + n_perm)
-    return HSICTestResult(statistic=observed / (n * n), pvalue=p, null_distribution=null / (n * n), **common)
+    return HSICTestResult(
+        statistic=observed / (n * n), pvalue=p, null_distribution=null / (n * n), **common
+    )
 
 
 def _as_columns(x, name: str) -> np.ndarray:
@@ -246,7 +252,9 @@ def _as_columns(x, name: str) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_features); got shape {arr.shape}.")
+        raise ValueError(
+            f"{name} must be 1-D or 2-D (n_samples, n_features); got shape {arr.shape}."
+        )
     return arr
 
 
@@ -274,7 +282,11 @@ def _is_constant(X: np.ndarray) -> bool:
 def _draw_permutations(n: int, n_perm: int, random_state) -> np.ndarray:
     if isinstance(random_state, np.random.RandomState):
         random_state = int(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool) and random_state < 0:
+    if (
+        isinstance(random_state, (int, np.integer))
+        and not isinstance(random_state, bool)
+        and random_state < 0
+    ):
         raise ValueError(f"random_state must be a non-negative int (a seed); got {random_state}.")
     try:
         rng = np.random.default_rng(random_state)
@@ -346,7 +358,9 @@ def _permuted_statistics(A, Bm, sa, sb, perms):
         else:
             small, wide = G, Fc
         P = jnp.asarray(P.reshape(-1, PERMUTATION_CHUNK, n))
-        out = _lowrank_program(jnp.asarray(_pad_rank(small, 4)), jnp.asarray(_pad_rank(wide, 16)), P)
+        out = _lowrank_program(
+            jnp.asarray(_pad_rank(small, 4)), jnp.asarray(_pad_rank(wide, 16)), P
+        )
     else:
         P = jnp.asarray(P.reshape(-1, PERMUTATION_CHUNK, n))
         out = _dense_program(*_kernels(jnp.asarray(A), jnp.asarray(Bm), sa, sb), P)
@@ -357,7 +371,9 @@ def _permuted_statistics(A, Bm, sa, sb, perms):
 def _inverse_permutations(P: np.ndarray) -> np.ndarray:
     """Row-wise inverses (inv[k, P[k, i]] = i) by one scatter, O(B n)."""
     inv = np.empty_like(P)
-    np.put_along_axis(inv, P, np.broadcast_to(np.arange(P.shape[1], dtype=P.dtype), P.shape), axis=1)
+    np.put_along_axis(
+        inv, P, np.broadcast_to(np.arange(P.shape[1], dtype=P.dtype), P.shape), axis=1
+    )
     return inv
 
 

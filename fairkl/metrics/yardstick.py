@@ -36,6 +36,7 @@ from fairkl.dependence import cka_centered
 from fairkl.kernels import centered_rbf_kernel, median_heuristic
 from fairkl.sensitive import is_constant
 
+
 class UndefinedDependence(ValueError):
     """The dependence cannot be measured on this sample (too few rows, or a constant ``q``).
 
@@ -51,8 +52,10 @@ def _check_bandwidth(value, name: str) -> float:
     value = v.check_positive(value, name)
     lo, hi = _SIGMA_RANGE
     if not lo <= value <= hi:
-        raise ValueError(f"{name}={value} is outside [{lo:g}, {hi:g}]: its square is not representable; "
-                         f"standardise the data or use Yardstick.from_data.")
+        raise ValueError(
+            f"{name}={value} is outside [{lo:g}, {hi:g}]: its square is not representable; "
+            f"standardise the data or use Yardstick.from_data."
+        )
     return value
 
 
@@ -89,7 +92,7 @@ class Yardstick:
         object.__setattr__(self, "sigma_q", _check_bandwidth(self.sigma_q, "sigma_q"))
 
     @classmethod
-    def from_data(cls, y, q, *, q_name: str = "sensitive_features") -> "Yardstick":
+    def from_data(cls, y, q, *, q_name: str = "sensitive_features") -> Yardstick:
         """Median-heuristic bandwidths of the training targets ``y`` and attribute ``q``."""
         y = v.as_float_array(y, "y").reshape(-1, 1)
         q = v.check_sensitive(q, y.shape[0], name=q_name)
@@ -107,12 +110,16 @@ class Yardstick:
         """``{"sigma_pred": ..., "sigma_q": ...}`` (keyword arguments of the scorers)."""
         return {"sigma_pred": self.sigma_pred, "sigma_q": self.sigma_q}
 
-    def score(self, y_pred, q, measure: str = "cka", *, q_name: str = "sensitive_features") -> float:
+    def score(
+        self, y_pred, q, measure: str = "cka", *, q_name: str = "sensitive_features"
+    ) -> float:
         """Dependence of held-out predictions ``y_pred`` (n,) on ``q`` (lower is fairer)."""
         f = v.as_float_array(y_pred, "y_pred").reshape(1, -1)
         return float(self.score_rows(f, q, measure, q_name=q_name)[0])
 
-    def score_rows(self, F, q, measure: str = "cka", *, q_name: str = "sensitive_features") -> np.ndarray:
+    def score_rows(
+        self, F, q, measure: str = "cka", *, q_name: str = "sensitive_features"
+    ) -> np.ndarray:
         """Dependence of each row of ``F`` (m candidates × n held-out rows) on ``q``: array (m,)."""
         v.check_choice(measure, "measure", MEASURES)
         F = v.as_float_array(F, "predictions")
@@ -130,4 +137,6 @@ class Yardstick:
                 f"(it is not evidence of fairness). Use held-out data where {q_name} varies."
             )
         c = lambda a: ops.convert_to_tensor(a, dtype="float64")  # noqa: E731
-        return np.asarray(_rows_program(c(F), c(q), c(self.sigma_pred), c(self.sigma_q), measure=measure))
+        return np.asarray(
+            _rows_program(c(F), c(q), c(self.sigma_pred), c(self.sigma_q), measure=measure)
+        )

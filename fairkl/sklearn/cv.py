@@ -172,10 +172,20 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
     def _validated_grid(self) -> _Grid:
         v.check_choice(self.kernel_q, "kernel_q", KERNELS_Q)
         v.check_choice(self.penalty, "penalty", PENALTIES)
-        FitConfig(sigma_q=self.sigma_q, kernel_q=self.kernel_q, dtype=self.dtype, penalty=self.penalty,
-                  sigma_f=self.sigma_f, tol=self.tol, epochs=self.epochs, lr=self.lr)
+        FitConfig(
+            sigma_q=self.sigma_q,
+            kernel_q=self.kernel_q,
+            dtype=self.dtype,
+            penalty=self.penalty,
+            sigma_f=self.sigma_f,
+            tol=self.tol,
+            epochs=self.epochs,
+            lr=self.lr,
+        )
         grid = _Grid(
-            _grid("sigmas", self.sigmas, False), _grid("lams", self.lams, False), _grid("mus", self.mus, True),
+            _grid("sigmas", self.sigmas, False),
+            _grid("lams", self.lams, False),
+            _grid("mus", self.mus, True),
             v.check_positive(self.budget, "budget", allow_zero=True, allow_none=True),
             v.check_positive(self.tradeoff, "tradeoff", allow_zero=True, allow_none=True),
         )
@@ -203,7 +213,9 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             k = v.check_int(self.cv, "cv", minimum=2)
             codes = group_codes(q) if q is not None else None
             if codes is not None and np.bincount(codes).min() >= k:
-                return list(StratifiedKFold(k, shuffle=True, random_state=self.random_state).split(X, codes))
+                return list(
+                    StratifiedKFold(k, shuffle=True, random_state=self.random_state).split(X, codes)
+                )
             return list(KFold(k, shuffle=True, random_state=self.random_state).split(X))
         return list(check_cv(self.cv).split(X))
 
@@ -238,26 +250,53 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
         self.cv_results_["n_iter"] = steps.sum(axis=0).reshape(-1)
         self.n_iter_ = int(steps.sum())
         self.model_ = FairKernelRidge(
-            self.sigma_, self.lam_, self.mu_, self.sigma_q, penalty=self.penalty, kernel_q=self.kernel_q,
-            sigma_f=self.sigma_f, tol=self.tol, dtype=self.dtype,
+            self.sigma_,
+            self.lam_,
+            self.mu_,
+            self.sigma_q,
+            penalty=self.penalty,
+            kernel_q=self.kernel_q,
+            sigma_f=self.sigma_f,
+            tol=self.tol,
+            dtype=self.dtype,
         ).fit(X, y, q=q, epochs=self.epochs, lr=self.lr)
         return self
 
     def _fold_config(self, grid: _Grid) -> FitConfig:
         mu = 1.0 if grid.fair else 0.0  # any mu > 0: prepare q and its bandwidths for the μ-path
-        return FitConfig(grid.sigmas[0], grid.lams[0], mu, self.sigma_q, self.penalty, self.kernel_q,
-                         self.sigma_f, self.tol, self.epochs, self.lr, dtype=self.dtype)
+        return FitConfig(
+            grid.sigmas[0],
+            grid.lams[0],
+            mu,
+            self.sigma_q,
+            self.penalty,
+            self.kernel_q,
+            self.sigma_f,
+            self.tol,
+            self.epochs,
+            self.lr,
+            dtype=self.dtype,
+        )
 
     def _fold_predictions(self, X, y, q, train, test, grid: _Grid):
         """Held-out predictions for every (sigma, lam, mu): array (S, L, M, m), and CKA steps (S, L, M)."""
         config = self._fold_config(grid)
-        p = prepare(X[train], y[train], None if q is None or not grid.fair else q[train], config,
-                    q_name="sensitive_features")
+        p = prepare(
+            X[train],
+            y[train],
+            None if q is None or not grid.fair else q[train],
+            config,
+            q_name="sensitive_features",
+        )
         if p.penalised and self.penalty == "cka":
             return _cka_fold_predictions(p, center(p, X[test]), grid, config)
         c = lambda a: ops.convert_to_tensor(a, dtype=self.dtype)  # noqa: E731
         Xtr, Xte, ytr = c(p.X), c(center(p, X[test])), c(p.y)
-        B = p.sensitive.factor(c(p.q), PATH_TOL[self.dtype])[0] if p.penalised else ops.zeros((p.n, 1), self.dtype)
+        B = (
+            p.sensitive.factor(c(p.q), PATH_TOL[self.dtype])[0]
+            if p.penalised
+            else ops.zeros((p.n, 1), self.dtype)
+        )
         kernel = solvers.x_kernel(config.kernel)
         out = []
         for sigma in grid.sigmas:
@@ -266,10 +305,15 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             if self._loo:
                 pred = np.asarray(solvers.loo_krr_grid(Ktr, ytr, c(grid.lams)))[:, None, :]
             else:
-                pred = np.asarray(solvers.kfold_hsic_grid(Ktr, kernel(Xte, Xtr, sigma=sigma), ytr, B,
-                                                          c(grid.lams), c(grid.mus)))
+                pred = np.asarray(
+                    solvers.kfold_hsic_grid(
+                        Ktr, kernel(Xte, Xtr, sigma=sigma), ytr, B, c(grid.lams), c(grid.mus)
+                    )
+                )
             out.append(pred * p.y_scale)
-        return np.stack(out), np.zeros((len(grid.sigmas), len(grid.lams), len(grid.mus)), dtype=np.int64)
+        return np.stack(out), np.zeros(
+            (len(grid.sigmas), len(grid.lams), len(grid.mus)), dtype=np.int64
+        )
 
     def _cross_validate(self, X, y, q, splits, grid: _Grid, ruler):
         shape = (len(splits), len(grid.sigmas), len(grid.lams), len(grid.mus))
@@ -286,7 +330,11 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
     def _record(self, mse, dep, grid: _Grid, y, q) -> None:
         points = [(sg, lm, m) for sg in grid.sigmas for lm in grid.lams for m in grid.mus]
         flat = lambda a: a.reshape(a.shape[0], -1)  # noqa: E731
-        std = (lambda a: np.full(len(points), np.nan)) if self._loo else (lambda a: flat(a).std(axis=0))
+        std = (
+            (lambda a: np.full(len(points), np.nan))
+            if self._loo
+            else (lambda a: flat(a).std(axis=0))
+        )
         mean_mse, mean_dep = flat(mse).mean(axis=0), flat(dep).mean(axis=0)
         self.cv_results_ = {
             "params": [{"sigma": float(a), "lam": float(b), "mu": float(m)} for a, b, m in points],
@@ -343,7 +391,22 @@ def _fold_dependence(ruler: Yardstick, pred: np.ndarray, q_test) -> np.ndarray:
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
-def _cka_mu_path(Xtr, Xte, y, q, sigma, lams, mus, sigma_q, sigma_f, epochs, lr, tol, kernel_q="rbf", kernel="rbf"):
+def _cka_mu_path(
+    Xtr,
+    Xte,
+    y,
+    q,
+    sigma,
+    lams,
+    mus,
+    sigma_q,
+    sigma_f,
+    epochs,
+    lr,
+    tol,
+    kernel_q="rbf",
+    kernel="rbf",
+):
     """CKA fits for every lam and every mu, each started at the mu = 0 solution (as a refit is).
 
     One compiled program per fold shape (hyperparameters traced). Returns
@@ -375,9 +438,20 @@ def _cka_fold_predictions(p, X_test, grid: _Grid, config: FitConfig):
     for sigma in grid.sigmas:
         check_scale(p.X, float(sigma), "float64")
         pred, it, ok = _cka_mu_path(
-            c(p.X), c(X_test), c(p.y), c(p.q), c(sigma), c(grid.lams), c(grid.mus[order]),
-            c(p.sensitive.traced_sigma), c(p.sigma_f), config.epochs, c(config.lr), c(config.stopping_tol),
-            kernel_q=config.kernel_q, kernel=config.kernel,
+            c(p.X),
+            c(X_test),
+            c(p.y),
+            c(p.q),
+            c(sigma),
+            c(grid.lams),
+            c(grid.mus[order]),
+            c(p.sensitive.traced_sigma),
+            c(p.sigma_f),
+            config.epochs,
+            c(config.lr),
+            c(config.stopping_tol),
+            kernel_q=config.kernel_q,
+            kernel=config.kernel,
         )
         preds.append(np.asarray(pred)[:, back] * p.y_scale)
         steps.append(np.asarray(it)[:, back])
@@ -385,6 +459,8 @@ def _cka_fold_predictions(p, X_test, grid: _Grid, config: FitConfig):
     if failed:
         warnings.warn(
             f"{failed} CKA fit(s) of a cross-validation fold did not converge within epochs={config.epochs} "
-            f"(tol={config.stopping_tol:g}); increase epochs or tol.", UserWarning, stacklevel=5,
+            f"(tol={config.stopping_tol:g}); increase epochs or tol.",
+            UserWarning,
+            stacklevel=5,
         )
     return np.stack(preds), np.stack(steps)

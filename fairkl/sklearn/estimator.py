@@ -75,9 +75,22 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _fit_config(self) -> FitConfig:
-        return FitConfig(self.sigma, self.lam, self.mu, self.sigma_q, self.penalty, self.kernel_q,
-                         self.sigma_f, self.tol, self.epochs, self.lr, self.dtype,
-                         n_components=self.n_components, landmarks=self.landmarks, random_state=self.random_state)
+        return FitConfig(
+            self.sigma,
+            self.lam,
+            self.mu,
+            self.sigma_q,
+            self.penalty,
+            self.kernel_q,
+            self.sigma_f,
+            self.tol,
+            self.epochs,
+            self.lr,
+            self.dtype,
+            n_components=self.n_components,
+            landmarks=self.landmarks,
+            random_state=self.random_state,
+        )
 
     def fit(self, X, y, sensitive_features=None, sample_weight=None):
         """Fit on ``X``, ``y``; ``sensitive_features`` is required when ``mu > 0``.
@@ -97,11 +110,23 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         """
         config = self._fit_config()
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
-        problem = prepare(X, y, sensitive_features, config, sample_weight, q_name="sensitive_features")
-        model = FairKernelRidge(self.sigma, self.lam, self.mu, self.sigma_q, penalty=self.penalty,
-                                kernel_q=self.kernel_q, sigma_f=self.sigma_f, tol=self.tol, dtype=self.dtype,
-                                n_components=self.n_components, landmarks=self.landmarks,
-                                random_state=self.random_state)
+        problem = prepare(
+            X, y, sensitive_features, config, sample_weight, q_name="sensitive_features"
+        )
+        model = FairKernelRidge(
+            self.sigma,
+            self.lam,
+            self.mu,
+            self.sigma_q,
+            penalty=self.penalty,
+            kernel_q=self.kernel_q,
+            sigma_f=self.sigma_f,
+            tol=self.tol,
+            dtype=self.dtype,
+            n_components=self.n_components,
+            landmarks=self.landmarks,
+            random_state=self.random_state,
+        )
         self.model_ = model.fit_prepared(problem, config)
         return self
 

@@ -40,8 +40,15 @@ def _need_sensitive(sensitive_features, fn: str) -> None:
         )
 
 
-def dependence_score(y_true, y_pred, *, sensitive_features=None, sigma_pred: float, sigma_q: float,
-                     measure: str = "cka") -> float:
+def dependence_score(
+    y_true,
+    y_pred,
+    *,
+    sensitive_features=None,
+    sigma_pred: float,
+    sigma_q: float,
+    measure: str = "cka",
+) -> float:
     """Dependence between predictions and the sensitive attribute (lower is fairer).
 
     :meth:`fairkl.metrics.yardstick.Yardstick.score` with fixed bandwidths.
@@ -90,7 +97,9 @@ def mean_parity_gap(y_true, y_pred, *, sensitive_features=None) -> float:
         return mean_prediction_difference(y_true, y_pred, sensitive_features=sensitive_features)
     f = v.as_float_array(y_pred, "y_pred").reshape(-1)
     if f.shape[0] != codes.shape[0]:
-        raise ValueError(f"sensitive_features has {codes.shape[0]} rows but y_pred has {f.shape[0]}.")
+        raise ValueError(
+            f"sensitive_features has {codes.shape[0]} rows but y_pred has {f.shape[0]}."
+        )
     return 0.0
 
 
@@ -121,7 +130,7 @@ def make_parity_scorer():
 def _result_column(cv_results, name: str, role: str) -> np.ndarray:
     key = f"mean_test_{name}"
     if key not in cv_results:
-        known = sorted(k[len("mean_test_"):] for k in cv_results if k.startswith("mean_test_"))
+        known = sorted(k[len("mean_test_") :] for k in cv_results if k.startswith("mean_test_"))
         raise ValueError(
             f"{role}={name!r} is not a scorer of this search; the scoring dict has {known}. "
             f"Pass {role}= one of those names."
@@ -129,7 +138,9 @@ def _result_column(cv_results, name: str, role: str) -> np.ndarray:
     return np.asarray(cv_results[key], dtype=float)
 
 
-def best_within_budget(budget: float, *, fairness: str = "cka", accuracy: str = "neg_mean_squared_error"):
+def best_within_budget(
+    budget: float, *, fairness: str = "cka", accuracy: str = "neg_mean_squared_error"
+):
     """A ``refit`` callable: the most accurate candidate whose mean unfairness is at most ``budget``.
 
     ``fairness`` and ``accuracy`` name entries of the ``scoring`` dict of a

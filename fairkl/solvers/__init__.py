@@ -62,8 +62,13 @@ from __future__ import annotations
 
 from fairkl._constants import JITTER_TRIES, LBFGS_MEMORY
 from fairkl.linalg import (
-    cho_solve, cholesky, cholesky_jitter, condition_estimate, factor_condition, jitter_tries, pivoted_cholesky,
-
+    cho_solve,
+    cholesky,
+    cholesky_jitter,
+    condition_estimate,
+    factor_condition,
+    jitter_tries,
+    pivoted_cholesky,
     ridge_condition,
 )
 from fairkl.sensitive import centered_factor as centered_sensitive_factor
@@ -71,14 +76,19 @@ from fairkl.sensitive import centered_kernel as centered_sensitive_kernel
 from fairkl.sensitive import kernel_matrix as sensitive_kernel
 from fairkl.solvers.cv import kfold_hsic_grid, loo_krr_grid
 from fairkl.solvers.exact import (
-    fkl_hsic_from_factor, fkl_hsic_path, fkl_hsic_solve, fkl_hsic_woodbury, krr_from_factor, krr_solve,
+    fkl_hsic_from_factor,
+    fkl_hsic_path,
+    fkl_hsic_solve,
+    fkl_hsic_woodbury,
+    krr_from_factor,
+    krr_solve,
 )
 from fairkl.solvers.lbfgs import cka_descent, cka_descent_factor
 from fairkl.solvers.objective import (
     BlockedCKA,
     CKAPenalty,
-    cka_value_and_grad,
     cka_penalty,
+    cka_value_and_grad,
     data_term,
     hsic_penalty,
     objective,
@@ -102,12 +112,49 @@ from fairkl.solvers.programs import (
 from fairkl.solvers.result import FitResult
 
 __all__ = [
-    "BlockedCKA", "CKAPenalty", "FitResult", "JITTER_TRIES", "LBFGS_MEMORY", "X_KERNELS",
-    "centered_sensitive_factor", "centered_sensitive_kernel", "cho_solve", "cholesky", "cholesky_jitter",
-    "cka_descent", "cka_descent_factor", "cka_penalty", "cka_value_and_grad", "condition_estimate", "data_term",
-    "factor_condition", "fit_cka", "fit_cka_batch", "fit_cka_lean",
-    "fit_hsic", "fit_hsic_woodbury", "fit_krr", "fkl_hsic_from_factor", "fkl_hsic_path", "fkl_hsic_solve", "fkl_hsic_woodbury", "hsic_path_program", "hsic_penalty",
-    "jitter_tries", "kernel_matvec", "kfold_hsic_grid", "krr_from_factor", "krr_solve", "loo_krr_grid", "objective", "objective_and_grad",
-    "pivoted_cholesky", "preconditioned_gradient", "predict_program", "ridge_condition", "ridge_factor",
-    "sensitive_kernel", "x_kernel",
+    "BlockedCKA",
+    "CKAPenalty",
+    "FitResult",
+    "JITTER_TRIES",
+    "LBFGS_MEMORY",
+    "X_KERNELS",
+    "centered_sensitive_factor",
+    "centered_sensitive_kernel",
+    "cho_solve",
+    "cholesky",
+    "cholesky_jitter",
+    "cka_descent",
+    "cka_descent_factor",
+    "cka_penalty",
+    "cka_value_and_grad",
+    "condition_estimate",
+    "data_term",
+    "factor_condition",
+    "fit_cka",
+    "fit_cka_batch",
+    "fit_cka_lean",
+    "fit_hsic",
+    "fit_hsic_woodbury",
+    "fit_krr",
+    "fkl_hsic_from_factor",
+    "fkl_hsic_path",
+    "fkl_hsic_solve",
+    "fkl_hsic_woodbury",
+    "hsic_path_program",
+    "hsic_penalty",
+    "jitter_tries",
+    "kernel_matvec",
+    "kfold_hsic_grid",
+    "krr_from_factor",
+    "krr_solve",
+    "loo_krr_grid",
+    "objective",
+    "objective_and_grad",
+    "pivoted_cholesky",
+    "preconditioned_gradient",
+    "predict_program",
+    "ridge_condition",
+    "ridge_factor",
+    "sensitive_kernel",
+    "x_kernel",
 ]

@@ -72,7 +72,9 @@ def kfold_hsic_grid(K_train, K_test_train, y, B, lams, mus):
         S = ops.matmul(ops.transpose(UtB), smooth[:, None] * UtB)  # B^T K C^-1 B
         evals, Q = ops.eigh(0.5 * (S + ops.transpose(S)))
         evals = ops.maximum(evals, 0.0)
-        v = ops.matmul(ops.transpose(Q), ops.matmul(ops.transpose(UtB), smooth * Uty))  # Q^T B^T K C^-1 y
+        v = ops.matmul(
+            ops.transpose(Q), ops.matmul(ops.transpose(UtB), smooth * Uty)
+        )  # Q^T B^T K C^-1 y
         base = ops.matmul(P, inv * Uty)  # K_te C^-1 y
         KZQ = ops.matmul(P, inv[:, None] * ops.matmul(UtB, Q))  # K_te C^-1 B Q
         coef = t[:, None] * v[None, :] / (1.0 + t[:, None] * evals[None, :])  # (M, r)

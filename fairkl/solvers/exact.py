@@ -82,6 +82,7 @@ def fkl_hsic_woodbury(K, B, y, lam, mu):
 # it needs no matrix at all (K C^{-1} b = b - (lam + j) C^{-1} b).
 # --------------------------------------------------------------------------
 
+
 def krr_from_factor(chol, shift, y, lam):
     r"""Kernel ridge from the factor of :math:`C = K + sI` (:math:`s = \lambda + j`): ``(alpha, J)``.
 

@@ -72,8 +72,15 @@ class Memory(NamedTuple):
     @classmethod
     def empty(cls, n: int, dtype) -> Memory:
         zeros = ops.zeros((LBFGS_MEMORY, n), dtype=dtype)
-        return cls(zeros, zeros, zeros, zeros, ops.zeros((LBFGS_MEMORY,), dtype=dtype), 0,
-                   ops.ones((), dtype=dtype))
+        return cls(
+            zeros,
+            zeros,
+            zeros,
+            zeros,
+            ops.zeros((LBFGS_MEMORY,), dtype=dtype),
+            0,
+            ops.ones((), dtype=dtype),
+        )
 
 
 class State(NamedTuple):
@@ -130,10 +137,19 @@ def remember(mem: Memory, s, Ss, w, Sw) -> Memory:
     def put(M, v):
         return ops.where(ok, ops.slice_update(M, (i, 0), v[None, :]), M)
 
-    rho = ops.where(ok, ops.slice_update(mem.rho, (i,), (1.0 / ops.where(ok, curv, 1.0))[None]), mem.rho)
+    rho = ops.where(
+        ok, ops.slice_update(mem.rho, (i,), (1.0 / ops.where(ok, curv, 1.0))[None]), mem.rho
+    )
     gamma = ops.where(ok, curv / ((0.5 * n) * ops.where(ok, wSw, 1.0)), mem.gamma)
-    return Memory(put(mem.s, s), put(mem.Ss, Ss), put(mem.w, w), put(mem.Sw, Sw), rho,
-                  ops.where(ok, mem.count + 1, mem.count), gamma)
+    return Memory(
+        put(mem.s, s),
+        put(mem.Ss, Ss),
+        put(mem.w, w),
+        put(mem.Sw, Sw),
+        rho,
+        ops.where(ok, mem.count + 1, mem.count),
+        gamma,
+    )
 
 
 def armijo(old: Point, new: Point, t, slope, scale):
@@ -154,11 +170,19 @@ def step(state: State, prob: Smoothed, scale) -> State:
     slope = (2.0 / n) * ops.sum(p.e * state.Sr)  # grad^T r > 0
     new = evaluate(p.z - t * state.r, prob)
     accept = armijo(p, new, t, slope, scale)
-    mem = remember(state.mem, -t * state.r, -t * state.Sr, (2.0 / n) * (new.e - p.e), (2.0 / n) * (new.Se - p.Se))
+    mem = remember(
+        state.mem,
+        -t * state.r,
+        -t * state.Sr,
+        (2.0 / n) * (new.e - p.e),
+        (2.0 / n) * (new.Se - p.Se),
+    )
     r, Sr = two_loop(new.e, new.Se, mem)
     descent = (2.0 / n) * ops.sum(new.e * Sr) > 0
     # Not a descent direction (non-convexity): forget the memory, use -e.
-    mem = jax.tree_util.tree_map(lambda a, b: ops.where(descent, a, b), mem, Memory.empty(n, p.z.dtype))
+    mem = jax.tree_util.tree_map(
+        lambda a, b: ops.where(descent, a, b), mem, Memory.empty(n, p.z.dtype)
+    )
     r, Sr = ops.where(descent, r, new.e), ops.where(descent, Sr, new.Se)
     candidate = State(state.it + 1, new, r, Sr, ops.ones_like(t), mem)
     kept = state._replace(it=state.it + 1, t=0.5 * t)
@@ -210,12 +234,21 @@ def cka_descent(K, y, lam, mu, pen: CKAPenalty, epochs, lr, tol, z0=None):
     S, chol, jitter = smoother(K, lam)
     # Conditioning now, so that K is dead before the loop (the loop needs S and the factor only).
     condition = ridge_condition(K, lam, chol, jitter)
-    prob = Smoothed(lambda v: ops.matmul(S, v), y, ops.matmul(S, y), mu,
-                    lambda f: jax.value_and_grad(cka_penalty)(f, pen))
-    return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter, condition, tol, pen.sigma_f)
+    prob = Smoothed(
+        lambda v: ops.matmul(S, v),
+        y,
+        ops.matmul(S, y),
+        mu,
+        lambda f: jax.value_and_grad(cka_penalty)(f, pen),
+    )
+    return _finish(
+        descend(prob, epochs, lr, tol, z0), prob, chol, jitter, condition, tol, pen.sigma_f
+    )
 
 
-def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, tol, z0=None, condition=None):
+def cka_descent_factor(
+    chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, tol, z0=None, condition=None
+):
     r""":func:`cka_descent` from the Cholesky factor of :math:`C = K + (\lambda + j)I` alone (the lean form).
 
     The smoother is applied as :math:`Sv = v - (\lambda + j)C^{-1}v` (two
@@ -227,13 +260,20 @@ def cka_descent_factor(chol, jitter, y, lam, mu, pen: BlockedCKA, epochs, lr, to
     (``fairkl.linalg.factor_condition``).
     """
     shift = lam + jitter
+
     def smooth(v):
         return v - shift * cho_solve(chol, v)
 
     prob = Smoothed(smooth, y, smooth(y), mu, lambda f: cka_value_and_grad(f, pen))
-    return _finish(descend(prob, epochs, lr, tol, z0), prob, chol, jitter,
-                   factor_condition(chol) if condition is None else condition, tol,
-                   pen.sigma_f)
+    return _finish(
+        descend(prob, epochs, lr, tol, z0),
+        prob,
+        chol,
+        jitter,
+        factor_condition(chol) if condition is None else condition,
+        tol,
+        pen.sigma_f,
+    )
 
 
 def descend(prob: Smoothed, epochs, lr, tol, z0=None) -> State:
@@ -257,8 +297,16 @@ def _finish(final: State, prob: Smoothed, chol, jitter, condition, tol, sigma_f)
     data0 = ops.sum(y * (y - prob.f0)) / y.shape[0]
     dec = decrement(final.point)
     return FitResult(
-        cho_solve(chol, final.point.z), final.point.J + data0, dec, final.it, dec <= tol, jitter,
-        condition, ops.zeros_like(dec), sigma_f, final.t,
+        cho_solve(chol, final.point.z),
+        final.point.J + data0,
+        dec,
+        final.it,
+        dec <= tol,
+        jitter,
+        condition,
+        ops.zeros_like(dec),
+        sigma_f,
+        final.t,
     )
 
 

@@ -145,8 +145,10 @@ def map_row_blocks(fn, n: int, block: int, outputs: int, dtype="float64"):
 
     def body(k, outs):
         start = ops.minimum(k * size, n - size)
-        return tuple(jax.lax.dynamic_update_slice_in_dim(o, v, start, axis=0)
-                     for o, v in zip(outs, fn(start, size)))
+        return tuple(
+            jax.lax.dynamic_update_slice_in_dim(o, v, start, axis=0)
+            for o, v in zip(outs, fn(start, size), strict=False)
+        )
 
     return ops.fori_loop(0, count, body, tuple(jnp.zeros(n, dtype=dtype) for _ in range(outputs)))
 
@@ -196,7 +198,11 @@ def cka_value_and_grad(f, pen: BlockedCKA, block: int = BLOCK):
         E = ops.expm1(-(d * d) / (2.0 * s2))
         c = -(d / s2) * (E + 1.0)
         sc = ops.sum(c, axis=1)
-        w = 2.0 * ops.sum(E * c, axis=1) - (2.0 / n) * (ri * sc + ops.matmul(c, r)) + (2.0 * total / (n * n)) * sc
+        w = (
+            2.0 * ops.sum(E * c, axis=1)
+            - (2.0 / n) * (ri * sc + ops.matmul(c, r))
+            + (2.0 * total / (n * n)) * sc
+        )
         return (d_fl * pen.contract(pen.block(start, size), c) + d_ff * w,)
 
     (g,) = map_row_blocks(grad_rows, n, block, 1, f.dtype)

@@ -41,7 +41,9 @@ def _bandwidth(values, given, auto: bool):
 
 def _closed_form(alpha, objective, condition, jitter, sigma_q):
     zero = ops.zeros_like(objective)
-    return FitResult(alpha, objective, zero, 0, True, jitter, condition, sigma_q, zero, ops.ones_like(objective))
+    return FitResult(
+        alpha, objective, zero, 0, True, jitter, condition, sigma_q, zero, ops.ones_like(objective)
+    )
 
 
 def ridge_factor(X, sigma, lam, jitter, kernel: str = "rbf", sqrt_w=None):
@@ -82,7 +84,9 @@ def fit_krr(X, y, sigma, lam, sqrt_w, jitter=0.0, kernel="rbf", weighted=True):
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q", "kernel"))
-def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, jitter=0.0, kernel_q="rbf", auto_sigma_q=False, kernel="rbf"):
+def fit_hsic(
+    X, y, q, sigma, lam, mu, sigma_q, jitter=0.0, kernel_q="rbf", auto_sigma_q=False, kernel="rbf"
+):
     r"""Compiled exact HSIC-penalised fit by LU (the fallback when :math:`\tilde L` has no small factor).
 
     Solves :math:`(K + \lambda I + \tfrac{\mu}{n}\tilde LK)\alpha = y`; the
@@ -94,12 +98,18 @@ def fit_hsic(X, y, q, sigma, lam, mu, sigma_q, jitter=0.0, kernel_q="rbf", auto_
     Returns a :class:`FitResult`.
     """
     sigma_q = _bandwidth(q, sigma_q, auto_sigma_q)
-    alpha = fkl_hsic_solve(x_kernel(kernel)(X, sigma=sigma), centered_kernel(q, sigma_q, kernel_q), y, lam, mu)
+    alpha = fkl_hsic_solve(
+        x_kernel(kernel)(X, sigma=sigma), centered_kernel(q, sigma_q, kernel_q), y, lam, mu
+    )
     f = kernel_matvec(X, X, alpha, sigma, kernel)
     r = y - f
     n = y.shape[0]
     fc = f - ops.sum(f) / n  # f^T (HLH) f = (Hf)^T L (Hf), with L f by blocks (no n x n matrix)
-    Lf = kernel_matvec(q, q, fc, sigma_q, "rbf") if kernel_q == "rbf" else ops.matmul(q, ops.matmul(fc, q))
+    Lf = (
+        kernel_matvec(q, q, fc, sigma_q, "rbf")
+        if kernel_q == "rbf"
+        else ops.matmul(q, ops.matmul(fc, q))
+    )
     J = (ops.sum(r * r) + lam * ops.sum(alpha * f)) / n + mu * ops.sum(fc * Lf) / (n * n)
     chol = ridge_factor(X, sigma, lam, jitter, kernel)
     return _closed_form(alpha, J, factor_condition(chol), jitter, sigma_q)
@@ -120,8 +130,21 @@ def fit_hsic_woodbury(X, y, B, sigma, lam, mu, sigma_q, jitter=0.0, kernel="rbf"
 
 @partial(jax.jit, static_argnames=("kernel_q", "auto_sigma_q", "auto_sigma_f", "kernel"))
 def fit_cka(
-    X, y, q, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol,
-    kernel_q="rbf", auto_sigma_q=False, auto_sigma_f=False, kernel="rbf",
+    X,
+    y,
+    q,
+    sigma,
+    lam,
+    mu,
+    sigma_q,
+    sigma_f,
+    epochs,
+    lr,
+    tol,
+    kernel_q="rbf",
+    auto_sigma_q=False,
+    auto_sigma_f=False,
+    kernel="rbf",
 ):
     """Compiled CKA-penalised fit, one program from inputs to coefficients: a :class:`FitResult`.
 
@@ -137,8 +160,23 @@ def fit_cka(
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
-def fit_cka_lean(X, y, q, B, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol, jitter=0.0, kernel_q="rbf",
-                 kernel="rbf"):
+def fit_cka_lean(
+    X,
+    y,
+    q,
+    B,
+    sigma,
+    lam,
+    mu,
+    sigma_q,
+    sigma_f,
+    epochs,
+    lr,
+    tol,
+    jitter=0.0,
+    kernel_q="rbf",
+    kernel="rbf",
+):
     r"""Compiled CKA-penalised fit holding the Cholesky factor only (:func:`cka_descent_factor`).
 
     ``B`` is an exact centred factor of the kernel on ``q`` (:math:`\tilde L = BB^\top`,
@@ -151,12 +189,15 @@ def fit_cka_lean(X, y, q, B, sigma, lam, mu, sigma_q, sigma_f, epochs, lr, tol, 
         pen = BlockedCKA.make(sigma_f, B=B)
     else:
         pen = BlockedCKA.make(sigma_f, Lc=centered_kernel(q, sigma_q, kernel_q))
-    return cka_descent_factor(chol, jitter, y, lam, mu, pen, epochs, lr, tol, condition=condition)._replace(
-        sigma_q=sigma_q)
+    return cka_descent_factor(
+        chol, jitter, y, lam, mu, pen, epochs, lr, tol, condition=condition
+    )._replace(sigma_q=sigma_q)
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
-def fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs, kernel_q="rbf", kernel="rbf"):
+def fit_cka_batch(
+    X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs, kernel_q="rbf", kernel="rbf"
+):
     """:func:`fit_cka` for a batch of hyperparameters in one compiled call, one fit after another.
 
     ``X, y, q, sigma_f, tol`` are shared (``y`` standardised, ``sigma_f`` in its
@@ -171,9 +212,12 @@ def fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epoch
     took 2.5x the CPU time of this loop (2.79 vs 1.10 s); one call for B fits
     still pays the dispatch once.
     """
+
     def one(args):
         sigma, lam, mu, sigma_q, lr, ep = args
-        return fit_cka(X, y, q, sigma, lam, mu, sigma_q, sigma_f, ep, lr, tol, kernel_q=kernel_q, kernel=kernel)
+        return fit_cka(
+            X, y, q, sigma, lam, mu, sigma_q, sigma_f, ep, lr, tol, kernel_q=kernel_q, kernel=kernel
+        )
 
     return jax.lax.map(one, (sigmas, lams, mus, sigma_qs, lrs, epochs))
 

@@ -55,10 +55,20 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     released when the process exits; skipped in distributed mode).
     """
 
-    def __init__(self, hypermodel, oracle, batch_size: int = 16, directory=None, project_name=None,
-                 overwrite=False, **kwargs):
+    def __init__(
+        self,
+        hypermodel,
+        oracle,
+        batch_size: int = 16,
+        directory=None,
+        project_name=None,
+        overwrite=False,
+        **kwargs,
+    ):
         if not isinstance(hypermodel, FairKernelRidgeHyperModel):
-            raise TypeError(f"hypermodel must be a FairKernelRidgeHyperModel; got {type(hypermodel).__name__}.")
+            raise TypeError(
+                f"hypermodel must be a FairKernelRidgeHyperModel; got {type(hypermodel).__name__}."
+            )
         self.batch_size = v.check_int(batch_size, "batch_size")
         _check_batched_options(hypermodel)  # before any trial is created (else it is left RUNNING)
         project_dir = os.path.join(str(directory or "."), str(project_name or "untitled_project"))
@@ -69,8 +79,14 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
                 persistence.check_fingerprint(project_dir, self._fingerprint)
                 persistence.repair_project(project_dir, oracle)
             with persistence.atomic_writes():
-                super().__init__(oracle, hypermodel, directory=directory, project_name=project_name,
-                                 overwrite=overwrite, **kwargs)
+                super().__init__(
+                    oracle,
+                    hypermodel,
+                    directory=directory,
+                    project_name=project_name,
+                    overwrite=overwrite,
+                    **kwargs,
+                )
                 persistence.write_fingerprint(self.project_dir, self._fingerprint)
         except BaseException:
             persistence.release_lock(self._lock)
@@ -94,7 +110,9 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
                 self.on_search_begin()
                 stopped = False
                 while not stopped:
-                    with persistence.deferred_writes():  # one write per trial file, one oracle.json per batch
+                    with (
+                        persistence.deferred_writes()
+                    ):  # one write per trial file, one oracle.json per batch
                         batch, stopped = self._ask()
                         if batch:
                             self._run_batch(batch)
@@ -121,9 +139,11 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     def _run_batch(self, batch):
         for trial in batch:
             self.on_trial_begin(trial)
-        results = self.hypermodel.evaluate_batch([t.hyperparameters.values for t in batch]
-                                                 + [batch[0].hyperparameters.values] * (self.batch_size - len(batch)))
-        for trial, res in zip(batch, results):
+        results = self.hypermodel.evaluate_batch(
+            [t.hyperparameters.values for t in batch]
+            + [batch[0].hyperparameters.values] * (self.batch_size - len(batch))
+        )
+        for trial, res in zip(batch, results, strict=False):
             if isinstance(res, Exception):
                 trial.status = Status.FAILED
                 trial.message = str(res)

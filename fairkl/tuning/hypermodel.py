@@ -68,7 +68,8 @@ def _declare(hp, name, spec):
         return hp.Int(name, spec[1], spec[2], step=spec[3] if len(spec) > 3 else 1)
     raise ValueError(
         f"space[{name!r}] must be a number, a ('log'|'log_or_zero'|'linear'|'int', ...) tuple"
-        + (" or None (median heuristic)" if name == "sigma_q" else "") + f"; got {spec!r}."
+        + (" or None (median heuristic)" if name == "sigma_q" else "")
+        + f"; got {spec!r}."
     )
 
 
@@ -113,7 +114,9 @@ def _check_q(q, name):
 
 # ------------------------------------------------------------------ gc.freeze
 _freeze_depth = 0
-_scope = 0  # counts the frozen_gc scopes entered as owner (the hypermodel re-freezes once per scope)
+_scope = (
+    0  # counts the frozen_gc scopes entered as owner (the hypermodel re-freezes once per scope)
+)
 
 
 @contextlib.contextmanager
@@ -267,27 +270,50 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     choose.
     """
 
-    def __init__(self, X_train, y_train, q_train, X_val, y_val, q_val, *, space=None, penalty="cka",
-                 dtype="float64", model_options=None, fits_per_call=16, freeze_gc=False, name=None,
-                 tunable=True):
+    def __init__(
+        self,
+        X_train,
+        y_train,
+        q_train,
+        X_val,
+        y_val,
+        q_val,
+        *,
+        space=None,
+        penalty="cka",
+        dtype="float64",
+        model_options=None,
+        fits_per_call=16,
+        freeze_gc=False,
+        name=None,
+        tunable=True,
+    ):
         super().__init__(name=name, tunable=tunable)
         self.X_train = v.check_X(X_train, "X_train")
         self.y_train = v.check_target(y_train, len(self.X_train), "y_train")
         self.X_val = v.check_X(X_val, "X_val", min_samples=2)
         if self.X_val.shape[1] != self.X_train.shape[1]:
-            raise ValueError(f"X_val has {self.X_val.shape[1]} features but X_train has {self.X_train.shape[1]}.")
+            raise ValueError(
+                f"X_val has {self.X_val.shape[1]} features but X_train has {self.X_train.shape[1]}."
+            )
         self.y_val = v.check_target(y_val, len(self.X_val), "y_val")
         self.q_train, self.q_val = _encode_q(q_train, q_val, len(self.X_train), len(self.X_val))
         if self.q_val.shape[1] != self.q_train.shape[1]:
-            raise ValueError(f"q_val has {self.q_val.shape[1]} columns but q_train has {self.q_train.shape[1]}.")
+            raise ValueError(
+                f"q_val has {self.q_val.shape[1]} columns but q_train has {self.q_train.shape[1]}."
+            )
         _check_q(self.q_train, "q_train")
         _check_q(self.q_val, "q_val")
         unknown = set(space or {}) - set(DEFAULT_SPACE)
         if unknown:
-            raise ValueError(f"space has unknown keys {sorted(unknown)}; known: {sorted(DEFAULT_SPACE)}.")
+            raise ValueError(
+                f"space has unknown keys {sorted(unknown)}; known: {sorted(DEFAULT_SPACE)}."
+            )
         self.space = {**DEFAULT_SPACE, **(space or {})}
         for key, spec in self.space.items():
-            _declare(kt.HyperParameters(), key, spec)  # a malformed entry fails here, not mid-search
+            _declare(
+                kt.HyperParameters(), key, spec
+            )  # a malformed entry fails here, not mid-search
         #: Settings shared by every trial, passed as keywords to both FairKernelRidge and FitConfig.
         self.options = {"penalty": penalty, "dtype": dtype, **dict(model_options or {})}
         FitConfig(**self.options)  # validates them now (unknown keys: TypeError naming them)
@@ -297,9 +323,13 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         self._batch = None  # (config, prepared problem) of the batched path, built on first use
         self.fits_per_call = v.check_int(fits_per_call, "fits_per_call")
         if freeze_gc:
-            warnings.warn("freeze_gc is no longer used: a kt.Tuner given this hypermodel runs each search() "
-                          "inside fairkl.tuning.frozen_gc() by itself (undone when the search returns or "
-                          "raises).", FutureWarning, stacklevel=2)
+            warnings.warn(
+                "freeze_gc is no longer used: a kt.Tuner given this hypermodel runs each search() "
+                "inside fairkl.tuning.frozen_gc() by itself (undone when the search returns or "
+                "raises).",
+                FutureWarning,
+                stacklevel=2,
+            )
 
     @property
     def sigma_pred(self) -> float:
@@ -334,7 +364,12 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         out = {}
         for name, spec in self.space.items():
             value = values.get(name, spec if not isinstance(spec, tuple) else None)
-            if isinstance(spec, tuple) and spec[0] == "log_or_zero" and value is not None and value < spec[1]:
+            if (
+                isinstance(spec, tuple)
+                and spec[0] == "log_or_zero"
+                and value is not None
+                and value < spec[1]
+            ):
                 value = 0.0
             out[name] = value
         if "tuner/epochs" in values:
@@ -364,15 +399,26 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
     def fingerprint(self) -> dict:
         """Digests of the space, the settings and the data (a resumed project must match them)."""
-        settings = {"space": self.space, **self.options}  # {"space", "penalty", "dtype"} without model_options
-        data = {"X_train": self.X_train, "y_train": self.y_train, "q_train": self.q_train,
-                "X_val": self.X_val, "y_val": self.y_val, "q_val": self.q_val}
+        settings = {
+            "space": self.space,
+            **self.options,
+        }  # {"space", "penalty", "dtype"} without model_options
+        data = {
+            "X_train": self.X_train,
+            "y_train": self.y_train,
+            "q_train": self.q_train,
+            "X_val": self.X_val,
+            "y_val": self.y_val,
+            "q_val": self.q_val,
+        }
         return persistence.fingerprint(settings, data)
 
     # ------------------------------------------------------------ stock path
     def build(self, hp):
         tuner = _calling_tuner(self)
-        if tuner is not None:  # e.g. a tuner reloaded from its project (its __init__ declared nothing)
+        if (
+            tuner is not None
+        ):  # e.g. a tuner reloaded from its project (its __init__ declared nothing)
             scope_gc_to_search(tuner)
         self.declare_hyperparameters(hp)
         return self.make_model(self.values_used(hp.values))
@@ -382,8 +428,12 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         with warnings.catch_warnings():
             # Only non-convergence is silenced: it is reported as the `converged` metric.
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            with programs.blas_limit(len(self.X_train)):  # OpenBLAS's spinning threads (see programs)
-                model.fit(self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"])
+            with programs.blas_limit(
+                len(self.X_train)
+            ):  # OpenBLAS's spinning threads (see programs)
+                model.fit(
+                    self.X_train, self.y_train, q=self.q_train, epochs=used["epochs"], lr=used["lr"]
+                )
         metrics = self._metrics(model.predict(self.X_val), model.converged_)
         if "tuner/trial_id" in hp.values or "tuner/epochs" in hp.values:
             # Hyperband continues earlier trials from their checkpoints: let its
@@ -427,7 +477,17 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             return checked
         preds, converged = self._run_program(valid, len(values))
         rows = [k for k in range(len(valid)) if np.all(np.isfinite(preds[k]))]
-        ckas = dict(zip(rows, self.yardstick.score_rows(preds[rows], self.q_val, q_name="q_val"))) if rows else {}
+        ckas = (
+            dict(
+                zip(
+                    rows,
+                    self.yardstick.score_rows(preds[rows], self.q_val, q_name="q_val"),
+                    strict=False,
+                )
+            )
+            if rows
+            else {}
+        )
         out, k = [], 0
         for c in checked:
             if isinstance(c, Exception):
@@ -435,20 +495,33 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
                 continue
             mse = float(np.mean((preds[k] - self.y_val) ** 2))
             if k in ckas and math.isfinite(mse) and math.isfinite(ckas[k]):
-                out.append({"val_mse": mse, "val_cka": float(ckas[k]), "converged": float(bool(converged[k]))})
+                out.append(
+                    {
+                        "val_mse": mse,
+                        "val_cka": float(ckas[k]),
+                        "converged": float(bool(converged[k])),
+                    }
+                )
             else:
-                out.append(kt.errors.FailedTrialError(
-                    f"non-finite validation metrics (val_mse={mse}, val_cka={ckas.get(k, math.nan)}): "
-                    f"the fit diverged."))
+                out.append(
+                    kt.errors.FailedTrialError(
+                        f"non-finite validation metrics (val_mse={mse}, val_cka={ckas.get(k, math.nan)}): "
+                        f"the fit diverged."
+                    )
+                )
             k += 1
         return out
 
     def _run_program(self, used: list[dict], size: int):
         """Validation predictions (units of y) and converged flags of validated settings, via the pipeline."""
-        if self.options.get("n_components") is not None:  # the low-rank model: one model fit per setting
+        if (
+            self.options.get("n_components") is not None
+        ):  # the low-rank model: one model fit per setting
             return self._fit_each(used)
         if self._batch is None:
-            self._batch = programs.prepare_search(self.X_train, self.y_train, self.q_train, self.options, self.X_val)
+            self._batch = programs.prepare_search(
+                self.X_train, self.y_train, self.q_train, self.options, self.X_val
+            )
         pred, converged, _ = programs.fit_predict(self._batch, used, size, self.fits_per_call)
         return pred, converged
 
@@ -458,8 +531,12 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         for u in used:
             model = self.make_model(u)
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=ConvergenceWarning)  # reported as `converged`
-                model.fit(self.X_train, self.y_train, q=self.q_train, epochs=u["epochs"], lr=u["lr"])
+                warnings.filterwarnings(
+                    "ignore", category=ConvergenceWarning
+                )  # reported as `converged`
+                model.fit(
+                    self.X_train, self.y_train, q=self.q_train, epochs=u["epochs"], lr=u["lr"]
+                )
             preds.append(np.asarray(model.predict(self.X_val), dtype=np.float64).ravel())
             converged.append(bool(model.converged_))
         return np.stack(preds), np.array(converged)
@@ -471,5 +548,10 @@ def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidg
     model = hypermodel.make_model(used)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ConvergenceWarning)  # see model.converged_
-        return model.fit(hypermodel.X_train, hypermodel.y_train, q=hypermodel.q_train,
-                         epochs=used["epochs"], lr=used["lr"])
+        return model.fit(
+            hypermodel.X_train,
+            hypermodel.y_train,
+            q=hypermodel.q_train,
+            epochs=used["epochs"],
+            lr=used["lr"],
+        )

@@ -231,8 +231,11 @@ def fingerprint(space: dict, arrays: dict) -> dict:
         a = np.ascontiguousarray(arrays[name], dtype=np.float64)
         data.update(f"{name}{a.shape}".encode())
         data.update(a.tobytes())
-    return {"space": hashlib.sha256(space_text.encode()).hexdigest(), "data": data.hexdigest(),
-            "space_text": space_text}
+    return {
+        "space": hashlib.sha256(space_text.encode()).hexdigest(),
+        "data": data.hexdigest(),
+        "space_text": space_text,
+    }
 
 
 def check_fingerprint(project_dir: str, fp: dict) -> None:
@@ -253,7 +256,11 @@ def check_fingerprint(project_dir: str, fp: dict) -> None:
         return  # nothing recorded yet (e.g. a kill before the first trial): written below
     for key, what in (("space", "search space"), ("data", "training/validation data")):
         if old.get(key) != fp[key]:
-            detail = f" (it was {old.get('space_text')}; now {fp['space_text']})" if key == "space" else ""
+            detail = (
+                f" (it was {old.get('space_text')}; now {fp['space_text']})"
+                if key == "space"
+                else ""
+            )
             raise ValueError(
                 f"the KerasTuner project {project_dir!r} was started with a different {what}{detail}; "
                 f"resuming it would mix incomparable trials. Use overwrite=True to start again, or "
@@ -276,8 +283,10 @@ def values_hash(values: dict) -> str:
 def _has_trial_files(project_dir: str) -> bool:
     if not os.path.isdir(project_dir):
         return False
-    return any(name.startswith("trial_") and os.path.exists(os.path.join(project_dir, name, "trial.json"))
-               for name in os.listdir(project_dir))
+    return any(
+        name.startswith("trial_") and os.path.exists(os.path.join(project_dir, name, "trial.json"))
+        for name in os.listdir(project_dir)
+    )
 
 
 def _read_json(path: str):
@@ -290,24 +299,39 @@ def _read_json(path: str):
 
 # The keys and types KerasTuner's Trial.set_state and Oracle.set_state read.
 TRIAL_KEYS = {"trial_id": str, "hyperparameters": dict, "metrics": dict, "status": str}
-ORACLE_KEYS = {"ongoing_trials": dict, "hyperparameters": dict, "start_order": list, "end_order": list,
-               "run_times": dict, "retry_queue": list, "seed": int, "seed_state": int,
-               "tried_so_far": list, "id_to_hash": dict, "display": dict}
+ORACLE_KEYS = {
+    "ongoing_trials": dict,
+    "hyperparameters": dict,
+    "start_order": list,
+    "end_order": list,
+    "run_times": dict,
+    "retry_queue": list,
+    "seed": int,
+    "seed_state": int,
+    "tried_so_far": list,
+    "id_to_hash": dict,
+    "display": dict,
+}
 STATUSES = ("RUNNING", "IDLE", "INVALID", "STOPPED", "COMPLETED", "FAILED")
 
 
 def _check_trial_state(state: dict, path: str, folder_id: str) -> None:
     """Raise, naming the file, if a readable trial file is not one KerasTuner can resume from."""
-    problems = [f"{k!r} missing or not a {t.__name__}" for k, t in TRIAL_KEYS.items()
-                if not isinstance(state.get(k), t)]
+    problems = [
+        f"{k!r} missing or not a {t.__name__}"
+        for k, t in TRIAL_KEYS.items()
+        if not isinstance(state.get(k), t)
+    ]
     if not problems:
         if not isinstance(state["hyperparameters"].get("values"), dict):
             problems.append("'hyperparameters' has no 'values' dict")
         if state["status"] not in STATUSES:
             problems.append(f"unknown status {state['status']!r}")
         if state["trial_id"] != folder_id:
-            problems.append(f"its trial_id {state['trial_id']!r} is not its folder's ({folder_id!r}): "
-                            f"a copied or hand-edited file")
+            problems.append(
+                f"its trial_id {state['trial_id']!r} is not its folder's ({folder_id!r}): "
+                f"a copied or hand-edited file"
+            )
     if problems:
         raise ValueError(
             f"cannot resume the KerasTuner project: the trial file {path!r} is not a trial KerasTuner "
@@ -318,8 +342,15 @@ def _check_trial_state(state: dict, path: str, folder_id: str) -> None:
 
 def _placeholder(tid: str, template: dict | None, message: str) -> dict:
     hp = {**template["hyperparameters"], "values": {}} if template else {"space": [], "values": {}}
-    return {"trial_id": tid, "hyperparameters": hp, "metrics": {"metrics": {}}, "score": None,
-            "best_step": 0, "status": "FAILED", "message": message}
+    return {
+        "trial_id": tid,
+        "hyperparameters": hp,
+        "metrics": {"metrics": {}},
+        "score": None,
+        "best_step": 0,
+        "status": "FAILED",
+        "message": message,
+    }
 
 
 def _load_trials(project_dir: str, summary: dict) -> dict:
@@ -343,14 +374,17 @@ def _load_trials(project_dir: str, summary: dict) -> dict:
             continue  # created, never written (a kill inside deferred_writes): drawn again, or a gap below
         state = _read_json(path)
         if not isinstance(state, dict):
-            broken.append(name[len("trial_"):])
+            broken.append(name[len("trial_") :])
             continue
-        _check_trial_state(state, path, name[len("trial_"):])
+        _check_trial_state(state, path, name[len("trial_") :])
         trials[state["trial_id"]] = state
     template = next(iter(trials.values()), None)
     for tid in broken:  # only possible for files written without atomic writes
-        trials[tid] = _placeholder(tid, template, "the trial file was unreadable (written without atomic "
-                                                  "writes); result lost")
+        trials[tid] = _placeholder(
+            tid,
+            template,
+            "the trial file was unreadable (written without atomic writes); result lost",
+        )
         write_json_atomic(os.path.join(project_dir, f"trial_{tid}", "trial.json"), trials[tid])
         summary["lost"].append(tid)
     numbered = {int(t): t for t in trials if t.isdigit()}
@@ -360,8 +394,11 @@ def _load_trials(project_dir: str, summary: dict) -> dict:
                 continue
             near = numbered.get(max((j for j in numbered if j < k), default=min(numbered)))
             tid = str(k).zfill(len(near))
-            trials[tid] = _placeholder(tid, template, "the trial file was missing when the project was "
-                                                      "resumed; result lost")
+            trials[tid] = _placeholder(
+                tid,
+                template,
+                "the trial file was missing when the project was resumed; result lost",
+            )
             os.makedirs(os.path.join(project_dir, f"trial_{tid}"), exist_ok=True)
             write_json_atomic(os.path.join(project_dir, f"trial_{tid}", "trial.json"), trials[tid])
             numbered[k] = tid
@@ -377,18 +414,29 @@ def _rebuild_state(trials: dict, oracle) -> dict:
             "oracle.json of this Hyperband project is unreadable and Hyperband's brackets cannot be "
             "rebuilt from the trial files; start again with overwrite=True."
         )
-    space = max((t["hyperparameters"] for t in trials.values()), key=lambda h: len(h.get("space", [])),
-                default={"space": [], "values": {}})
+    space = max(
+        (t["hyperparameters"] for t in trials.values()),
+        key=lambda h: len(h.get("space", [])),
+        default={"space": [], "values": {}},
+    )
     seed = base.get("seed") or 1
-    base.update({
-        "ongoing_trials": {}, "hyperparameters": {**space, "values": {}}, "start_order": [],
-        "end_order": [], "run_times": {}, "retry_queue": [], "seed": seed,
-        # The draws of the lost state cannot be replayed: continue far from them (duplicates of
-        # earlier values are still refused through tried_so_far).
-        "seed_state": seed + 1_000_003 + 97 * len(trials),
-        "tried_so_far": [], "id_to_hash": {},
-        "display": {"search_start": None, "trial_start": {}, "trial_number": {}},
-    })
+    base.update(
+        {
+            "ongoing_trials": {},
+            "hyperparameters": {**space, "values": {}},
+            "start_order": [],
+            "end_order": [],
+            "run_times": {},
+            "retry_queue": [],
+            "seed": seed,
+            # The draws of the lost state cannot be replayed: continue far from them (duplicates of
+            # earlier values are still refused through tried_so_far).
+            "seed_state": seed + 1_000_003 + 97 * len(trials),
+            "tried_so_far": [],
+            "id_to_hash": {},
+            "display": {"search_start": None, "trial_start": {}, "trial_number": {}},
+        }
+    )
     return base
 
 
@@ -423,7 +471,10 @@ def _reconcile(state: dict, trials: dict, summary: dict) -> dict:
     state["ongoing_trials"] = ongoing
     hashes = {t: values_hash(trials[t]["hyperparameters"].get("values", {})) for t in ids}
     state["tried_so_far"] = sorted(set(state["tried_so_far"]) | set(hashes.values()))
-    state["id_to_hash"] = {**{k: h for k, h in state["id_to_hash"].items() if k in trials}, **hashes}
+    state["id_to_hash"] = {
+        **{k: h for k, h in state["id_to_hash"].items() if k in trials},
+        **hashes,
+    }
     state["run_times"] = {k: n for k, n in state["run_times"].items() if k in trials}
     return state
 
@@ -448,8 +499,13 @@ def repair_project(project_dir: str, oracle=None) -> dict:
         run again), ``duplicate_end_entries``, ``lost`` (unreadable trial
         files, possible only without atomic writes).
     """
-    summary = {"rebuilt": False, "requeued": [], "finished_not_rerun": [], "duplicate_end_entries": 0,
-               "lost": []}
+    summary = {
+        "rebuilt": False,
+        "requeued": [],
+        "finished_not_rerun": [],
+        "duplicate_end_entries": 0,
+        "lost": [],
+    }
     oracle_path = os.path.join(project_dir, "oracle.json")
     if not os.path.isdir(project_dir):
         return summary
@@ -457,25 +513,37 @@ def repair_project(project_dir: str, oracle=None) -> dict:
     if not trials and not os.path.exists(oracle_path):
         return summary
     state = _read_json(oracle_path)
-    tuner_file = os.path.join(project_dir, f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json")
-    valid = isinstance(state, dict) and all(isinstance(state.get(k), t) for k, t in ORACLE_KEYS.items())
+    tuner_file = os.path.join(
+        project_dir, f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json"
+    )
+    valid = isinstance(state, dict) and all(
+        isinstance(state.get(k), t) for k, t in ORACLE_KEYS.items()
+    )
     if not valid and not trials:
         # Nothing was recorded: start afresh (a rebuilt state would have an empty search space).
         for path in (oracle_path, tuner_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         summary["rebuilt"] = True
-        warnings.warn(f"the KerasTuner project {project_dir!r} had an unreadable oracle.json and no "
-                      f"trials: starting it afresh", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"the KerasTuner project {project_dir!r} had an unreadable oracle.json and no "
+            f"trials: starting it afresh",
+            UserWarning,
+            stacklevel=2,
+        )
         return summary
     if not valid:
         state = _rebuild_state(trials, oracle)
         summary["rebuilt"] = True
     write_json_atomic(oracle_path, _reconcile(state, trials, summary))
-    if not isinstance(_read_json(tuner_file), dict):  # missing or truncated: KerasTuner then would not resume
+    if not isinstance(
+        _read_json(tuner_file), dict
+    ):  # missing or truncated: KerasTuner then would not resume
         write_json_atomic(tuner_file, {})
     if summary["rebuilt"] or summary["lost"]:
-        warnings.warn(f"repaired the KerasTuner project {project_dir!r}: {summary}", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"repaired the KerasTuner project {project_dir!r}: {summary}", UserWarning, stacklevel=2
+        )
     return summary
 
 
@@ -492,7 +560,11 @@ def safe_project(directory, project_name, hypermodel=None, oracle=None, overwrit
             tuner.search()
     """
     project_dir = os.path.join(str(directory), str(project_name))
-    fp = hypermodel.fingerprint() if hypermodel is not None and hasattr(hypermodel, "fingerprint") else None
+    fp = (
+        hypermodel.fingerprint()
+        if hypermodel is not None and hasattr(hypermodel, "fingerprint")
+        else None
+    )
     with project_lock(project_dir), atomic_writes():
         if overwrite and os.path.isdir(project_dir):
             shutil.rmtree(project_dir)

@@ -35,6 +35,8 @@ from fairkl._backend import SMALL_N, blas_limit, one_blas_thread  # noqa: F401  
 from fairkl.pipeline import FitConfig, Problem, center, prepare
 
 FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
+
+
 class SearchData(NamedTuple):
     """What every group of a search shares: the config, the prepared problem and its device arrays."""
 
@@ -58,29 +60,62 @@ def prepare_search(X, y, q, options: dict, X_val=None) -> SearchData:
 
 
 @partial(jax.jit, static_argnames=("kernel_q", "kernel"))
-def fit_predict_program(X, y, q, X_val, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs,
-                        kernel_q="rbf", kernel="rbf"):
+def fit_predict_program(
+    X,
+    y,
+    q,
+    X_val,
+    sigma_f,
+    tol,
+    sigmas,
+    lams,
+    mus,
+    sigma_qs,
+    lrs,
+    epochs,
+    kernel_q="rbf",
+    kernel="rbf",
+):
     """Fit B settings (:func:`fairkl.solvers.fit_cka_batch`) and predict ``X_val``: one compiled program.
 
     Returns ``(pred, converged, n_iter)``: standardised predictions (B, m)
     and the per-fit flags and step counts (B,).
     """
-    res = solvers.fit_cka_batch(X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs,
-                                kernel_q=kernel_q, kernel=kernel)
-    pred = jax.vmap(lambda a, s: solvers.predict_program(X_val, X, a, s, kernel=kernel))(res.alpha, sigmas)
+    res = solvers.fit_cka_batch(
+        X,
+        y,
+        q,
+        sigma_f,
+        tol,
+        sigmas,
+        lams,
+        mus,
+        sigma_qs,
+        lrs,
+        epochs,
+        kernel_q=kernel_q,
+        kernel=kernel,
+    )
+    pred = jax.vmap(lambda a, s: solvers.predict_program(X_val, X, a, s, kernel=kernel))(
+        res.alpha, sigmas
+    )
     return pred, res.converged, res.n_iter
 
 
 def columns(problem: Problem, rows: list[dict]) -> dict:
     """The program's per-fit arguments for validated settings (``sigma_q=None``: the problem's median heuristic)."""
     cols = {f: np.array([u[f] for u in rows], dtype=np.float64) for f in FLOAT_FIELDS}
-    cols["sigma_q"] = np.array([problem.sensitive.traced_sigma if u["sigma_q"] is None else u["sigma_q"]
-                                for u in rows], dtype=np.float64)
+    cols["sigma_q"] = np.array(
+        [problem.sensitive.traced_sigma if u["sigma_q"] is None else u["sigma_q"] for u in rows],
+        dtype=np.float64,
+    )
     cols["epochs"] = np.array([u["epochs"] for u in rows], dtype=np.int32)
     return cols
 
 
-def fit_predict(data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16):
+def fit_predict(
+    data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16
+):
     """Validation predictions (units of ``y``, shape (len(used), m)), ``converged`` flags and step counts.
 
     ``used`` holds validated settings (:meth:`FairKernelRidgeHyperModel.check_values`).
@@ -99,9 +134,18 @@ def fit_predict(data: SearchData, used: list[dict], size: int | None = None, fit
     preds, converged, steps = [], [], []
     with blas_limit(data.problem.n):
         for s in range(0, len(rows), g):
-            part = {f: ops.convert_to_tensor(a[s:s + g]) for f, a in cols.items()}
-            out = fit_predict_program(*data.arrays, part["sigma"], part["lam"], part["mu"], part["sigma_q"],
-                                      part["lr"], part["epochs"], kernel_q=config.kernel_q, kernel=config.kernel)
+            part = {f: ops.convert_to_tensor(a[s : s + g]) for f, a in cols.items()}
+            out = fit_predict_program(
+                *data.arrays,
+                part["sigma"],
+                part["lam"],
+                part["mu"],
+                part["sigma_q"],
+                part["lr"],
+                part["epochs"],
+                kernel_q=config.kernel_q,
+                kernel=config.kernel,
+            )
             pred, conv, it = jax.device_get(out)
             preds.append(pred)
             converged.append(conv)

@@ -16,8 +16,14 @@ from fairkl import _validation as v
 from fairkl.metrics import selection
 from fairkl.pareto import hypervolume_2d, pareto_front
 
-__all__ = ["trials_table", "pareto_trials", "best_within_budget", "hypervolume_curve", "plot_trials",
-           "plot_hypervolume"]
+__all__ = [
+    "trials_table",
+    "pareto_trials",
+    "best_within_budget",
+    "hypervolume_curve",
+    "plot_trials",
+    "plot_hypervolume",
+]
 
 
 def _trial_order(tid: str):
@@ -41,12 +47,17 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
     """
     oracle = getattr(tuner_or_oracle, "oracle", tuner_or_oracle)
     used = getattr(getattr(tuner_or_oracle, "hypermodel", None), "values_used", None)
-    done = [oracle.trials[t] for t in sorted(oracle.trials, key=_trial_order)
-            if oracle.trials[t].status == kt.engine.trial.TrialStatus.COMPLETED]
+    done = [
+        oracle.trials[t]
+        for t in sorted(oracle.trials, key=_trial_order)
+        if oracle.trials[t].status == kt.engine.trial.TrialStatus.COMPLETED
+    ]
     recorded = sorted({m for t in done for m in t.metrics.metrics})
     missing = [m for m in metrics if done and m not in recorded]
     if missing:
-        raise ValueError(f"metrics {missing} were recorded by no completed trial; recorded metrics: {recorded}.")
+        raise ValueError(
+            f"metrics {missing} were recorded by no completed trial; recorded metrics: {recorded}."
+        )
     rows = []
     for trial in done:
         values = dict(trial.hyperparameters.values)
@@ -58,7 +69,9 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
             values.update(model_values)
         row = {"trial_id": trial.trial_id, **values}
         for m in metrics:
-            row[m] = float(trial.metrics.get_last_value(m)) if trial.metrics.exists(m) else float("nan")
+            row[m] = (
+                float(trial.metrics.get_last_value(m)) if trial.metrics.exists(m) else float("nan")
+            )
         if trial.metrics.exists("converged") and "converged" not in metrics:
             # A fit stopped by its step cap sits where it stopped, not at its optimum: say so.
             row["converged"] = bool(trial.metrics.get_last_value("converged"))
@@ -68,7 +81,9 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
 
 def _matrix(rows, objectives):
     _check_columns(rows, objectives)
-    return np.array([[r[o] for o in objectives] for r in rows], dtype=float).reshape(len(rows), len(objectives))
+    return np.array([[r[o] for o in objectives] for r in rows], dtype=float).reshape(
+        len(rows), len(objectives)
+    )
 
 
 def _check_columns(rows, names):
@@ -88,17 +103,25 @@ def pareto_trials(rows: list[dict], objectives=("val_mse", "val_cka")) -> list[d
     if not rows:
         return []
     front = [rows[i] for i in pareto_front(_matrix(rows, objectives))]
-    stopped = [r["trial_id"] if "trial_id" in r else i for i, r in enumerate(front) if r.get("converged") is False]
+    stopped = [
+        r["trial_id"] if "trial_id" in r else i
+        for i, r in enumerate(front)
+        if r.get("converged") is False
+    ]
     if stopped:
         warnings.warn(
             f"{len(stopped)} of the {len(front)} Pareto-optimal trials did not converge (their fits "
             f"stopped at the epochs cap): {stopped}. Their points show where the solver stopped, not "
             f"the optimum of their settings; raise epochs (or lr) and re-evaluate them.",
-            UserWarning, stacklevel=2)
+            UserWarning,
+            stacklevel=2,
+        )
     return front
 
 
-def best_within_budget(rows: list[dict], budget: float, objective="val_mse", constraint="val_cka") -> dict | None:
+def best_within_budget(
+    rows: list[dict], budget: float, objective="val_mse", constraint="val_cka"
+) -> dict | None:
     """The row chosen by :func:`fairkl.metrics.selection.best_within_budget` (fairkl's one selection rule).
 
     Among rows with ``constraint <= budget``, the one with the lowest
@@ -134,13 +157,32 @@ def hypervolume_curve(rows: list[dict], reference, objectives=("val_mse", "val_c
 
 
 # Markers and colours of plot_trials' reference points, in order: no circle (the trials'), no viridis colour.
-_BASELINE_MARKERS = (("D", "black"), ("s", "tab:orange"), ("^", "tab:pink"), ("v", "tab:brown"),
-                     ("P", "tab:red"), ("X", "tab:gray"))
+_BASELINE_MARKERS = (
+    ("D", "black"),
+    ("s", "tab:orange"),
+    ("^", "tab:pink"),
+    ("v", "tab:brown"),
+    ("P", "tab:red"),
+    ("X", "tab:gray"),
+)
 
 
-def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "val_cka"), ax=None,
-                title="Every trial, and the Pareto front (lower-left is better)", *, norm=None, vmin=None,
-                vmax=None, cmap="viridis", colorbar=True, color_label=None, baselines=None, legend=True):
+def plot_trials(
+    rows: list[dict],
+    color_by: str = "mu",
+    objectives=("val_mse", "val_cka"),
+    ax=None,
+    title="Every trial, and the Pareto front (lower-left is better)",
+    *,
+    norm=None,
+    vmin=None,
+    vmax=None,
+    cmap="viridis",
+    colorbar=True,
+    color_label=None,
+    baselines=None,
+    legend=True,
+):
     """Scatter of every trial coloured by a hyperparameter, with the Pareto front as a step line.
 
     Trials whose fit did not converge (``converged`` is False in :func:`trials_table`)
@@ -190,33 +232,66 @@ def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "
     import matplotlib.pyplot as plt
 
     if norm is not None and (vmin is not None or vmax is not None):
-        raise ValueError("pass either norm or vmin/vmax, not both (norm carries its own vmin and vmax).")
+        raise ValueError(
+            "pass either norm or vmin/vmax, not both (norm carries its own vmin and vmax)."
+        )
     baselines = dict(baselines or {})
     if len(baselines) > len(_BASELINE_MARKERS):
-        raise ValueError(f"baselines has {len(baselines)} entries; at most {len(_BASELINE_MARKERS)} "
-                         f"distinct markers are available.")
+        raise ValueError(
+            f"baselines has {len(baselines)} entries; at most {len(_BASELINE_MARKERS)} "
+            f"distinct markers are available."
+        )
     points = {}
     for name, xy in baselines.items():
         point = np.asarray(xy, dtype=float).ravel()
         if point.shape != (2,) or not np.all(np.isfinite(point)):
-            raise ValueError(f"baselines[{name!r}] must be two finite numbers (x, y) in the order of "
-                             f"objectives {tuple(objectives)}; got {xy!r}.")
+            raise ValueError(
+                f"baselines[{name!r}] must be two finite numbers (x, y) in the order of "
+                f"objectives {tuple(objectives)}; got {xy!r}."
+            )
         points[name] = point
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     P = _matrix(rows, objectives)
     _check_columns(rows, (color_by,))
     colours = np.array([r[color_by] for r in rows], dtype=float)
-    sc = ax.scatter(P[:, 0], P[:, 1], c=colours, cmap=cmap, norm=norm, vmin=vmin, vmax=vmax, s=25,
-                    alpha=0.8, label="trials")
+    sc = ax.scatter(
+        P[:, 0],
+        P[:, 1],
+        c=colours,
+        cmap=cmap,
+        norm=norm,
+        vmin=vmin,
+        vmax=vmax,
+        s=25,
+        alpha=0.8,
+        label="trials",
+    )
     front = P[pareto_front(P)]
     ax.step(front[:, 0], front[:, 1], where="post", color="tab:red", lw=1.5, label="Pareto front")
     stopped = np.array([r.get("converged") is False for r in rows])
     if stopped.any():  # a fit stopped by its epochs cap: where the solver stopped, not an optimum
-        ax.scatter(P[stopped, 0], P[stopped, 1], s=70, facecolors="none", edgecolors="black",
-                   linewidths=1.2, label=f"did not converge ({int(stopped.sum())})", zorder=3)
-    for (name, point), (marker, colour) in zip(points.items(), _BASELINE_MARKERS):
-        ax.plot(point[0], point[1], marker, color=colour, markeredgecolor="white", ms=8, ls="none",
-                label=name, zorder=3)
+        ax.scatter(
+            P[stopped, 0],
+            P[stopped, 1],
+            s=70,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=1.2,
+            label=f"did not converge ({int(stopped.sum())})",
+            zorder=3,
+        )
+    for (name, point), (marker, colour) in zip(points.items(), _BASELINE_MARKERS, strict=False):
+        ax.plot(
+            point[0],
+            point[1],
+            marker,
+            color=colour,
+            markeredgecolor="white",
+            ms=8,
+            ls="none",
+            label=name,
+            zorder=3,
+        )
     if colorbar:
         ax.figure.colorbar(sc, ax=ax, label=color_by if color_label is None else color_label)
     ax.set_xlabel(objectives[0])
@@ -227,8 +302,16 @@ def plot_trials(rows: list[dict], color_by: str = "mu", objectives=("val_mse", "
     return ax
 
 
-def plot_hypervolume(rows: list[dict], reference, objectives=("val_mse", "val_cka"), ax=None, label=None,
-                     title="Hypervolume of the trials so far (higher is better)", *, ymin=0.0):
+def plot_hypervolume(
+    rows: list[dict],
+    reference,
+    objectives=("val_mse", "val_cka"),
+    ax=None,
+    label=None,
+    title="Hypervolume of the trials so far (higher is better)",
+    *,
+    ymin=0.0,
+):
     """Hypervolume against the number of trials.
 
     ``ymin`` is the lower end of the y axis: 0 by default, so that the height

@@ -61,7 +61,9 @@ def test_float32_rbf_is_shift_invariant(offset):
         Kc = np.asarray(kernels.centered_rbf_kernel(Xs, sigma))
         H = np.eye(len(X)) - 1.0 / len(X)
         np.testing.assert_allclose(Kc, H @ ref_rbf(Xs, sigma=sigma) @ H, atol=1e-5)
-    assert float(kernels.median_heuristic(Xs)) == pytest.approx(float(kernels.median_heuristic(X)), rel=1e-6)
+    assert float(kernels.median_heuristic(Xs)) == pytest.approx(
+        float(kernels.median_heuristic(X)), rel=1e-6
+    )
 
 
 def test_float32_cross_kernel_with_calendar_year_column():
@@ -73,7 +75,9 @@ def test_float32_cross_kernel_with_calendar_year_column():
     for sigma in (1.0, 5.0):
         got = np.asarray(kernels.rbf_kernel(A, B, sigma=sigma))
         np.testing.assert_allclose(got, ref_rbf(A, B, sigma), atol=1e-5)
-    np.testing.assert_allclose(np.asarray(kernels.squared_distances(A, B)), ref_sqdist(A, B), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(kernels.squared_distances(A, B)), ref_sqdist(A, B), rtol=1e-5, atol=1e-4
+    )
 
 
 def test_squared_distances_shift_invariant_float64_reference():
@@ -96,7 +100,13 @@ def test_shift_invariance_holds_under_jit():
 # 2. Extreme scales: finite kernels, never NaN
 # --------------------------------------------------------------------------
 
-SCALES = [("float32", 1e30), ("float32", 1e-30), ("float64", 1e200), ("float64", 1e-200), ("float64", 1e160)]
+SCALES = [
+    ("float32", 1e30),
+    ("float32", 1e-30),
+    ("float64", 1e200),
+    ("float64", 1e-200),
+    ("float64", 1e160),
+]
 
 
 @pytest.mark.parametrize("dtype,scale", SCALES)
@@ -112,15 +122,20 @@ def test_consistent_extreme_scales_give_the_unit_scale_kernel(dtype, scale):
     Kc = np.asarray(kernels.centered_rbf_kernel(Xb, 1.5 * scale))
     H = np.eye(len(X)) - 1.0 / len(X)
     np.testing.assert_allclose(Kc, H @ expected @ H, atol=tol)
-    assert float(kernels.median_heuristic(Xb)) / scale == pytest.approx(float(kernels.median_heuristic(X)), rel=1e-6)
+    assert float(kernels.median_heuristic(Xb)) / scale == pytest.approx(
+        float(kernels.median_heuristic(X)), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("dtype,scale", SCALES)
 def test_inconsistent_extreme_scales_give_finite_kernels(dtype, scale):
     X = (grid_data(n=20).astype(np.float64) * scale).astype(dtype)
     for sigma in (1.0, 1e-200 if dtype == "float64" else 1e-30):
-        for K in (kernels.rbf_kernel(X, sigma=sigma), kernels.centered_rbf_kernel(X, sigma),
-                  kernels.rbf_kernel(X, X[:5], sigma=sigma)):
+        for K in (
+            kernels.rbf_kernel(X, sigma=sigma),
+            kernels.centered_rbf_kernel(X, sigma),
+            kernels.rbf_kernel(X, X[:5], sigma=sigma),
+        ):
             K = np.asarray(K)
             assert np.all(np.isfinite(K)), (dtype, scale, sigma)
     # Tiny data with a unit bandwidth is the all-ones kernel; huge data the identity.
@@ -139,7 +154,10 @@ def test_squared_distances_overflow_to_inf_not_nan():
 @pytest.mark.parametrize("sigma", [0.0, -1.0, np.nan, np.inf])
 def test_kernels_reject_bad_concrete_bandwidths(sigma):
     X = grid_data(n=10)
-    for fn in (lambda: kernels.rbf_kernel(X, sigma=sigma), lambda: kernels.centered_rbf_kernel(X, sigma)):
+    for fn in (
+        lambda: kernels.rbf_kernel(X, sigma=sigma),
+        lambda: kernels.centered_rbf_kernel(X, sigma),
+    ):
         with pytest.raises(ValueError, match="sigma must be"):
             fn()
 
@@ -147,6 +165,7 @@ def test_kernels_reject_bad_concrete_bandwidths(sigma):
 # --------------------------------------------------------------------------
 # 3. Degenerate dependence values are never a silent 0
 # --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def pair():
@@ -183,7 +202,11 @@ def test_dependence_rejects_non_finite_inputs(pair, bad):
     L = ref_rbf(b[:, None])
     Kbad = K.copy()
     Kbad[3, 4] = bad
-    for fn, name in ((dependence.cka, "K"), (dependence.hsic, "K"), (dependence.cka_centered, "Kc")):
+    for fn, name in (
+        (dependence.cka, "K"),
+        (dependence.hsic, "K"),
+        (dependence.cka_centered, "Kc"),
+    ):
         with pytest.raises(ValueError, match=f"{name} contains 1 NaN"):
             fn(Kbad, L)
     with pytest.raises(ValueError, match="L contains 1 NaN"):
@@ -216,8 +239,10 @@ def test_tiny_bandwidth_on_groups_is_the_group_indicator_kernel(pair):
     a, _ = pair
     groups = np.random.default_rng(4).integers(0, 3, size=60)
     onehot = np.eye(3)[groups]
-    expected = ref_cka(ref_rbf(a[:, None], sigma=float(kernels.median_heuristic(a[:, None]))),
-                       (groups[:, None] == groups[None, :]).astype(float))
+    expected = ref_cka(
+        ref_rbf(a[:, None], sigma=float(kernels.median_heuristic(a[:, None]))),
+        (groups[:, None] == groups[None, :]).astype(float),
+    )
     got = float(dependence.cka_rbf(a, onehot, sigma_b=1e-200))
     assert got == pytest.approx(expected, rel=1e-9)
     assert got > 0
@@ -232,7 +257,8 @@ def test_nan_propagates_under_jit_and_constant_gradient_is_finite(pair):
         return dependence.cka_centered(kernels.centered_rbf_kernel(f[:, None], 1.0), Lc)
 
     assert float(score(jnp.asarray(a))) == pytest.approx(
-        ref_cka(ref_rbf(a[:, None]), ref_rbf(b[:, None])), rel=1e-9)
+        ref_cka(ref_rbf(a[:, None]), ref_rbf(b[:, None])), rel=1e-9
+    )
     assert np.isnan(float(score(jnp.asarray(np.where(np.arange(60) == 5, np.nan, a)))))
     g = jax.grad(score)(jnp.full(60, 1.0))
     assert float(score(jnp.full(60, 1.0))) == 0.0
@@ -253,46 +279,72 @@ def test_normalise_hsic_public_and_alias():
 # 4. Validation: categorical sensitive attributes, group labels, messages
 # --------------------------------------------------------------------------
 
+
 def test_check_sensitive_one_hot_encodes_labels():
     labels = ["b", "a", "c", "a", "b"]
     expected = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=float)
-    for q in (labels, np.array(labels), np.array(labels, dtype=object), pd.Series(labels),
-              pd.Series(labels, dtype="category"), pd.Series(labels, dtype="string"),
-              pd.Categorical(labels), pd.DataFrame({"g": labels})):
+    for q in (
+        labels,
+        np.array(labels),
+        np.array(labels, dtype=object),
+        pd.Series(labels),
+        pd.Series(labels, dtype="category"),
+        pd.Series(labels, dtype="string"),
+        pd.Categorical(labels),
+        pd.DataFrame({"g": labels}),
+    ):
         np.testing.assert_array_equal(v.check_sensitive(q, 5), expected)
-    np.testing.assert_array_equal(v.check_sensitive(np.array([True, False, True, True, False]), 5),
-                                  np.eye(2)[[1, 0, 1, 1, 0]])
+    np.testing.assert_array_equal(
+        v.check_sensitive(np.array([True, False, True, True, False]), 5), np.eye(2)[[1, 0, 1, 1, 0]]
+    )
 
 
 def test_check_sensitive_pandas_categories_and_mixed_frame():
     cat = pd.Categorical(["x", "y", "x", "x"], categories=["y", "x", "z"])
     np.testing.assert_array_equal(v.check_sensitive(cat, 4), np.eye(3)[[1, 0, 1, 1]])
-    df = pd.DataFrame({"sex": ["m", "f", "m", "f"], "age": [30, 41, 52, 23],
-                       "flag": pd.array([True, False, False, True], dtype="boolean")})
+    df = pd.DataFrame(
+        {
+            "sex": ["m", "f", "m", "f"],
+            "age": [30, 41, 52, 23],
+            "flag": pd.array([True, False, False, True], dtype="boolean"),
+        }
+    )
     expected = np.column_stack([np.eye(2)[[1, 0, 1, 0]], [30, 41, 52, 23], np.eye(2)[[1, 0, 0, 1]]])
     np.testing.assert_array_equal(v.check_sensitive(df, 4), expected)
-    np.testing.assert_array_equal(v.check_sensitive(pd.Series([1.5, 2.0, 3.0, 4.0]), 4), [[1.5], [2], [3], [4]])
+    np.testing.assert_array_equal(
+        v.check_sensitive(pd.Series([1.5, 2.0, 3.0, 4.0]), 4), [[1.5], [2], [3], [4]]
+    )
 
 
-@pytest.mark.parametrize("q,match", [
-    (pd.Series(["a", None, "b", "a"]), "q contains 1 missing value"),
-    (pd.Series(["a", "b", None, "a"], dtype="category"), "q contains 1 missing value"),
-    (np.array(["a", 1, "b", 2], dtype=object), "q mixes labels of different types"),
-    (pd.DataFrame({"r": ["a", "b", "a", None]}), r"q\['r'\] contains 1 missing"),
-    (pd.Series([1.0, None, 2.0, 3.0], dtype="Float64"), "q contains 1 missing value"),
-])
+@pytest.mark.parametrize(
+    "q,match",
+    [
+        (pd.Series(["a", None, "b", "a"]), "q contains 1 missing value"),
+        (pd.Series(["a", "b", None, "a"], dtype="category"), "q contains 1 missing value"),
+        (np.array(["a", 1, "b", 2], dtype=object), "q mixes labels of different types"),
+        (pd.DataFrame({"r": ["a", "b", "a", None]}), r"q\['r'\] contains 1 missing"),
+        (pd.Series([1.0, None, 2.0, 3.0], dtype="Float64"), "q contains 1 missing value"),
+    ],
+)
 def test_check_sensitive_messages(q, match):
     with pytest.raises((ValueError, TypeError), match=match):
         v.check_sensitive(q, 4)
 
 
 def test_group_labels_rule():
-    codes, labels = v.group_labels(pd.Series(["m", "f", "m", "x"], dtype="category"), return_labels=True)
+    codes, labels = v.group_labels(
+        pd.Series(["m", "f", "m", "x"], dtype="category"), return_labels=True
+    )
     np.testing.assert_array_equal(codes, [1, 0, 1, 2])
     assert labels == ["f", "m", "x"]
     np.testing.assert_array_equal(v.group_labels(np.eye(3)[[2, 0, 1, 2]]), [2, 0, 1, 2])
     np.testing.assert_array_equal(v.group_labels([3, 1, 3, 7]), [1, 0, 1, 2])
-    df = pd.DataFrame({"s": ["m", "f", "m", "f"], "r": pd.Categorical(["b", "a", "a", "a"], categories=["b", "a"])})
+    df = pd.DataFrame(
+        {
+            "s": ["m", "f", "m", "f"],
+            "r": pd.Categorical(["b", "a", "a", "a"], categories=["b", "a"]),
+        }
+    )
     codes, labels = v.group_labels(df, return_labels=True)
     # Combinations in lexicographic order of per-column codes (s: f<m; r: declared b<a).
     assert labels == [("f", "a"), ("m", "b"), ("m", "a")]
@@ -307,24 +359,56 @@ def test_group_labels_refuses_continuous_values():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="q has non-integer values"):
         v.group_labels(rng.normal(size=50))
-    with pytest.raises(ValueError, match=r"sens has 40 distinct values among 40 rows \(more than 20\)"):
+    with pytest.raises(
+        ValueError, match=r"sens has 40 distinct values among 40 rows \(more than 20\)"
+    ):
         v.group_labels(np.arange(40.0), name="sens")
     assert len(np.unique(v.group_labels(np.arange(8.0)))) == 8  # few rows: up to 10 groups allowed
     with pytest.raises(ValueError, match="q has 3 rows but X has 4"):
         v.group_labels(["a", "b", "a"], n=4)
 
 
-@pytest.mark.parametrize("value,exc,match", [
-    (sp.csr_matrix(np.eye(5)), TypeError, r"X is a sparse matrix; fairkl needs dense data: call X.toarray\(\)"),
-    (pd.DataFrame({"a": pd.array([1, None, 3, 4], dtype="Int64"), "b": [1.0, 2, 3, 4]}), ValueError,
-     r"X contains 1 missing value\(s\) \(pd.NA/None"),
-    (pd.DataFrame({"a": [1, pd.NA, 3, 4]}, dtype=object), ValueError, r"X contains 1 missing value\(s\) \(pd.NA"),
-    (np.array([[1.0, None], [2.0, 3.0]], dtype=object), ValueError, r"X contains 1 missing value\(s\)"),
-    (np.array([[1.0, 2j], [2.0, 3.0]]), TypeError, "X has complex dtype complex128; fairkl needs real numbers"),
-    (np.array([[1.0, 2j], [2.0, 3.0]], dtype=object), TypeError, "X contains complex numbers"),
-    (np.array([["a", "b"], ["c", "d"]]), TypeError, "X must be numeric; got dtype <U1. Encode categorical"),
-    (np.array([[1.0, np.inf], [2.0, 3.0]]), ValueError, r"X contains 1 NaN or infinite value\(s\)"),
-])
+@pytest.mark.parametrize(
+    "value,exc,match",
+    [
+        (
+            sp.csr_matrix(np.eye(5)),
+            TypeError,
+            r"X is a sparse matrix; fairkl needs dense data: call X.toarray\(\)",
+        ),
+        (
+            pd.DataFrame({"a": pd.array([1, None, 3, 4], dtype="Int64"), "b": [1.0, 2, 3, 4]}),
+            ValueError,
+            r"X contains 1 missing value\(s\) \(pd.NA/None",
+        ),
+        (
+            pd.DataFrame({"a": [1, pd.NA, 3, 4]}, dtype=object),
+            ValueError,
+            r"X contains 1 missing value\(s\) \(pd.NA",
+        ),
+        (
+            np.array([[1.0, None], [2.0, 3.0]], dtype=object),
+            ValueError,
+            r"X contains 1 missing value\(s\)",
+        ),
+        (
+            np.array([[1.0, 2j], [2.0, 3.0]]),
+            TypeError,
+            "X has complex dtype complex128; fairkl needs real numbers",
+        ),
+        (np.array([[1.0, 2j], [2.0, 3.0]], dtype=object), TypeError, "X contains complex numbers"),
+        (
+            np.array([["a", "b"], ["c", "d"]]),
+            TypeError,
+            "X must be numeric; got dtype <U1. Encode categorical",
+        ),
+        (
+            np.array([[1.0, np.inf], [2.0, 3.0]]),
+            ValueError,
+            r"X contains 1 NaN or infinite value\(s\)",
+        ),
+    ],
+)
 def test_as_float_array_messages(value, exc, match):
     with pytest.raises(exc, match=match):
         v.check_X(value, min_samples=1)

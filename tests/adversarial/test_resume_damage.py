@@ -33,6 +33,7 @@ def hm():
 @contextlib.contextmanager
 def deadline(seconds):
     """Fail (instead of hanging the suite) if the block runs longer than ``seconds``."""
+
     def _raise(*_):
         raise TimeoutError(f"the resume did not return within {seconds} s")
 
@@ -54,7 +55,9 @@ def search(hm, directory, n, name="p"):
 
 
 def finished_ids(tuner):
-    return sorted(t for t, tr in tuner.oracle.trials.items() if tr.status in ("COMPLETED", "FAILED"))
+    return sorted(
+        t for t, tr in tuner.oracle.trials.items() if tr.status in ("COMPLETED", "FAILED")
+    )
 
 
 def check_sound(tuner, n):
@@ -73,7 +76,10 @@ def test_a_trial_folder_missing_in_the_middle_is_marked_lost_and_the_search_fini
     with pytest.warns(UserWarning, match="repaired"):
         tuner = search(hm, tmp_path, 12)
     check_sound(tuner, 12)
-    assert tuner.oracle.trials["3"].status == "FAILED" and "missing" in tuner.oracle.trials["3"].message
+    assert (
+        tuner.oracle.trials["3"].status == "FAILED"
+        and "missing" in tuner.oracle.trials["3"].message
+    )
 
 
 def test_a_trial_file_missing_in_the_middle_is_marked_lost(hm, tmp_path):
@@ -93,13 +99,16 @@ def test_a_trial_file_with_another_trials_id_is_named(hm, tmp_path):
         search(hm, tmp_path, 10)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda s: s.pop("status"),
-    lambda s: s.pop("hyperparameters"),
-    lambda s: s.update(status=None),
-    lambda s: s.update(hyperparameters={"space": []}),
-    lambda s: s.update(status="DONE"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: s.pop("status"),
+        lambda s: s.pop("hyperparameters"),
+        lambda s: s.update(status=None),
+        lambda s: s.update(hyperparameters={"space": []}),
+        lambda s: s.update(status="DONE"),
+    ],
+)
 def test_a_hand_edited_trial_file_is_named(hm, tmp_path, edit):
     search(hm, tmp_path, 6)
     path = tmp_path / "p" / "trial_1" / "trial.json"
@@ -110,7 +119,9 @@ def test_a_hand_edited_trial_file_is_named(hm, tmp_path, edit):
         search(hm, tmp_path, 8)
 
 
-@pytest.mark.parametrize("oracle_text", ['{"end_order": []}', '{"end_order": null}', "[]", "", "{\"ongo"])
+@pytest.mark.parametrize(
+    "oracle_text", ['{"end_order": []}', '{"end_order": null}', "[]", "", '{"ongo']
+)
 def test_a_malformed_oracle_json_is_rebuilt_from_the_trials(hm, tmp_path, oracle_text):
     first = search(hm, tmp_path, 6)
     kept = {t: tr.metrics.get_last_value("val_mse") for t, tr in first.oracle.trials.items()}
@@ -122,8 +133,10 @@ def test_a_malformed_oracle_json_is_rebuilt_from_the_trials(hm, tmp_path, oracle
         assert tuner.oracle.trials[tid].metrics.get_last_value("val_mse") == mse
 
 
-@pytest.mark.parametrize("oracle_text", ["", "{\"ongo", '{"end_order": []}'])
-def test_a_torn_oracle_json_without_trials_starts_afresh_and_runs_every_trial(hm, tmp_path, oracle_text):
+@pytest.mark.parametrize("oracle_text", ["", '{"ongo', '{"end_order": []}'])
+def test_a_torn_oracle_json_without_trials_starts_afresh_and_runs_every_trial(
+    hm, tmp_path, oracle_text
+):
     project = tmp_path / "p"
     search(hm, tmp_path, 3)
     for folder in project.glob("trial_*"):
@@ -132,7 +145,9 @@ def test_a_torn_oracle_json_without_trials_starts_afresh_and_runs_every_trial(hm
     with pytest.warns(UserWarning, match="afresh"):
         tuner = search(hm, tmp_path, 8)
     check_sound(tuner, 8)
-    assert all(t.status == "COMPLETED" and t.hyperparameters.values for t in tuner.oracle.trials.values())
+    assert all(
+        t.status == "COMPLETED" and t.hyperparameters.values for t in tuner.oracle.trials.values()
+    )
 
 
 @pytest.mark.parametrize("damage", ["delete", "garbage", "empty-dict"])
@@ -182,16 +197,21 @@ def test_random_damage_always_finishes_or_names_a_file(hm, tmp_path, seed):
     check_sound(tuner, 14)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"penalty": "hsic"}, "penalty='hsic'"),
-    ({"model_options": {"penalty": "hsic"}}, "penalty='hsic'"),
-    ({"model_options": {"n_components": 500}}, "n_components=500 exceeds the 70"),
-    ({"dtype": "float32"}, "dtype='float32'"),
-    ({"model_options": {"dtype": "float32"}}, "dtype='float32'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"penalty": "hsic"}, "penalty='hsic'"),
+        ({"model_options": {"penalty": "hsic"}}, "penalty='hsic'"),
+        ({"model_options": {"n_components": 500}}, "n_components=500 exceeds the 70"),
+        ({"dtype": "float32"}, "dtype='float32'"),
+        ({"model_options": {"dtype": "float32"}}, "dtype='float32'"),
+    ],
+)
 def test_batched_tuner_refuses_what_it_cannot_evaluate_before_any_trial(tmp_path, kwargs, message):
     X, y, q = make_seed_data(n=100, seed=3)
-    hm = FairKernelRidgeHyperModel(X[:70], y[:70], q[:70], X[70:], y[70:], q[70:], space=SPACE, **kwargs)
+    hm = FairKernelRidgeHyperModel(
+        X[:70], y[:70], q[:70], X[70:], y[70:], q[70:], space=SPACE, **kwargs
+    )
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=4, seed=5)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         BatchedTuner(hm, oracle, batch_size=2, directory=tmp_path, project_name="p")

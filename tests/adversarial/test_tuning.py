@@ -5,7 +5,6 @@ Each test failed before the fix it names and passes now.
 
 import gc
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,11 +25,11 @@ from fairkl.tuning import (
     ProjectLockedError,
     best_within_budget,
     frozen_gc,
+    persistence,
     repair_project,
     safe_project,
     trials_table,
 )
-from fairkl.tuning import persistence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import kt_search_script  # noqa: E402
@@ -77,20 +76,34 @@ def test_non_finite_metrics_fail_the_trial(hm):
 
 
 # --------------------------------------------- 8.7 the batched path validates values
-@pytest.mark.parametrize("override, message", [({"lr": 2.0}, r"lr must be in \(0, 1\]; got 2.0"),
-                                               ({"epochs": 0}, "epochs must be >= 1; got 0")])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"lr": 2.0}, r"lr must be in \(0, 1\]; got 2.0"),
+        ({"epochs": 0}, "epochs must be >= 1; got 0"),
+    ],
+)
 @pytest.mark.usefixtures("fast_gc")
 def test_batched_path_applies_the_models_validation(split, tmp_path, override, message):
     hm = FairKernelRidgeHyperModel(*split, space={**FIXED, "mu": ("log", 0.1, 1.0), **override})
     with pytest.raises(ValueError, match=message.split(";")[0]):  # the model's own rule
         hm.check_values({**FIXED, "mu": 0.5, **override})
-    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=3, seed=3, max_consecutive_failed_trials=10)
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=OBJ, max_trials=3, seed=3, max_consecutive_failed_trials=10
+    )
     tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="b")
     tuner.search()
     assert statuses(tuner) == ["FAILED"] * 3
     assert all(re.search(message, t.message) for t in tuner.oracle.trials.values())
-    stock = kt.RandomSearch(hm, objective=OBJ, max_trials=3, seed=3, directory=tmp_path, project_name="s",
-                            max_consecutive_failed_trials=10)
+    stock = kt.RandomSearch(
+        hm,
+        objective=OBJ,
+        max_trials=3,
+        seed=3,
+        directory=tmp_path,
+        project_name="s",
+        max_consecutive_failed_trials=10,
+    )
     stock.search(verbose=0)
     assert statuses(stock) == ["FAILED"] * 3  # the same verdict on the stock path
 
@@ -98,22 +111,30 @@ def test_batched_path_applies_the_models_validation(split, tmp_path, override, m
 def test_invalid_fixed_value_is_refused_by_both_paths_when_the_tuner_is_built(split, tmp_path):
     hm = FairKernelRidgeHyperModel(*split, space={**FIXED, "mu": 0.5, "lam": -1.0})
     with pytest.raises(ValueError, match="lam must be >= 0; got -1.0"):
-        BatchedTuner(hm, kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2), directory=tmp_path,
-                     project_name="b")
+        BatchedTuner(
+            hm,
+            kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2),
+            directory=tmp_path,
+            project_name="b",
+        )
     with pytest.raises(ValueError, match="lam must be >= 0; got -1.0"):
         kt.RandomSearch(hm, objective=OBJ, max_trials=2, directory=tmp_path, project_name="s")
 
 
 def test_valid_and_invalid_trials_of_one_batch(split, tmp_path):
     hm = FairKernelRidgeHyperModel(*split, space={**FIXED, "mu": 0.5, "lr": ("log", 0.3, 3.0)})
-    oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=8, seed=5, max_consecutive_failed_trials=10)
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=OBJ, max_trials=8, seed=5, max_consecutive_failed_trials=10
+    )
     tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="m")
     tuner.search()
     trials = list(tuner.oracle.trials.values())
     assert {t.status for t in trials} == {"FAILED", "COMPLETED"}
     for t in trials:
         assert (t.status == "FAILED") == (t.hyperparameters.values["lr"] > 1)
-    for t in [t for t in trials if t.status == "COMPLETED"][:2]:  # padding did not disturb the others
+    for t in [t for t in trials if t.status == "COMPLETED"][
+        :2
+    ]:  # padding did not disturb the others
         model = FairKernelRidge(1.0, 1e-2, 0.5, 1.0, dtype="float64")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -124,21 +145,29 @@ def test_valid_and_invalid_trials_of_one_batch(split, tmp_path):
 
 @pytest.mark.usefixtures("fast_gc")
 def test_sigma_q_none_means_the_median_heuristic(split, tmp_path):
-    hm = FairKernelRidgeHyperModel(*split, space={**FIXED, "sigma_q": None, "mu": ("log", 0.1, 3.0)})
+    hm = FairKernelRidgeHyperModel(
+        *split, space={**FIXED, "sigma_q": None, "mu": ("log", 0.1, 3.0)}
+    )
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2, seed=2)
     tuner = BatchedTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="n")
     tuner.search()
     rows = trials_table(tuner)
     assert len(rows) == 2 and all(r["sigma_q"] is None for r in rows)
-    stock = kt.RandomSearch(hm, objective=OBJ, max_trials=2, seed=2, directory=tmp_path, project_name="ns")
+    stock = kt.RandomSearch(
+        hm, objective=OBJ, max_trials=2, seed=2, directory=tmp_path, project_name="ns"
+    )
     stock.search(verbose=0)
-    for r, s in zip(rows, trials_table(stock)):
-        model = FairKernelRidge(1.0, 1e-2, r["mu"], None, dtype="float64")  # the model's own heuristic
+    for r, s in zip(rows, trials_table(stock), strict=False):
+        model = FairKernelRidge(
+            1.0, 1e-2, r["mu"], None, dtype="float64"
+        )  # the model's own heuristic
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(split[0], split[1], q=split[2], epochs=100, lr=0.01)
         mse = np.mean((model.predict(split[3]) - split[4]) ** 2)
-        assert r["val_mse"] == pytest.approx(mse, rel=1e-7) and s["val_mse"] == pytest.approx(mse, rel=1e-7)
+        assert r["val_mse"] == pytest.approx(mse, rel=1e-7) and s["val_mse"] == pytest.approx(
+            mse, rel=1e-7
+        )
 
 
 def test_resume_with_another_space_or_other_data_is_refused(split, tmp_path):
@@ -149,7 +178,9 @@ def test_resume_with_another_space_or_other_data_is_refused(split, tmp_path):
     with pytest.raises(ValueError, match="different search space.*overwrite=True"):
         BatchedTuner(other_space, oracle(), batch_size=4, directory=tmp_path, project_name="f")
     y2 = split[1] + 1.0
-    other_data = FairKernelRidgeHyperModel(split[0], y2, *split[2:], space={**FIXED, "mu": ("log", 0.1, 1.0)})
+    other_data = FairKernelRidgeHyperModel(
+        split[0], y2, *split[2:], space={**FIXED, "mu": ("log", 0.1, 1.0)}
+    )
     with pytest.raises(ValueError, match="different training/validation data"):
         BatchedTuner(other_data, oracle(), batch_size=4, directory=tmp_path, project_name="f")
     with pytest.raises(ValueError, match="different training/validation data"):
@@ -157,7 +188,9 @@ def test_resume_with_another_space_or_other_data_is_refused(split, tmp_path):
             pass
     # the same space and data resume; overwrite=True starts again
     BatchedTuner(hm, oracle(), batch_size=4, directory=tmp_path, project_name="f").search()
-    BatchedTuner(other_space, oracle(), batch_size=4, directory=tmp_path, project_name="f", overwrite=True).search()
+    BatchedTuner(
+        other_space, oracle(), batch_size=4, directory=tmp_path, project_name="f", overwrite=True
+    ).search()
 
 
 # ------------------------------------------------ 8.8 every oracle runs to its end
@@ -165,12 +198,25 @@ def oracles():
     space_hm = {**FIXED, "mu": ("linear", 0.0, 8.0, 1.0)}
     return [
         ("grid", space_hm, lambda: kt.oracles.GridSearchOracle(objective=OBJ, max_trials=50)),
-        ("random", {**FIXED, "mu": ("log", 0.01, 5.0)},
-         lambda: kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=10, seed=4)),
-        ("bayes", {**FIXED, "mu": ("log", 0.01, 5.0)},
-         lambda: kt.oracles.BayesianOptimizationOracle(objective=OBJ, max_trials=6, num_initial_points=2, seed=4)),
-        ("hyperband", {**FIXED, "mu": ("log", 0.01, 5.0)},
-         lambda: kt.oracles.HyperbandOracle(objective=OBJ, max_epochs=9, factor=3, hyperband_iterations=1, seed=4)),
+        (
+            "random",
+            {**FIXED, "mu": ("log", 0.01, 5.0)},
+            lambda: kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=10, seed=4),
+        ),
+        (
+            "bayes",
+            {**FIXED, "mu": ("log", 0.01, 5.0)},
+            lambda: kt.oracles.BayesianOptimizationOracle(
+                objective=OBJ, max_trials=6, num_initial_points=2, seed=4
+            ),
+        ),
+        (
+            "hyperband",
+            {**FIXED, "mu": ("log", 0.01, 5.0)},
+            lambda: kt.oracles.HyperbandOracle(
+                objective=OBJ, max_epochs=9, factor=3, hyperband_iterations=1, seed=4
+            ),
+        ),
     ]
 
 
@@ -201,11 +247,22 @@ class RecordingTuner(BatchedTuner):
 def test_batched_tuner_runs_as_many_trials_as_the_stock_tuner(split, tmp_path, name, space, make):
     hm = FairKernelRidgeHyperModel(*split, space=space)
     stock_oracle = make()
-    stock = kt.Tuner(stock_oracle, hm, directory=tmp_path, project_name="stock") if name == "hyperband" else None
+    stock = (
+        kt.Tuner(stock_oracle, hm, directory=tmp_path, project_name="stock")
+        if name == "hyperband"
+        else None
+    )
     if stock is None:
-        stock = {"grid": kt.GridSearch, "random": kt.RandomSearch, "bayes": kt.BayesianOptimization}[name]
-        kwargs = {"grid": dict(max_trials=50), "random": dict(max_trials=10, seed=4),
-                  "bayes": dict(max_trials=6, num_initial_points=2, seed=4)}[name]
+        stock = {
+            "grid": kt.GridSearch,
+            "random": kt.RandomSearch,
+            "bayes": kt.BayesianOptimization,
+        }[name]
+        kwargs = {
+            "grid": dict(max_trials=50),
+            "random": dict(max_trials=10, seed=4),
+            "bayes": dict(max_trials=6, num_initial_points=2, seed=4),
+        }[name]
         stock = stock(hm, objective=OBJ, directory=tmp_path, project_name="stock", **kwargs)
     stock.search(verbose=0)
     n_stock = len(stock.oracle.trials)
@@ -216,7 +273,9 @@ def test_batched_tuner_runs_as_many_trials_as_the_stock_tuner(split, tmp_path, n
     assert len(tuner.oracle.trials) == n_stock
     assert all(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
     if name == "grid":
-        assert n_stock == 9 and sorted(r["mu"] for r in trials_table(tuner)) == list(map(float, range(9)))
+        assert n_stock == 9 and sorted(r["mu"] for r in trials_table(tuner)) == list(
+            map(float, range(9))
+        )
     assert oracle.max_consecutive_failed_trials == before  # the user's oracle is not altered
     assert tuner.calls[0] == "search_begin" and tuner.calls[-1] == "search_end"
     assert tuner.calls.count("trial_begin") == tuner.calls.count("trial_end") == n_stock
@@ -247,7 +306,9 @@ def _audit(tuner, n, kept):
 
 
 def _kept(project):
-    return {tid: v[2] for tid, v in kt_search_script.read_trials(project).items() if v[0] == "COMPLETED"}
+    return {
+        tid: v[2] for tid, v in kt_search_script.read_trials(project).items() if v[0] == "COMPLETED"
+    }
 
 
 def test_atomic_writes_replace_and_restore_keras_tuners_writer(tmp_path):
@@ -263,10 +324,16 @@ def test_atomic_writes_replace_and_restore_keras_tuners_writer(tmp_path):
             kt_utils.save_json(str(tmp_path / "b.json"), {"b": 2})
             assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
         assert json.loads((tmp_path / "b.json").read_text()) == {"b": 2}
-        assert (tmp_path / "oracle.json").stat().st_mtime_ns >= (tmp_path / "b.json").stat().st_mtime_ns
+        assert (tmp_path / "oracle.json").stat().st_mtime_ns >= (
+            tmp_path / "b.json"
+        ).stat().st_mtime_ns
     assert kt_utils.save_json is original
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 1}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json", "oracle.json"]  # no temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.json",
+        "b.json",
+        "oracle.json",
+    ]  # no temporary file
 
 
 def test_values_hash_matches_keras_tuner():
@@ -274,7 +341,7 @@ def test_values_hash_matches_keras_tuner():
     assert persistence.values_hash(values) == kt.Oracle()._compute_values_hash(values)
 
 
-@pytest.mark.parametrize("damage", ["", "{\"ongoing_", "garbage"])
+@pytest.mark.parametrize("damage", ["", '{"ongoing_', "garbage"])
 def test_empty_or_corrupt_oracle_json_is_rebuilt_from_the_trials(hm, tmp_path, damage):
     project = _project(tmp_path, hm)
     kept = _kept(project)
@@ -335,8 +402,10 @@ def test_sigkills_at_random_moments_then_resume(tmp_path, mode):
 
 
 # -------------------------------------------------------- 8.10 one writer at a time
-FLOCK = ("import sys, fcntl\nf = open(sys.argv[1], 'a+')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
-         "except BlockingIOError:\n    sys.exit(3)\n")
+FLOCK = (
+    "import sys, fcntl\nf = open(sys.argv[1], 'a+')\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+    "except BlockingIOError:\n    sys.exit(3)\n"
+)
 
 
 def test_second_writer_process_is_refused(tmp_path):
@@ -355,41 +424,62 @@ def test_second_writer_process_is_refused(tmp_path):
 
 def test_no_lock_in_distributed_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
-    assert persistence.acquire_lock(str(tmp_path / "p")) is None  # the chief's oracle serialises the writes
+    assert (
+        persistence.acquire_lock(str(tmp_path / "p")) is None
+    )  # the chief's oracle serialises the writes
 
 
 def test_batched_tuner_takes_the_lock(hm, tmp_path):
     project = tmp_path / "p"
-    code = ("import sys, fcntl; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX);"
-            "print('locked', flush=True); sys.stdin.read()")
+    code = (
+        "import sys, fcntl; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX);"
+        "print('locked', flush=True); sys.stdin.read()"
+    )
     lock = persistence._lock_path(str(project))
-    holder = subprocess.Popen([sys.executable, "-c", code, lock], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, lock], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(ProjectLockedError, match="in use by another process.*KERASTUNER_TUNER_ID=chief"):
-            BatchedTuner(hm, kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2, seed=1),
-                         directory=tmp_path, project_name="p")
+        with pytest.raises(
+            ProjectLockedError, match="in use by another process.*KERASTUNER_TUNER_ID=chief"
+        ):
+            BatchedTuner(
+                hm,
+                kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2, seed=1),
+                directory=tmp_path,
+                project_name="p",
+            )
     finally:
         holder.communicate("")
-    BatchedTuner(hm, kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2, seed=1),
-                 directory=tmp_path, project_name="p").search()
+    BatchedTuner(
+        hm,
+        kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2, seed=1),
+        directory=tmp_path,
+        project_name="p",
+    ).search()
 
 
 # --------------------------------------------------------------- misleading messages
 def test_best_within_budget_on_all_nan_rows_says_why():
     rows = [{"val_mse": float("nan"), "val_cka": float("nan")}] * 3
-    with pytest.raises(ValueError, match="no row has finite 'val_mse' and 'val_cka'.*trials' messages"):
+    with pytest.raises(
+        ValueError, match="no row has finite 'val_mse' and 'val_cka'.*trials' messages"
+    ):
         best_within_budget(rows, 0.1)
 
 
 def test_unknown_column_or_metric_lists_the_valid_names(hm, tmp_path):
     rows = [{"val_mse": 1.0, "val_cka": 0.1}]
-    with pytest.raises(ValueError, match=r"unknown column\(s\) \['cka'\]; the rows have: \['val_cka', 'val_mse'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown column\(s\) \['cka'\]; the rows have: \['val_cka', 'val_mse'\]"
+    ):
         best_within_budget(rows, 0.1, constraint="cka")
     _project(tmp_path, hm, n=2)
     tuner = _resume(tmp_path, hm, 2)
-    with pytest.raises(ValueError, match=r"\['val_auc'\] were recorded by no completed trial.*'val_cka'"):
+    with pytest.raises(
+        ValueError, match=r"\['val_auc'\] were recorded by no completed trial.*'val_cka'"
+    ):
         trials_table(tuner, metrics=("val_mse", "val_auc"))
 
 
@@ -398,27 +488,40 @@ def test_gc_freeze_is_undone_after_the_search(hm, tmp_path):
     # Relative to the state at entry (whatever earlier tests left); no count of the heap is assumed.
     before = (gc.get_freeze_count(), gc.get_threshold())
     FairKernelRidgeHyperModel(hm.X_train, hm.y_train, hm.q_train, hm.X_val, hm.y_val, hm.q_val)
-    assert (gc.get_freeze_count(), gc.get_threshold()) == before  # constructing a hypermodel does not freeze
+    assert (
+        gc.get_freeze_count(),
+        gc.get_threshold(),
+    ) == before  # constructing a hypermodel does not freeze
     with frozen_gc():
         frozen = gc.get_freeze_count()
         if before[0] == 0:
             assert frozen > 0
         with frozen_gc():  # nested: a no-op
             assert gc.get_freeze_count() == frozen
-        tuner = kt.RandomSearch(hm, objective=OBJ, max_trials=2, seed=1, directory=tmp_path, project_name="g")
+        tuner = kt.RandomSearch(
+            hm, objective=OBJ, max_trials=2, seed=1, directory=tmp_path, project_name="g"
+        )
         tuner.search(verbose=0)
         assert gc.get_freeze_count() >= frozen  # the enclosing freeze is left to its owner
     assert (gc.get_freeze_count(), gc.get_threshold()) == before
-    tuner = kt.RandomSearch(hm, objective=OBJ, max_trials=2, seed=2, directory=tmp_path, project_name="h")
-    tuner.search(verbose=0)  # scoped by the hypermodel itself (tests/test_gc_scope.py checks more cases)
+    tuner = kt.RandomSearch(
+        hm, objective=OBJ, max_trials=2, seed=2, directory=tmp_path, project_name="h"
+    )
+    tuner.search(
+        verbose=0
+    )  # scoped by the hypermodel itself (tests/test_gc_scope.py checks more cases)
     assert (gc.get_freeze_count(), gc.get_threshold()) == before
     with pytest.warns(FutureWarning, match="frozen_gc"):
-        FairKernelRidgeHyperModel(hm.X_train, hm.y_train, hm.q_train, hm.X_val, hm.y_val, hm.q_val, freeze_gc=True)
+        FairKernelRidgeHyperModel(
+            hm.X_train, hm.y_train, hm.q_train, hm.X_val, hm.y_val, hm.q_val, freeze_gc=True
+        )
     assert gc.get_freeze_count() == before[0]
 
 
 def test_only_convergence_warnings_are_silenced(split):
-    hm = FairKernelRidgeHyperModel(*split, dtype="float32", space={**FIXED, "lam": 1e-6, "mu": 1.0, "epochs": 1})
+    hm = FairKernelRidgeHyperModel(
+        *split, dtype="float32", space={**FIXED, "lam": 1e-6, "mu": 1.0, "epochs": 1}
+    )
     hp = kt.HyperParameters()
     hm.declare_hyperparameters(hp)
     with warnings.catch_warnings(record=True) as caught:
