@@ -151,6 +151,10 @@ def test_permutation_null_matches_a_hand_loop():
     assert p == (1 + np.sum(res.null_distribution >= stat)) / 21
     assert p == 1 / 21  # f = y + q: no permutation reaches the observed dependence
     assert res.bin_sizes.tolist() == np.bincount(b).tolist()
+    for k in range(3):  # one bin alone: the reference with a single value of y
+        rows = b == k
+        want = _reference(np.zeros(rows.sum()), f[rows], q[rows], 1, "cka", sf, sq)
+        assert res.bin_statistics[k] == pytest.approx(want, rel=1e-10)
 
 
 def test_permutation_pvalue_roughly_uniform_under_exact_null():
@@ -200,3 +204,13 @@ def test_data_errors_name_the_argument():
         conditional_dependence(y, f, sensitive_features=np.ones_like(q))
     with pytest.raises(ValueError, match="n_permutations"):
         conditional_independence_test(y, f, sensitive_features=q, n_permutations=0)
+
+
+def test_large_bins_are_refused(monkeypatch):
+    import fairkl.metrics.separation as sep
+
+    monkeypatch.setattr(sep, "MAX_BIN_SIZE", 50)
+    y, f, q = _data(0)  # 120 rows in 2 label bins of about 60
+    with pytest.raises(ValueError, match="subsample"):
+        conditional_dependence(np.sign(y), f, sensitive_features=q)
+    assert conditional_dependence(y, f, sensitive_features=q, n_bins=5) >= 0.0

@@ -59,6 +59,9 @@ __all__ = [
 _MEASURES = ("cka", "hsic")
 #: Smallest number of rows a bin may hold.
 MIN_BIN_SIZE = 4
+#: Largest number of rows a bin may hold: its two float64 kernels and their
+#: temporaries take about 3 x 8 x m^2 bytes (2.4 GB at m = 10,000).
+MAX_BIN_SIZE = 10_000
 #: Elements of the gathered (permutations x m x m) block per step of the permutation loop.
 _GATHER_BUDGET = 2_000_000
 
@@ -78,6 +81,9 @@ class ConditionalTestResult:
     n_permutations : int
     bin_sizes : ndarray of int
         Rows per bin of ``y_true``, in increasing order of ``y_true``.
+    bin_statistics : ndarray of float
+        The dependence within each bin (``statistic`` is their mean weighted
+        by ``bin_sizes``).
     sigma_pred, sigma_q : float
         RBF bandwidths used for the predictions and for ``q``.
     null_distribution : ndarray
@@ -89,6 +95,7 @@ class ConditionalTestResult:
     measure: str
     n_permutations: int
     bin_sizes: np.ndarray = field(repr=False)
+    bin_statistics: np.ndarray = field(repr=False)
     sigma_pred: float
     sigma_q: float
     null_distribution: np.ndarray = field(default=None, repr=False)
@@ -160,6 +167,13 @@ def _prepare(y_true, y_pred, sensitive_features, n_bins, measure, sigma_pred, si
             f"n_bins={n_bins} leaves a bin of y_true with {int(sizes.min())} row(s) (bin sizes "
             f"{sizes.tolist()}); each needs at least {MIN_BIN_SIZE}. Use fewer bins."
         )
+    if sizes.max() > MAX_BIN_SIZE:
+        raise ValueError(
+            f"a bin of y_true holds {int(sizes.max())} rows (bin sizes {sizes.tolist()}); the "
+            f"kernel matrices of more than {MAX_BIN_SIZE} rows would need "
+            f"{3 * 8 * int(sizes.max()) ** 2 / 1e9:.1f} GB. Pass a random subsample of the rows "
+            f"(the same for every model compared), or more n_bins for a continuous y_true."
+        )
     F = f[:, None]
     sf = _bandwidth(F, sigma_pred, "sigma_pred")
     sq = _bandwidth(Q, sigma_q, "sigma_q")
@@ -208,13 +222,13 @@ def _bin_kernels(F, Q, bins, sizes, sf, sq, measure):
     return out
 
 
+def _bin_statistics(parts) -> np.ndarray:
+    """The dependence within each bin (0 for a constant kernel)."""
+    return np.array([float(np.sum(Kc * Lc)) / norm if norm > 0 else 0.0 for Kc, Lc, norm in parts])
+
+
 def _statistic(parts, sizes) -> float:
-    n = sizes.sum()
-    total = 0.0
-    for (Kc, Lc, norm), m in zip(parts, sizes, strict=True):
-        if norm > 0:
-            total += (m / n) * float(np.sum(Kc * Lc)) / norm
-    return float(total)
+    return float(np.sum(sizes / sizes.sum() * _bin_statistics(parts)))
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +276,9 @@ def conditional_dependence(
         Numbers are used as given (a continuous attribute is fine); group
         labels (strings, categoricals) are one-hot encoded.
     n_bins : int, default 5
-        Number of quantile bins of ``y_true``; each needs at least 4 rows.
+        Number of quantile bins of ``y_true``; each needs at least 4 rows and
+        at most 10,000 (the kernels of a bin take :math:`O(n_k^2)` memory:
+        subsample larger data first).
     measure : {"cka", "hsic"}, default "cka"
     sigma_pred, sigma_q : float, optional
         RBF bandwidths for ``y_pred`` and ``q``; ``None``: the median
@@ -327,7 +343,8 @@ def conditional_independence_test(
     Notes
     -----
     Each bin's kernels are formed once (memory :math:`O(\max_k n_k^2)`); a
-    permutation costs :math:`O(\sum_k n_k^2)`.
+    permutation costs :math:`O(\sum_k n_k^2)`. Bins of more than 10,000 rows
+    are refused (memory); subsample the rows first.
     """
     F, Q, bins, sizes, measure, sf, sq = _prepare(
         y_true, y_pred, sensitive_features, n_bins, measure, sigma_pred, sigma_q
@@ -356,6 +373,7 @@ def conditional_independence_test(
         measure=measure,
         n_permutations=B,
         bin_sizes=sizes,
+        bin_statistics=_bin_statistics(parts),
         sigma_pred=sf,
         sigma_q=sq,
         null_distribution=null,
