@@ -32,7 +32,15 @@ Tables printed otherwise:
    scikit-learn KernelRidge at n = 5,000 and 10,000 as the reference;
 2. at n = 5,000 (2,000 held out): test MSE and held-out CKA of the low-rank
    fit vs the exact FairKernelRidge (float64), for m in --ms and each
-   landmark method (target: within 2% of exact).
+   landmark method, with landmark seed 0 only. No fixed tolerance is met at
+   a given m in general: the difference from the exact model depends on m,
+   the penalty, the data and the landmark draw.
+   ``benchmarks/bench_lowrank_accuracy.py`` reports its range over landmark
+   seeds (Communities and Crime, seeds 0-2, uniform landmarks, m = 500:
+   test MSE -0.7% .. +1.1% and held-out CKA -0.0% .. +1.7% with the CKA
+   penalty; -0.1% .. +0.7% and -1.3% .. +2.2% with HSIC; on its synthetic
+   data, d_eff = 1,742, seed 0, the MSE with uniform landmarks is still
+   +4.1% off at m = 3000, with pivoted Cholesky +0.0%).
 """
 
 from __future__ import annotations
