@@ -18,6 +18,7 @@ from fairkl.metrics import (
     equal_opportunity_difference,
     equalized_odds_difference,
     error_rate,
+    false_positive_rate,
     false_positive_rate_difference,
     group_auc,
     group_roc,
@@ -25,6 +26,7 @@ from fairkl.metrics import (
     intersect,
     statistical_parity_difference,
     threshold_sweep,
+    true_positive_rate,
     true_positive_rate_difference,
 )
 
@@ -70,6 +72,29 @@ def test_rate_differences_match_metricframe(n_groups, coding, seed):
     assert fpr == pytest.approx(diff["fpr"], abs=1e-15)
     assert tpr == pytest.approx(equal_opportunity_difference(y, d, sensitive_features=q))
     assert equalized_odds_difference(y, d, sensitive_features=q) == max(tpr, fpr)
+
+
+@pytest.mark.parametrize("coding", ["01", "pm1"])
+def test_per_group_rates_match_fairlearn(coding):
+    y, _, d, q = _data(4, coding, seed=9)
+    ours = flm.MetricFrame(
+        metrics={"tpr": true_positive_rate, "fpr": false_positive_rate},
+        y_true=y,
+        y_pred=d,
+        sensitive_features=q,
+    ).by_group
+    ref = flm.MetricFrame(
+        metrics={"tpr": flm.true_positive_rate, "fpr": flm.false_positive_rate},
+        y_true=y,
+        y_pred=d,
+        sensitive_features=q,
+    ).by_group
+    np.testing.assert_allclose(ours.to_numpy(float), ref.to_numpy(float), rtol=0, atol=1e-15)
+    assert ours["tpr"].max() - ours["tpr"].min() > 0.01  # groups differ: not 0 == 0
+    with pytest.raises(ValueError, match="no positive labels"):
+        true_positive_rate(np.zeros(4), np.ones(4))
+    with pytest.raises(ValueError, match="no negative labels"):
+        false_positive_rate(np.ones(4), np.ones(4))
 
 
 def test_brute_force_rates_with_intersections():

@@ -9,7 +9,8 @@
   :func:`equal_opportunity_difference`, :func:`error_rate_gap`), usable with
   fairlearn's ``MetricFrame`` and as scikit-learn scorers
   (:func:`make_group_scorer`).
-* Decisions beyond one threshold: :func:`true_positive_rate_difference`,
+* Decisions beyond one threshold: per-group :func:`true_positive_rate` and
+  :func:`false_positive_rate`, :func:`true_positive_rate_difference`,
   :func:`false_positive_rate_difference`, :func:`equalized_odds_difference`,
   per-group ROC curves and AUC (:func:`group_roc`, :func:`group_auc`) and
   :func:`threshold_sweep`.
@@ -23,10 +24,12 @@
 from fairkl.metrics.decisions import (
     GroupROC,
     equalized_odds_difference,
+    false_positive_rate,
     false_positive_rate_difference,
     group_auc,
     group_roc,
     threshold_sweep,
+    true_positive_rate,
     true_positive_rate_difference,
 )
 from fairkl.metrics.groups import (
@@ -71,6 +74,7 @@ __all__ = [
     "equalized_odds_difference",
     "error_rate",
     "error_rate_gap",
+    "false_positive_rate",
     "false_positive_rate_difference",
     "group_auc",
     "group_report",
@@ -87,6 +91,7 @@ __all__ = [
     "mse_gap",
     "statistical_parity_difference",
     "threshold_sweep",
+    "true_positive_rate",
     "true_positive_rate_difference",
     "wasserstein_gap",
 ]

@@ -9,6 +9,9 @@ on the true label :math:`y`:
   false-positive rate :math:`\mathrm{FPR}_g = P(\hat y = 1 \mid y = 0, g)`;
   :func:`true_positive_rate_difference` and
   :func:`false_positive_rate_difference` are :math:`\max_g - \min_g` of them;
+* :func:`true_positive_rate` and :func:`false_positive_rate` are the
+  per-group rates themselves, for :func:`fairkl.metrics.group_table` and
+  fairlearn's ``MetricFrame``;
 * :func:`equalized_odds_difference` is the larger of the two (fairlearn's
   ``equalized_odds_difference`` with its default ``agg="worst_case"``):
   0 when every group has the same TPR *and* the same FPR (Hardt et al., 2016,
@@ -36,10 +39,12 @@ from fairkl.metrics.groups import _decisions, _vector
 __all__ = [
     "GroupROC",
     "equalized_odds_difference",
+    "false_positive_rate",
     "false_positive_rate_difference",
     "group_auc",
     "group_roc",
     "threshold_sweep",
+    "true_positive_rate",
     "true_positive_rate_difference",
 ]
 
@@ -100,6 +105,66 @@ def _rates(y, D, codes, names, which: str) -> np.ndarray:
     onehot[np.arange(mask.sum()), codes[mask]] = 1.0
     rates = (D2 @ onehot) / counts
     return rates if D.ndim == 2 else rates[0]
+
+
+# ---------------------------------------------------------------------------
+# Per-group callables (MetricFrame / group_table: signature (y_true, y_pred))
+# ---------------------------------------------------------------------------
+
+
+def _rate_of(y_true, y_pred, which: str) -> float:
+    y, d = _labels_and_decisions(y_true, y_pred)
+    mask = y if which == "positive" else ~y
+    if not mask.any():
+        rate = "true-positive" if which == "positive" else "false-positive"
+        raise ValueError(f"the {rate} rate is undefined: no {which} labels in y_true.")
+    return float(np.count_nonzero(d[mask]) / np.count_nonzero(mask))
+
+
+def true_positive_rate(y_true, y_pred) -> float:
+    r"""Fraction of positive labels decided positive, :math:`P(\hat y = 1 \mid y = 1)`.
+
+    For one group's rows, e.g. in :func:`fairkl.metrics.group_table` or
+    fairlearn's ``MetricFrame`` (equals ``fairlearn.metrics.true_positive_rate``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+        Labels and decisions, each coded ±1 or {0, 1} (1 is positive).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` has no positive label.
+    """
+    return _rate_of(y_true, y_pred, "positive")
+
+
+def false_positive_rate(y_true, y_pred) -> float:
+    r"""Fraction of negative labels decided positive, :math:`P(\hat y = 1 \mid y = 0)`.
+
+    For one group's rows, e.g. in :func:`fairkl.metrics.group_table` or
+    fairlearn's ``MetricFrame`` (equals ``fairlearn.metrics.false_positive_rate``).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n,)
+        Labels and decisions, each coded ±1 or {0, 1} (1 is positive).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` has no negative label.
+    """
+    return _rate_of(y_true, y_pred, "negative")
 
 
 # ---------------------------------------------------------------------------
