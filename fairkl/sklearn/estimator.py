@@ -19,6 +19,11 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     arguments). With ``mu=0`` or no sensitive features it is plain kernel ridge
     regression, equal to ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
 
+    The parameters are the rows of :data:`fairkl.hyperparameters.HYPERPARAMETERS`
+    (scopes ``"model"`` and ``"fit"``) with the defaults of
+    :data:`fairkl.hyperparameters.ESTIMATOR_DEFAULTS`; ``tests/test_hyperparameters.py``
+    checks the signature against the table.
+
     Parameters
     ----------
     sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, tol
@@ -33,11 +38,6 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     n_components, landmarks, random_state
         The low-rank (Nyström) model, as in :class:`fairkl.models.FairKernelRidge`
         (``n_components=None``: the exact model).
-
-    The parameters are the rows of :data:`fairkl.hyperparameters.HYPERPARAMETERS`
-    (scopes ``"model"`` and ``"fit"``) with the defaults of
-    :data:`fairkl.hyperparameters.ESTIMATOR_DEFAULTS`; ``tests/test_hyperparameters.py``
-    checks the signature against the table.
 
     Attributes
     ----------
