@@ -27,6 +27,7 @@ from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
+from fairkl import hyperparameters as hp
 from fairkl import lowrank, solvers
 from fairkl._constants import (
     DEFAULT_TOL,
@@ -56,20 +57,9 @@ _COMPAT = (DEFAULT_TOL, PATH_TOL, PENALTIES, KERNELS_Q, DTYPES)
 #: the square root of the dtype's largest value (4.6e18 in float32), far beyond SCALE_LIMIT.
 _FAR_ROW = {name: math.sqrt(float(np.finfo(name).max)) / 4 for name in ("float32", "float64")}
 _SCALARS = ("y_scale_", "sigma_q_", "sigma_f_", "objective_", "decrement_", "jitter_", "condition_")
-_CONFIG_KEYS = (
-    "sigma",
-    "lam",
-    "mu",
-    "sigma_q",
-    "penalty",
-    "kernel_q",
-    "sigma_f",
-    "tol",
-    "n_components",
-    "landmarks",
-    "random_state",
-    "dtype",
-)
+#: The model's hyperparameters (its constructor keywords, ``get_config`` and the fingerprint are
+#: derived from the one table, :data:`fairkl.hyperparameters.HYPERPARAMETERS`).
+_CONFIG_KEYS = hp.MODEL_NAMES
 
 
 def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
@@ -179,6 +169,9 @@ class FairKernelRidge(keras.Model):
 
     Notes
     -----
+    The constructor's keywords are the ``"model"`` rows of
+    :data:`fairkl.hyperparameters.HYPERPARAMETERS` (their defaults and checks;
+    ``get_config`` and the save fingerprint are derived from it).
     Like :class:`sklearn.kernel_ridge.KernelRidge`, the model has no
     intercept: ``y`` is scaled but not centred, and at ``mu=0`` the predictions
     equal ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
@@ -217,32 +210,39 @@ class FairKernelRidge(keras.Model):
     ):
         dtype = _dtype_name(dtype)
         super().__init__(dtype=dtype, **kwargs)
-        cfg = FitConfig(
-            sigma,
-            lam,
-            mu,
-            sigma_q,
-            penalty,
-            kernel_q,
-            sigma_f,
-            tol,
+        given = dict(
+            sigma=sigma,
+            lam=lam,
+            mu=mu,
+            sigma_q=sigma_q,
+            penalty=penalty,
+            kernel_q=kernel_q,
+            sigma_f=sigma_f,
+            tol=tol,
             dtype=dtype,
             n_components=n_components,
             landmarks=landmarks,
             random_state=random_state,
-        )
-        for key in _CONFIG_KEYS[:-1]:
-            setattr(self, key, getattr(cfg, key))
+        )  # the signature above is checked against the table by tests/test_hyperparameters.py
+        cfg = FitConfig(**given)
+        for key in _CONFIG_KEYS:
+            if key != "dtype":  # Keras owns self.dtype (the policy's variable dtype)
+                setattr(self, key, getattr(cfg, key))
         self.compute_dtype_name = dtype
         self._reset_fit()
         # No Keras variables to create: the fitted state is saved by save_own_variables.
         self.built = True
 
     # ------------------------------------------------------------------ config
+    def _hyperparameters(self) -> dict:
+        """``{name: value}`` of this model's constructor keywords (the table's ``"model"`` rows)."""
+        return {
+            k: (self.compute_dtype_name if k == "dtype" else getattr(self, k)) for k in _CONFIG_KEYS
+        }
+
     def get_config(self) -> dict:
         cfg = {"name": self.name, "trainable": self.trainable}
-        cfg.update({k: getattr(self, k) for k in _CONFIG_KEYS[:-1]})
-        cfg["dtype"] = self.compute_dtype_name
+        cfg.update(self._hyperparameters())
         return cfg
 
     @classmethod
@@ -251,22 +251,7 @@ class FairKernelRidge(keras.Model):
 
     def fit_config(self, epochs: int = 300, lr: float = 0.01) -> FitConfig:
         """This model's hyperparameters with the solver settings of one fit, validated."""
-        return FitConfig(
-            self.sigma,
-            self.lam,
-            self.mu,
-            self.sigma_q,
-            self.penalty,
-            self.kernel_q,
-            self.sigma_f,
-            self.tol,
-            epochs,
-            lr,
-            self.compute_dtype_name,
-            n_components=self.n_components,
-            landmarks=self.landmarks,
-            random_state=self.random_state,
-        )
+        return FitConfig(**self._hyperparameters(), epochs=epochs, lr=lr)
 
     # ------------------------------------------------------------- fit state
     def _reset_fit(self) -> None:
@@ -660,19 +645,8 @@ class FairKernelRidge(keras.Model):
         mus = v.as_float_array(mus, "mus").reshape(-1)
         if np.any(mus < 0):
             raise ValueError(f"mus must all be >= 0; got min {mus.min()}.")
-        config = FitConfig(
-            self.sigma,
-            self.lam,
-            1.0,
-            self.sigma_q,
-            "hsic",
-            self.kernel_q,
-            dtype=self.compute_dtype_name,
-            n_components=self.n_components,
-            landmarks=self.landmarks,
-            random_state=self.random_state,
-        )
-        p = prepare(X, y, q, config)
+        config = FitConfig(**{**self._hyperparameters(), "penalty": "hsic"})
+        p = prepare(X, y, q, config, penalised=True)  # the path's own mus are passed below
         kernel = p.sensitive.resolve(p.q)
         c = self._cast
         if p.landmarks is not None:  # low rank: coefficients on the landmarks
@@ -714,9 +688,9 @@ class FairKernelRidge(keras.Model):
         return super().save(filepath, *args, **kwargs)
 
     def _config_fingerprint(self) -> np.ndarray:
-        keys = (
-            _CONFIG_KEYS[:-1] if self.n_components is not None else _CONFIG_KEYS[:-4]
-        )  # exact: as before low rank
+        # By name from the table; an exact model's fingerprint leaves out the low-rank rows (as
+        # before the low-rank model existed, so that older files load).
+        keys = hp.fingerprint_names(low_rank=self.n_components is not None)
         blob = json.dumps({k: getattr(self, k) for k in keys}, sort_keys=True)
         return np.frombuffer(hashlib.sha256(blob.encode()).digest()[:8], dtype=np.int64).copy()
 

@@ -14,29 +14,31 @@ the tuner) fits through these functions, so each setup step lives in one place:
 3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`,
    or, when ``config.n_components`` is set, to the low-rank (Nyström)
    programs of :mod:`fairkl.lowrank` on the landmarks :func:`prepare` chose;
-   :func:`solve_batch` is the batched CKA entry used by the tuner (fits in sequence in one compiled call).
+   :func:`solve_batch` runs the exact CKA fit for many settings in one compiled call (fits in
+   sequence) and :func:`predict_batch` predicts with them; ``benchmarks/bench_core.py`` times
+   them. The tuner does not call them: its batches fuse the same fits
+   (:func:`fairkl.solvers.fit_cka_batch`) with the validation predictions in one compiled
+   program, :func:`fairkl.solvers.grouped.fit_predict_program`.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
 import jax
 import numpy as np
 from keras import ops
 
 from fairkl import _validation as v
+from fairkl import hyperparameters as hp
 from fairkl import lowrank, solvers
 from fairkl._backend import blas_limit
 from fairkl._constants import (
     CKA_FACTOR_RANK,
     DEFAULT_TOL,
-    DTYPES,
-    KERNELS_Q,
     PATH_TOL,
-    PENALTIES,
     SCALE_LIMIT,
 )
 from fairkl.kernels import median_heuristic
@@ -44,68 +46,26 @@ from fairkl.linalg import jitter_tries
 from fairkl.sensitive import SensitiveKernel, is_constant
 
 
-@dataclass(frozen=True)
-class FitConfig:
+def _fit_config_class():
+    """:class:`FitConfig`, its fields and defaults made from :data:`fairkl.hyperparameters.HYPERPARAMETERS`."""
+    fields = [(h.name, h.annotation, field(default=h.default)) for h in hp.HYPERPARAMETERS]
+    return make_dataclass("FitConfig", fields, bases=(_FitConfigBase,), frozen=True)
+
+
+class _FitConfigBase:
     """Validated, immutable hyperparameters of one fit (see :class:`fairkl.models.FairKernelRidge`).
 
-    Validation happens here and nowhere else; every field keeps the meaning
-    documented on the model. ``kernel`` names the kernel on ``X`` (a key of
+    One field per row of :data:`fairkl.hyperparameters.HYPERPARAMETERS`, in
+    its order, with its default; validation happens here (each row's check,
+    then :func:`fairkl.hyperparameters.check_all`'s rules across rows) and
+    nowhere else. ``kernel`` names the kernel on ``X`` (a key of
     :data:`fairkl.solvers.X_KERNELS`).
     """
 
-    sigma: float = 1.0
-    lam: float = 1e-2
-    mu: float = 0.0
-    sigma_q: float | None = None
-    penalty: str = "cka"
-    kernel_q: str = "rbf"
-    sigma_f: float | None = None
-    tol: float | None = None
-    epochs: int = 300
-    lr: float = 0.01
-    dtype: str = "float32"
-    kernel: str = "rbf"
-    n_components: int | None = None
-    landmarks: str = "uniform"
-    random_state: int = 0
-
     def __post_init__(self):
-        put = lambda k, val: object.__setattr__(self, k, val)  # noqa: E731  (frozen: set once, here)
-        put("sigma", v.check_positive(self.sigma, "sigma"))
-        put("lam", v.check_positive(self.lam, "lam", allow_zero=True))
-        put("mu", v.check_positive(self.mu, "mu", allow_zero=True))
-        put("sigma_q", v.check_positive(self.sigma_q, "sigma_q", allow_none=True))
-        put("sigma_f", v.check_positive(self.sigma_f, "sigma_f", allow_none=True))
-        put("tol", v.check_positive(self.tol, "tol", allow_none=True))
-        v.check_choice(self.penalty, "penalty", PENALTIES)
-        v.check_choice(self.kernel_q, "kernel_q", KERNELS_Q)
-        v.check_choice(self.dtype, "dtype", DTYPES)
-        solvers.x_kernel(self.kernel)
-        put("epochs", v.check_int(self.epochs, "epochs"))
-        put("n_components", _check_n_components(self.n_components))
-        if self.landmarks not in lowrank.LANDMARK_METHODS:
-            raise ValueError(
-                f"landmarks must be one of {list(lowrank.LANDMARK_METHODS)}; got {self.landmarks!r}."
-            )
-        rs = self.random_state
-        if isinstance(rs, bool) or not isinstance(rs, (int, np.integer)) or rs < 0:
-            raise ValueError(
-                f"random_state (the seed of the landmark choice) must be an integer >= 0; got {rs!r}."
-            )
-        put("random_state", int(rs))
-        if self.n_components is not None and self.kernel != "rbf":
-            raise ValueError(
-                f"n_components (the low-rank model) supports kernel='rbf' only; got kernel={self.kernel!r}. "
-                f"Use n_components=None for the exact model."
-            )
-        put("lr", v.check_positive(self.lr, "lr"))
-        if self.lr > 1:
-            raise ValueError(f"lr must be in (0, 1]; got {self.lr}.")
-        if self.lr < 1e-12:
-            raise ValueError(
-                f"lr={self.lr} is below the smallest first step the line search takes (~2e-13, "
-                f"in units of the Newton step of the data term); use lr in [1e-6, 1], e.g. 0.01."
-            )
+        checked = hp.check_all({h.name: getattr(self, h.name) for h in hp.HYPERPARAMETERS})
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
     @property
     def low_rank(self) -> bool:
@@ -118,16 +78,10 @@ class FitConfig:
         return DEFAULT_TOL if self.tol is None else self.tol
 
 
-def _check_n_components(m):
-    """None (the exact model) or a positive integer number of landmarks."""
-    if m is None:
-        return None
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(
-            f"n_components (the number of landmarks of the low-rank model) must be None (exact model) or an "
-            f"integer >= 1; got {m!r}. Typical values: 500 to 2000."
-        )
-    return int(m)
+FitConfig = _fit_config_class()
+FitConfig.__module__ = __name__
+FitConfig.__qualname__ = "FitConfig"
+FitConfig.__doc__ = _FitConfigBase.__doc__
 
 
 @dataclass(frozen=True)
@@ -200,13 +154,20 @@ def check_scale(X: np.ndarray, sigma: float, dtype: str) -> None:
         )
 
 
-def _prepare_q(q, n: int, config: FitConfig, name: str):
-    """Validated, prepared q and whether the penalty is active (warns once for a constant q)."""
+def _prepare_q(q, n: int, config: FitConfig, name: str, penalised: bool | None):
+    """Validated, prepared q and whether the penalty is active (warns once for a constant q).
+
+    ``penalised=None`` reads ``config.mu > 0`` (one fit); True or False says
+    it explicitly (a μ-path, a CV grid or a tuner batch, whose values of
+    ``mu`` the caller passes to its own program).
+    """
+    active = config.mu > 0 if penalised is None else bool(penalised)
     if q is None:
-        if config.mu > 0:
+        if active:
             label = name if name == "sensitive_features" else f"{name} (the sensitive attribute)"
+            why = f"when mu > 0 (mu={config.mu})" if penalised is None else "for a penalised fit"
             raise ValueError(
-                f"{label} is required when mu > 0 (mu={config.mu}): the penalty keeps predictions "
+                f"{label} is required {why}: the penalty keeps predictions "
                 f"independent of it. Pass it, or set mu=0"
                 + (
                     "; in cross-validation enable metadata routing and call "
@@ -218,7 +179,7 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
         return None, None, False
     q = v.check_sensitive(q, n, name=name)
     constant = is_constant(q)
-    if config.mu > 0 and constant:
+    if active and constant:
         warnings.warn(
             f"{name} is constant: every dependence measure is 0, so the fit equals the unpenalised "
             f"(mu=0) fit.",
@@ -227,8 +188,8 @@ def _prepare_q(q, n: int, config: FitConfig, name: str):
         )
     kernel = SensitiveKernel(config.kernel_q, config.sigma_q)
     q = kernel.prepare(q)
-    penalised = config.mu > 0 and not constant
-    return q, (kernel.resolve(q) if penalised else kernel), penalised
+    active = active and not constant
+    return q, (kernel.resolve(q) if active else kernel), active
 
 
 def _sample_weight(sample_weight, n: int) -> np.ndarray:
@@ -243,7 +204,16 @@ def _sample_weight(sample_weight, n: int) -> np.ndarray:
         ) from exc
 
 
-def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q") -> Problem:
+def prepare(
+    X,
+    y,
+    q,
+    config: FitConfig,
+    sample_weight=None,
+    *,
+    q_name: str = "q",
+    penalised: bool | None = None,
+) -> Problem:
     """Validate and scale the training data once; resolve every bandwidth.
 
     Parameters
@@ -252,6 +222,12 @@ def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q"
     config : FitConfig
     q_name : str
         Name of ``q`` in error messages (``"sensitive_features"`` in scikit-learn).
+    penalised : bool or None, default None
+        Whether ``q`` is prepared for a penalised fit (its kernel's bandwidth
+        resolved and, for ``config.penalty="cka"``, the bandwidth on the
+        predictions). ``None``: when ``config.mu > 0`` (one fit). Callers
+        that run their own values of ``mu`` (the μ-path, the CV grid, the
+        tuner's batches) say it explicitly and leave ``config.mu`` alone.
 
     Returns
     -------
@@ -265,7 +241,7 @@ def prepare(X, y, q, config: FitConfig, sample_weight=None, *, q_name: str = "q"
     Xc = X - offset
     check_scale(Xc, config.sigma, config.dtype)
     s = target_scale(y)
-    qp, kernel, penalised = _prepare_q(q, n, config, q_name)
+    qp, kernel, penalised = _prepare_q(q, n, config, q_name, penalised)
     sqrt_w = _sample_weight(sample_weight, n)
     if config.low_rank and sample_weight is not None:
         raise ValueError(
@@ -481,8 +457,9 @@ def _caster(dtype: str):
 def solve_batch(problem: Problem, config: FitConfig, *, sigmas, lams, mus, sigma_qs, lrs, epochs):
     """The CKA fit for many settings in one compiled call, each fit stopping on its own (``fit_cka_batch``).
 
-    ``problem`` comes from :func:`prepare` with a config whose ``mu > 0`` and
-    ``penalty="cka"`` (so that ``q`` and ``sigma_f`` are resolved); the shared
+    ``problem`` comes from :func:`prepare` with ``penalised=True`` (or a
+    config whose ``mu > 0``) and ``penalty="cka"``, so that ``q`` and
+    ``sigma_f`` are resolved; the shared
     settings (``kernel``, ``kernel_q``, ``tol``, ``sigma_f``) are those of
     ``config``. Each of ``sigmas, lams, mus, sigma_qs, lrs, epochs`` is 1-D of
     one length B; a NaN in ``sigma_qs`` means the median heuristic of
@@ -497,7 +474,8 @@ def solve_batch(problem: Problem, config: FitConfig, *, sigmas, lams, mus, sigma
     """
     if not (problem.penalised and config.penalty == "cka"):
         raise ValueError(
-            "solve_batch needs a problem prepared with penalty='cka', mu > 0 and a non-constant q."
+            "solve_batch needs a problem prepared with penalty='cka' for a penalised fit "
+            "(prepare(..., penalised=True) or mu > 0) and a non-constant q."
         )
     if problem.landmarks is not None:
         raise ValueError(

@@ -346,7 +346,7 @@ def test_bad_input_errors(args, match):
 def test_one_group_rule_everywhere(data):
     """group_labels decides the groups of the metrics, the parity scorer, the HSIC test and CV strata."""
     from fairkl import _validation as v
-    from fairkl.metrics.groups import _encode_groups, mean_prediction_difference
+    from fairkl.metrics.groups import encode_groups, mean_prediction_difference
     from fairkl.sensitive import group_codes
     from fairkl.sklearn import mean_parity_gap
 
@@ -362,7 +362,7 @@ def test_one_group_rule_everywhere(data):
         race,
     ):
         codes = v.group_labels(enc)
-        np.testing.assert_array_equal(_encode_groups(enc)[0], codes)
+        np.testing.assert_array_equal(encode_groups(enc)[0], codes)
         if not isinstance(enc, pd.DataFrame) and np.asarray(enc).dtype.kind in "biu":
             np.testing.assert_array_equal(group_codes(np.asarray(enc, dtype=float)), codes)
         means = [f[codes == g].mean() for g in range(codes.max() + 1)]  # brute force

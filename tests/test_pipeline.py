@@ -51,6 +51,23 @@ def test_prepare_centres_scales_and_resolves_bandwidths(data):
     assert p.sigma_f == pytest.approx(np_median_distance((y / np.std(y))[:, None]), rel=1e-12)
 
 
+def test_prepare_takes_penalised_explicitly_no_made_up_mu(data):
+    """penalised=True prepares q as a fit with mu > 0 does, whatever config.mu (issue 20)."""
+    X, y, q = data
+    p = prepare(X, y, q, FitConfig(), penalised=True)  # mu = 0 in the config
+    assert p.penalised
+    assert p.sensitive.sigma == pytest.approx(np_median_distance(q), rel=1e-12)
+    assert p.sigma_f == pytest.approx(np_median_distance((y / np.std(y))[:, None]), rel=1e-12)
+    off = prepare(X, y, q, FitConfig(mu=1.0), penalised=False)
+    assert not off.penalised and np.isnan(off.sigma_f)
+    with pytest.raises(
+        ValueError, match=r"q \(the sensitive attribute\) is required for a penalised"
+    ):
+        prepare(X, y, None, FitConfig(), penalised=True)
+    with pytest.warns(UserWarning, match="q is constant"):
+        assert not prepare(X, y, np.ones(len(y)), FitConfig(), penalised=True).penalised
+
+
 def test_one_target_scale_rule_including_constant_targets():
     assert target_scale(np.array([1.0, 2.0, 3.0])) == pytest.approx(np.std([1.0, 2.0, 3.0]))
     assert target_scale(np.full(5, -4.0)) == 4.0

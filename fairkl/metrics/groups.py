@@ -64,16 +64,22 @@ def _is_label_dtype(dtype) -> bool:
     return str(dtype) in ("category", "string", "str") or getattr(dtype, "kind", "O") in "OUST"
 
 
-def _is_label_data(x) -> bool:
-    """True for non-numeric data (strings, objects, categoricals): group labels, not numbers."""
+def is_label_data(x) -> bool:
+    """True for non-numeric data (strings, objects, categoricals): group labels, not numbers.
+
+    Shared with :mod:`fairkl.metrics.independence` (public within the package, not in ``__all__``).
+    """
     if hasattr(x, "dtypes") and not hasattr(x, "dtype"):  # pandas DataFrame
         return any(_is_label_dtype(dt) for dt in x.dtypes)
     dtype = getattr(x, "dtype", None)
     return _is_label_dtype(dtype if dtype is not None else np.asarray(x).dtype)
 
 
-def _encode_groups(sf, name: str = "sensitive_features") -> tuple[np.ndarray, list, list]:
-    """Integer group codes (n,), group labels and attribute names, by :func:`fairkl._validation.group_labels`."""
+def encode_groups(sf, name: str = "sensitive_features") -> tuple[np.ndarray, list, list]:
+    """Integer group codes (n,), group labels and attribute names, by :func:`fairkl._validation.group_labels`.
+
+    Shared with :mod:`fairkl.metrics.independence` (public within the package, not in ``__all__``).
+    """
     if sf is None:
         raise ValueError(f"{name} is None; pass the group (sensitive attribute) of every sample.")
     return v.group_labels(sf, name, return_labels=True, return_attributes=True)
@@ -99,7 +105,7 @@ def _prepare(y_true, y_pred, sensitive_features, need_true: bool = True):
     y = _vector(y_true, "y_true") if (need_true or y_true is not None) else None
     if y is not None and y.shape[0] != f.shape[0]:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {f.shape[0]}.")
-    codes, names, attrs = _encode_groups(sensitive_features, "sensitive_features")
+    codes, names, attrs = encode_groups(sensitive_features, "sensitive_features")
     if codes.shape[0] != f.shape[0]:
         raise ValueError(
             f"sensitive_features has {codes.shape[0]} rows but y_pred has {f.shape[0]}."
@@ -116,7 +122,7 @@ def _need_two_groups(names) -> None:
 
 def _decisions(x, name: str) -> np.ndarray:
     """Boolean 'positive' mask of ±1 or {0, 1} decisions (1 is positive in both codings)."""
-    if x is not None and _is_label_data(x):
+    if x is not None and is_label_data(x):
         labels = sorted({str(a) for a in np.asarray(x, dtype=object).reshape(-1)})[:6]
         raise ValueError(
             f"{name} holds class labels ({labels}), but decision metrics need decisions coded ±1 or "
@@ -431,7 +437,7 @@ def correlation(y_true, y_pred, *, sensitive_features) -> float:
     float in [-1, 1]
     """
     f = _vector(y_pred, "y_pred")
-    if _is_label_data(sensitive_features):
+    if is_label_data(sensitive_features):
         raise TypeError(
             "correlation needs a numeric sensitive attribute; for group labels use "
             "mean_prediction_gap (signed) or encode the groups as 0/1."
@@ -462,7 +468,7 @@ def _decision_groups(y_true, y_pred, sensitive_features, labels: bool = True):
         y = None if y_true is None else np.empty(_vector(y_true, "y_true").shape)
     if y is not None and y.shape != d.shape:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {d.shape[0]}.")
-    codes, names, _ = _encode_groups(sensitive_features, "sensitive_features")
+    codes, names, _ = encode_groups(sensitive_features, "sensitive_features")
     if codes.shape[0] != d.shape[0]:
         raise ValueError(
             f"sensitive_features has {codes.shape[0]} rows but y_pred has {d.shape[0]}."

@@ -53,7 +53,8 @@ from scipy import stats
 
 from fairkl import _validation as v
 from fairkl.kernels import centered_rbf_kernel, median_heuristic, rbf_kernel
-from fairkl.metrics.groups import _encode_groups, _is_label_data
+from fairkl.metrics.groups import encode_groups as _encode_groups
+from fairkl.metrics.groups import is_label_data as _is_label_data
 
 #: Permutations evaluated per step of the compiled loop (bounds the memory of
 #: the gathered factors: chunk x n x rank numbers).

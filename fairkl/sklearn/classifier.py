@@ -47,7 +47,9 @@ class FairKernelRidgeClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     sigma, lam, mu, sigma_q, penalty, kernel_q, sigma_f, epochs, lr, tol, dtype, n_components, landmarks, random_state
-        As in :class:`~fairkl.sklearn.FairKernelRidgeRegressor`.
+        As in :class:`~fairkl.sklearn.FairKernelRidgeRegressor` (the rows of
+        :data:`fairkl.hyperparameters.HYPERPARAMETERS`; ``tests/test_hyperparameters.py``
+        checks this signature against the table, and the regressor validates the values).
 
     Attributes
     ----------

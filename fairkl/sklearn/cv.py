@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from functools import partial
 from typing import NamedTuple
 
-import jax
 import numpy as np
 from keras import ops
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -22,9 +20,8 @@ from fairkl.metrics.yardstick import UndefinedDependence, Yardstick
 from fairkl.models import FairKernelRidge
 from fairkl.pareto import pareto_front
 from fairkl.pipeline import FitConfig, center, check_scale, prepare
-from fairkl.sensitive import centered_kernel, group_codes
-from fairkl.solvers.lbfgs import cka_descent
-from fairkl.solvers.objective import CKAPenalty
+from fairkl.sensitive import group_codes
+from fairkl.solvers.paths import cka_mu_path
 
 
 class _Grid(NamedTuple):
@@ -263,18 +260,17 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
         return self
 
     def _fold_config(self, grid: _Grid) -> FitConfig:
-        mu = 1.0 if grid.fair else 0.0  # any mu > 0: prepare q and its bandwidths for the μ-path
+        """The settings every fold shares (each grid point's sigma, lam, mu go to the programs)."""
         return FitConfig(
-            grid.sigmas[0],
-            grid.lams[0],
-            mu,
-            self.sigma_q,
-            self.penalty,
-            self.kernel_q,
-            self.sigma_f,
-            self.tol,
-            self.epochs,
-            self.lr,
+            sigma=grid.sigmas[0],
+            lam=grid.lams[0],
+            sigma_q=self.sigma_q,
+            penalty=self.penalty,
+            kernel_q=self.kernel_q,
+            sigma_f=self.sigma_f,
+            tol=self.tol,
+            epochs=self.epochs,
+            lr=self.lr,
             dtype=self.dtype,
         )
 
@@ -287,6 +283,7 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             None if q is None or not grid.fair else q[train],
             config,
             q_name="sensitive_features",
+            penalised=grid.fair,  # prepare q and its bandwidths for the grid's mus > 0
         )
         if p.penalised and self.penalty == "cka":
             return _cka_fold_predictions(p, center(p, X[test]), grid, config)
@@ -390,45 +387,6 @@ def _fold_dependence(ruler: Yardstick, pred: np.ndarray, q_test) -> np.ndarray:
         return np.full(pred.shape[:-1], np.nan).reshape(-1)
 
 
-@partial(jax.jit, static_argnames=("kernel_q", "kernel"))
-def _cka_mu_path(
-    Xtr,
-    Xte,
-    y,
-    q,
-    sigma,
-    lams,
-    mus,
-    sigma_q,
-    sigma_f,
-    epochs,
-    lr,
-    tol,
-    kernel_q="rbf",
-    kernel="rbf",
-):
-    """CKA fits for every lam and every mu, each started at the mu = 0 solution (as a refit is).
-
-    One compiled program per fold shape (hyperparameters traced). Returns
-    held-out predictions (L, M, m) on the standardised scale, steps (L, M)
-    and convergence flags (L, M).
-    """
-    kern = solvers.x_kernel(kernel)
-    K, K_test = kern(Xtr, sigma=sigma), kern(Xte, Xtr, sigma=sigma)
-    pen = CKAPenalty.make(centered_kernel(q, sigma_q, kernel_q), sigma_f)
-
-    def per_lam(lam):
-        def one_mu(mu):
-            # z0=None: start at z = y, the exact mu = 0 solution, like fit() (no warm start: the
-            # objective is not convex and a warm start can land in another local minimum).
-            res = cka_descent(K, y, lam, mu, pen, epochs, lr, tol)
-            return ops.matmul(K_test, res.alpha), res.n_iter, res.converged
-
-        return jax.lax.map(one_mu, mus)
-
-    return jax.lax.map(per_lam, lams)
-
-
 def _cka_fold_predictions(p, X_test, grid: _Grid, config: FitConfig):
     """Held-out predictions (S, L, M, m) and steps (S, L, M) of the CKA fits (each from the mu = 0 solution) on one fold."""
     c = lambda a: ops.convert_to_tensor(np.asarray(a, dtype=np.float64), dtype="float64")  # noqa: E731
@@ -437,7 +395,7 @@ def _cka_fold_predictions(p, X_test, grid: _Grid, config: FitConfig):
     preds, steps, failed = [], [], 0
     for sigma in grid.sigmas:
         check_scale(p.X, float(sigma), "float64")
-        pred, it, ok = _cka_mu_path(
+        pred, it, ok = cka_mu_path(
             c(p.X),
             c(X_test),
             c(p.y),

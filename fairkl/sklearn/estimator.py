@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fairkl.hyperparameters import ESTIMATOR_NAMES, MODEL_NAMES
 from fairkl.models import FairKernelRidge
 from fairkl.pipeline import FitConfig, prepare
 
@@ -17,6 +18,11 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     names, defaults and objective; ``epochs`` and ``lr`` are the model's ``fit``
     arguments). With ``mu=0`` or no sensitive features it is plain kernel ridge
     regression, equal to ``KernelRidge(kernel="rbf", gamma=1/(2*sigma**2), alpha=lam)``.
+
+    The parameters are the rows of :data:`fairkl.hyperparameters.HYPERPARAMETERS`
+    (scopes ``"model"`` and ``"fit"``) with the defaults of
+    :data:`fairkl.hyperparameters.ESTIMATOR_DEFAULTS`; ``tests/test_hyperparameters.py``
+    checks the signature against the table.
 
     Parameters
     ----------
@@ -75,22 +81,8 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _fit_config(self) -> FitConfig:
-        return FitConfig(
-            self.sigma,
-            self.lam,
-            self.mu,
-            self.sigma_q,
-            self.penalty,
-            self.kernel_q,
-            self.sigma_f,
-            self.tol,
-            self.epochs,
-            self.lr,
-            self.dtype,
-            n_components=self.n_components,
-            landmarks=self.landmarks,
-            random_state=self.random_state,
-        )
+        """The parameters validated by the table's checks (through :class:`FitConfig`)."""
+        return FitConfig(**{k: getattr(self, k) for k in ESTIMATOR_NAMES})
 
     def fit(self, X, y, sensitive_features=None, sample_weight=None):
         """Fit on ``X``, ``y``; ``sensitive_features`` is required when ``mu > 0``.
@@ -113,20 +105,7 @@ class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
         problem = prepare(
             X, y, sensitive_features, config, sample_weight, q_name="sensitive_features"
         )
-        model = FairKernelRidge(
-            self.sigma,
-            self.lam,
-            self.mu,
-            self.sigma_q,
-            penalty=self.penalty,
-            kernel_q=self.kernel_q,
-            sigma_f=self.sigma_f,
-            tol=self.tol,
-            dtype=self.dtype,
-            n_components=self.n_components,
-            landmarks=self.landmarks,
-            random_state=self.random_state,
-        )
+        model = FairKernelRidge(**{k: getattr(self, k) for k in MODEL_NAMES})
         self.model_ = model.fit_prepared(problem, config)
         return self
 

@@ -14,42 +14,33 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fairkl import _validation as v
+from fairkl import hyperparameters
 from fairkl.metrics.yardstick import Yardstick
 from fairkl.models import FairKernelRidge
 from fairkl.pipeline import FitConfig
 from fairkl.sensitive import is_constant
 from fairkl.tuning import persistence, programs
 
-#: The default search space, chosen from measurements on the book's data
-#: (``make_seed_data(n=200, seed=0)``, 150 train / 50 validation; see
-#: ``benchmarks/bench_tuning_space.py``). With the data term on standardised
-#: ``y`` and CKA in [0, 1], the trade-off happens for mu between ~0.03 (still
-#: plain KRR) and ~3 (fully fair); mu = 10 and beyond only slows the solver.
-#: So mu is log-uniform over [1e-3, 10] with its lowest decade mapped to 0
-#: (a quarter of the draws are plain KRR). sigma below ~0.3 over-fits these
-#: inputs (validation MSE 10x that of sigma = 1), hence its lower end 0.3.
+#: The default search space: the ``search`` entries of
+#: :data:`fairkl.hyperparameters.HYPERPARAMETERS` (chosen from measurements on the book's
+#: data, ``make_seed_data(n=200, seed=0)``, 150 train / 50 validation; see
+#: ``benchmarks/bench_tuning_space.py`` and the table's comment).
 #:
 #: Each entry: ``("log", lo, hi)`` log-uniform float; ``("log_or_zero", lo,
 #: hi)`` log-uniform on ``[lo/10, hi]`` with draws below ``lo`` meaning 0 (KerasTuner
 #: has no mixture distribution); ``("linear", lo, hi, step)`` float on a grid;
 #: ``("int", lo, hi, step)``; a plain number fixes the value; ``None`` (for
 #: ``sigma_q`` only) means the model's median heuristic.
-DEFAULT_SPACE = {
-    "sigma": ("log", 0.3, 5.0),
-    "lam": ("log", 1e-4, 1.0),
-    "mu": ("log_or_zero", 1e-2, 10.0),
-    "sigma_q": ("log", 0.1, 5.0),
-    "epochs": ("int", 50, 300, 50),
-    "lr": ("log", 1e-3, 0.05),
-}
+DEFAULT_SPACE = dict(hyperparameters.DEFAULT_SPACE)
 
 #: The seed tutorial's space (mu on {0, ..., 20}: nearly every trial lands at the fair end).
 SEED_SPACE = {**DEFAULT_SPACE, "sigma": ("log", 0.1, 5.0), "mu": ("linear", 0.0, 20.0, 1.0)}
 
 METRICS = ("val_mse", "val_cka", "converged")
-#: Hyperparameters a trial sets on FitConfig, and those of them that are FairKernelRidge's constructor arguments.
-TRIAL_FIELDS = ("sigma", "lam", "mu", "sigma_q", "epochs", "lr")
-MODEL_FIELDS = ("sigma", "lam", "mu", "sigma_q")
+#: Hyperparameters a trial sets on FitConfig (the searched rows of the table), and those of them
+#: that are FairKernelRidge's constructor arguments (the others, epochs and lr, are fit's).
+TRIAL_FIELDS = tuple(DEFAULT_SPACE)
+MODEL_FIELDS = tuple(k for k in TRIAL_FIELDS if k in hyperparameters.MODEL_NAMES)
 
 
 def _declare(hp, name, spec):

@@ -5,8 +5,8 @@ median heuristics) is :func:`fairkl.pipeline.prepare`'s, run once per search
 (:func:`prepare_search`); the fits are :func:`fairkl.solvers.fit_cka_batch`
 (the model's compiled CKA fit, one after another in one call) and the
 validation predictions :func:`fairkl.solvers.predict_program`, both inside one
-compiled program (:func:`fit_predict_program`), so a group of trials costs
-one dispatch and one transfer back.
+compiled program (:func:`fairkl.solvers.grouped.fit_predict_program`, owned by
+the solvers), so a group of trials costs one dispatch and one transfer back.
 
 Where the time of a 1000-trial search goes (``benchmarks/bench_tuning.py``):
 the compiled fits (their setup, O(n³), and their L-BFGS steps), the
@@ -23,16 +23,15 @@ computation).
 
 from __future__ import annotations
 
-from functools import partial
 from typing import NamedTuple
 
 import jax
 import numpy as np
 from keras import ops
 
-from fairkl import solvers
 from fairkl._backend import SMALL_N, blas_limit, one_blas_thread  # noqa: F401  (re-exported)
 from fairkl.pipeline import FitConfig, Problem, center, prepare
+from fairkl.solvers.grouped import fit_predict_program  # looked up per call (benchmarks time it)
 
 FLOAT_FIELDS = ("sigma", "lam", "mu", "lr")
 
@@ -48,58 +47,16 @@ class SearchData(NamedTuple):
 def prepare_search(X, y, q, options: dict, X_val=None) -> SearchData:
     """The :class:`SearchData` shared by every batch of a search (``prepare`` runs once).
 
-    ``mu=1`` only so that ``q`` and the bandwidth on predictions are prepared;
-    each trial's own ``mu`` is passed to the compiled program. ``X_val`` (the
-    validation inputs) is centred as :func:`fairkl.pipeline.predict_batch` does.
+    ``q`` and the bandwidth on predictions are prepared for penalised fits
+    (``penalised=True``); each trial's own ``mu`` is passed to the compiled
+    program. ``X_val`` (the validation inputs) is centred by the training
+    mean (:func:`fairkl.pipeline.center`).
     """
-    config = FitConfig(**{**options, "mu": 1.0, "penalty": "cka", "dtype": "float64"})
-    p = prepare(X, y, q, config, q_name="q_train")
+    config = FitConfig(**{**options, "penalty": "cka", "dtype": "float64"})
+    p = prepare(X, y, q, config, q_name="q_train", penalised=True)
     c = lambda a: ops.convert_to_tensor(np.asarray(a, dtype=np.float64), dtype="float64")  # noqa: E731
     Xv = c(center(p, X_val)) if X_val is not None else c(p.X[:1])
     return SearchData(config, p, (c(p.X), c(p.y), c(p.q), Xv, c(p.sigma_f), c(config.stopping_tol)))
-
-
-@partial(jax.jit, static_argnames=("kernel_q", "kernel"))
-def fit_predict_program(
-    X,
-    y,
-    q,
-    X_val,
-    sigma_f,
-    tol,
-    sigmas,
-    lams,
-    mus,
-    sigma_qs,
-    lrs,
-    epochs,
-    kernel_q="rbf",
-    kernel="rbf",
-):
-    """Fit B settings (:func:`fairkl.solvers.fit_cka_batch`) and predict ``X_val``: one compiled program.
-
-    Returns ``(pred, converged, n_iter)``: standardised predictions (B, m)
-    and the per-fit flags and step counts (B,).
-    """
-    res = solvers.fit_cka_batch(
-        X,
-        y,
-        q,
-        sigma_f,
-        tol,
-        sigmas,
-        lams,
-        mus,
-        sigma_qs,
-        lrs,
-        epochs,
-        kernel_q=kernel_q,
-        kernel=kernel,
-    )
-    pred = jax.vmap(lambda a, s: solvers.predict_program(X_val, X, a, s, kernel=kernel))(
-        res.alpha, sigmas
-    )
-    return pred, res.converged, res.n_iter
 
 
 def columns(problem: Problem, rows: list[dict]) -> dict:
