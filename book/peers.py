@@ -523,7 +523,7 @@ for seed, s, cand in zip(SEEDS, splits, cands):
     budget = BUDGET_SHARE * s["yard"].score(una_val, s["qva"])
     for name, (val, te) in cand.items():
         i, met = select(val, s, budget)
-        knob = KNOBS[name][1][i] if name in KNOBS else np.nan
+        knob = f"{KNOBS[name][1][i]:g}" if name in KNOBS else ""
         rows.append(
             dict(
                 model=name, split=seed, budget=budget, index=i, met=met
@@ -546,7 +546,7 @@ chosen.insert(0, "knob", [KNOBS[m][0] for m in chosen.index])
 chosen["budget met on"] = (
     runs[runs.model.isin(KNOBS)].groupby("model")["met"].sum()
 ).astype(int).astype(str) + f" of {len(SEEDS)} splits"
-chosen.loc[list(KNOBS)].round(3)
+chosen.loc[list(KNOBS)]
 
 # %% tags=["remove-cell"]
 met = runs[runs.model.isin(KNOBS)].groupby("model")["met"].sum()
@@ -558,7 +558,7 @@ MISS = ["GridSearch (BGL)", "CorrRemover + KRR"]
 assert (met[MEET] == n_s).all() and (met[MISS] == 0).all(), met
 # CorrelationRemover's closest setting is alpha = 1 on every split
 cr_rows = runs[runs.model == "CorrRemover + KRR"]
-assert (cr_rows["knob"] == 1.0).all()
+assert (cr_rows["knob"] == "1").all()
 glue("pe_budget_share", 100 * BUDGET_SHARE, display=False)
 
 # %% [markdown]
@@ -575,7 +575,7 @@ glue("pe_budget_share", 100 * BUDGET_SHARE, display=False)
 #
 # Every method's chosen model, scored once on the test rows of each split:
 # mean ± standard deviation over the splits. Besides test MSE and CKA with
-# $q$, four held-out measures with their sign conventions:
+# $q$, five held-out measures with their sign conventions:
 #
 # * **correlation** with $q$ ({py:func}`fairkl.metrics.correlation`),
 #   signed: positive means higher predicted crime where the share of Black
@@ -666,7 +666,9 @@ glue("pe_pmax", float(max(pvals.values())), display=False)
 # this is a rough check, not a formal test; it does stop us from reading
 # a ranking into noise. Each table gives *method minus fairkl*: a
 # positive Δ CKA means the method's predictions are more dependent on $q$
-# than fairkl's; intervals that exclude zero are marked with a star.
+# than fairkl's. Each cell is the mean difference ± the half-width of
+# its 95% $t$-interval; intervals that exclude zero are marked with a
+# star.
 
 # %%
 T95 = float(stats.t.ppf(0.975, len(SEEDS) - 1))
@@ -683,17 +685,16 @@ def interval(a, b, col):
 
 
 def diff_table(ref):
-    """Paired differences (method - ref) with 95% t-intervals."""
+    """Paired differences (method - ref): mean ± the half-width of the
+    95% t-interval, starred when the interval excludes zero."""
     out = pd.DataFrame(index=[k for k in METHODS if k != ref])
     for c, label in zip(COLS, LABELS):
-        digits = 4 if c == "mse" else 3
+        n = 4 if c == "mse" else 3
         cells = []
         for k in out.index:
             m, lo, hi, star = interval(k, ref, c)
-            cells.append(
-                f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
-                + (" *" if star else "")
-            )
+            text = f"{m:+.{n}f} ± {(hi - lo) / 2:.{n}f}"
+            cells.append(text + (" *" if star else ""))
         out["Δ " + label] = cells
     return out
 
