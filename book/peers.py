@@ -397,9 +397,10 @@ def fairkl_fits(s):
 
 
 # Every split is fitted here. fairkl computes in JAX, which releases
-# Python's global lock: its fits run in a second thread while fairlearn
-# and scikit-learn fit the peers, and both cores work.
-with ThreadPoolExecutor(max_workers=1) as pool:
+# Python's global lock: its fits (about four fifths of this cell's CPU
+# time) run in two worker threads while fairlearn and scikit-learn fit
+# the peers in this one, so that both cores work.
+with ThreadPoolExecutor(max_workers=2) as pool:
     jobs = [pool.submit(fairkl_fits, s) for s in splits]
     fitted = [peers(s) for s in splits]
     paths = [job.result() for job in jobs]
