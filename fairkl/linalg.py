@@ -193,7 +193,7 @@ def pivoted_cholesky_columns(column, diag, rank: int, tol=0.0, floor=0.0):
 def pivoted_cholesky(L, rank: int, tol):
     r"""Low-rank factor :math:`G` (n × rank) with :math:`L \approx GG^\top`, from a stored matrix.
 
-    :func:`pivoted_cholesky_columns` with the columns of ``L``: columns are
+    :func:`fairkl.linalg.pivoted_cholesky_columns` with the columns of ``L``: columns are
     added while the trace of the residual :math:`L - GG^\top` (a PSD matrix)
     exceeds ``tol * tr(L)``; the remaining columns are zero.
 

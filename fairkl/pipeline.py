@@ -13,7 +13,7 @@ the tuner) fits through these functions, so each setup step lives in one place:
    :class:`~fairkl.sensitive.SensitiveKernel` and resolves both bandwidths;
 3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`,
    or, when ``config.n_components`` is set, to the low-rank (Nyström)
-   programs of :mod:`fairkl.lowrank` on the landmarks :func:`prepare` chose;
+   programs of :mod:`fairkl.solvers.lowrank` on the landmarks :func:`prepare` chose;
    :func:`solve_batch` is the batched CKA entry used by the tuner (fits in sequence in one compiled call).
 """
 
