@@ -81,8 +81,11 @@ def centered_factor(
     * ``kind="linear"``: :math:`B = Hq`, exact (rank = number of columns).
     * ``kind="rbf"``: :func:`fairkl.linalg.pivoted_cholesky_columns` of
       :math:`L` from columns computed on the fly (no n × n matrix; O(n r²)
-      time, O(n r) memory), columns added while the left-out relative trace
-      exceeds ``tol`` and the pivot exceeds ``floor``; the rank starts at
+      time, O(n r) memory). Columns are added while the left-out relative
+      trace exceeds ``tol`` (``floor=0``, the exact path) or, with
+      ``floor > 0`` (the low-rank model), while the pivot exceeds ``floor``
+      times the largest diagonal entry: down to rounding level, and ``tol``
+      then only decides the rank growth. The rank starts at
       ``start_rank`` and is multiplied by ``growth`` (recompiling) until the
       left-out relative trace is at most ``tol`` or the rank reaches
       ``max_rank`` (default ``n``; at ``n`` the factor is exact). Exact with a
@@ -104,7 +107,8 @@ def centered_factor(
     rank = min(top, start_rank)
     sigma_q = ops.cast(sigma_q, q.dtype)
     while True:
-        B, residual = _factor_program(q, sigma_q, tol, floor, rank=rank)
+        # One stopping rule inside the loop: the trace (floor = 0) or the pivot floor.
+        B, residual = _factor_program(q, sigma_q, tol if floor == 0 else 0.0, floor, rank=rank)
         if float(residual) <= tol or rank >= top:
             return B, rank, float(residual)
         rank = min(top, rank * growth)
