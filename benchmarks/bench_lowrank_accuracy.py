@@ -20,7 +20,7 @@ Protocol (the rule a user would follow, not fixed hyperparameters):
   run, for each penalty ("hsic", "cka") and each mu of a small grid.
 * Low rank: ``FairKernelRidge(..., n_components=m, landmarks=method,
   random_state=seed)`` with the same sigma, lam, mu, for m in --ms (m < n_train),
-  each method of ``fairkl.lowrank.LANDMARK_METHODS`` and each landmark seed in
+  each method of ``fairkl.landmarks.LANDMARK_METHODS`` and each landmark seed in
   --landmark-seeds (default 0, 1, 2; the split keeps --seed). One seed says
   little: the landmarks are a random draw, and the difference from the exact
   model moves with the draw (crime, HSIC penalty, uniform, m = 250: held-out
@@ -97,7 +97,7 @@ import scipy.linalg as sla
 
 from fairkl import FairKernelRidge  # first fairkl import: sets KERAS_BACKEND=jax
 from fairkl.kernels import median_heuristic
-from fairkl.lowrank import LANDMARK_METHODS
+from fairkl.landmarks import LANDMARK_METHODS
 from fairkl.metrics import Yardstick
 
 SIGMA_FACTORS = (0.5, 1.0, 2.0)

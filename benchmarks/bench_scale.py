@@ -81,12 +81,13 @@ def _cpu() -> float:
 
 
 def _lowrank_fit(X, y, q, penalty: str, m: int, method: str, seed: int = 0):
-    from fairkl import lowrank
+    from fairkl.landmarks import select_landmarks
+    from fairkl.solvers import lowrank
 
     sigma = float(np.sqrt(X.shape[1]))
     s = float(np.std(y))
     ys = y / s
-    idx = lowrank.select_landmarks(X, m, method=method, seed=seed, sigma=sigma)
+    idx = select_landmarks(X, m, method=method, seed=seed, sigma=sigma)
     Z = X[idx]
     if penalty == "none":
         res = lowrank.fit_krr_lowrank(X, ys, Z, sigma, LAM)
@@ -161,7 +162,7 @@ def case_exact(n: int, penalty: str) -> dict:
 
 
 def case_accuracy(n: int, penalty: str, m: int, method: str) -> dict:
-    from fairkl import lowrank
+    from fairkl.solvers import lowrank
 
     X, y, q = make_data(n + 2000)
     Xtr, ytr, qtr, Xte, yte, qte = X[:n], y[:n], q[:n], X[n:], y[n:], q[n:]
@@ -215,7 +216,7 @@ def memory_table(sizes, m: int, r: int = 16) -> None:
     import jax
     import jax.numpy as jnp
 
-    from fairkl import lowrank
+    from fairkl.solvers import lowrank
 
     print(
         f"\n## Compiled memory of the low-rank programs, d = {D}, m = {m}, r = {r} (GB)\n",

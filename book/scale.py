@@ -72,7 +72,7 @@ from scipy.linalg import solve_triangular
 from fairkl import FairKernelRidge
 from fairkl.datasets import load_adult
 from fairkl.kernels import median_heuristic
-from fairkl.lowrank import select_landmarks
+from fairkl.landmarks import select_landmarks
 from fairkl.metrics import correlation, statistical_parity_difference
 
 set_matplotlib_formats("svg")  # sharp figures at any zoom
@@ -213,7 +213,7 @@ glue("sc_gb_all", float(8 * sizes[-1] ** 2 / 1e9), display=False)
 #
 # with $\phi(x)$ the row of {eq}`eq-scale-phi` for $x$. It needs only the
 # landmarks, which the model draws with
-# {py:func}`fairkl.lowrank.select_landmarks` (seeded), so it needs no fit.
+# {py:func}`fairkl.landmarks.select_landmarks` (seeded), so it needs no fit.
 # It depends on how densely the landmarks cover the data, not on $n$ or
 # $\lambda$, so it carries over to full size.
 

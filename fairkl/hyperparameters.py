@@ -15,7 +15,7 @@ Every wrapper is derived from :data:`HYPERPARAMETERS` (issue 20):
 
 A low layer: it imports the constants, the validation helpers and the two
 registries it checks against (the kernels on ``X`` of :mod:`fairkl.solvers`,
-the landmark methods of :mod:`fairkl.lowrank`), nothing from the pipeline,
+the landmark methods of :mod:`fairkl.landmarks`), nothing from the pipeline,
 the models, the scikit-learn layer or the tuner.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 from fairkl import _validation as v
 from fairkl import solvers
 from fairkl._constants import DTYPES, KERNELS_Q, PENALTIES
-from fairkl.lowrank import LANDMARK_METHODS
+from fairkl._constants import LANDMARK_METHODS
 
 
 @dataclass(frozen=True)

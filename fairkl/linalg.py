@@ -5,6 +5,8 @@ Every function is pure, works on ``keras.ops`` tensors and runs inside ``jax.jit
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from keras import ops
@@ -129,12 +131,71 @@ def cho_solve(chol, b):
     return x[:, 0] if b.ndim == 1 else x
 
 
-def pivoted_cholesky(L, rank: int, tol):
-    r"""Low-rank factor :math:`G` (n × rank) with :math:`L \approx GG^\top`.
+def pivoted_cholesky_columns(column, diag, rank: int, tol=0.0, floor=0.0):
+    r"""Greedy pivoted Cholesky :math:`A \approx GG^\top` of a PSD matrix given by its columns.
 
-    Greedy diagonal pivoting (Harbrecht et al., 2012). Columns are added while
-    the trace of the residual :math:`L - GG^\top` (a PSD matrix) exceeds
-    ``tol * tr(L)``; the remaining columns are zero.
+    The one pivoted Cholesky of fairkl (Harbrecht et al., 2012): ``column(i)``
+    returns column ``i`` of :math:`A` (computed on the fly, so :math:`A` is
+    never formed) and ``diag`` its diagonal. Step k takes the pivot
+    :math:`i_k = \arg\max_i d_i` of the residual diagonal
+    :math:`d = \operatorname{diag}(A - GG^\top)` and sets
+
+    .. math::
+       g_k = \frac{A_{:,i_k} - G\,G_{i_k,:}^\top}{\sqrt{d_{i_k}}},\qquad
+       d \leftarrow d - g_k\odot g_k .
+
+    A column is added only while (a) the residual trace
+    :math:`\sum_i \max(d_i, 0)` exceeds ``tol`` times :math:`\operatorname{tr}A`
+    and (b) the pivot exceeds ``floor`` times :math:`\max\operatorname{diag}A`
+    (an exhausted matrix, e.g. groups or duplicate rows, gets zero columns,
+    not rounding noise); the remaining columns are zero. A chosen pivot's
+    residual is set to :math:`-\infty` (it is 0 in exact arithmetic), so the
+    pivots are distinct even after the matrix is exhausted.
+
+    Parameters
+    ----------
+    column : callable
+        ``i -> A[:, i]`` (traced index; shape (n,)).
+    diag : tensor of shape (n,)
+        The diagonal of :math:`A`.
+    rank : int
+        Number of columns of ``G`` (static).
+    tol, floor : float
+        Stopping thresholds (a) and (b) above; 0 disables them.
+
+    Returns
+    -------
+    G : tensor of shape (n, rank)
+    residual : tensor of shape (n,)
+        The residual diagonal (:math:`-\infty` at the pivots).
+    pivots : int tensor of shape (rank,)
+        The pivot of each step (also of the zero columns).
+    """
+    n = diag.shape[0]
+    total = ops.maximum(ops.sum(diag), 1e-300 if "64" in str(diag.dtype) else 1e-30)
+    cutoff = floor * ops.max(diag)
+
+    def body(k, state):
+        G, d, piv = state
+        i = ops.argmax(d)
+        pivot = ops.take(d, i)
+        ok = (pivot > cutoff) & (ops.sum(ops.maximum(d, 0.0)) > tol * total)
+        col = column(i) - ops.matmul(G, ops.take(G, i, axis=0))
+        g = ops.where(ok, col / ops.sqrt(ops.where(ok, pivot, 1.0)), 0.0)
+        G = ops.slice_update(G, (0, k), g[:, None])
+        d = ops.slice_update(d - g * g, (i,), ops.full((1,), -math.inf, d.dtype))
+        return G, d, ops.slice_update(piv, (k,), ops.cast(i, piv.dtype)[None])
+
+    state = (ops.zeros((n, rank), dtype=diag.dtype), diag, ops.zeros((rank,), dtype="int32"))
+    return ops.fori_loop(0, rank, body, state)
+
+
+def pivoted_cholesky(L, rank: int, tol):
+    r"""Low-rank factor :math:`G` (n × rank) with :math:`L \approx GG^\top`, from a stored matrix.
+
+    :func:`fairkl.linalg.pivoted_cholesky_columns` with the columns of ``L``: columns are
+    added while the trace of the residual :math:`L - GG^\top` (a PSD matrix)
+    exceeds ``tol * tr(L)``; the remaining columns are zero.
 
     Returns
     -------
@@ -142,23 +203,14 @@ def pivoted_cholesky(L, rank: int, tol):
     residual : scalar tensor
         :math:`\operatorname{tr}(L - GG^\top) / \operatorname{tr}(L)`.
     """
-    n = L.shape[0]
-    diag0 = ops.diagonal(L)
-    total = ops.maximum(ops.sum(diag0), 1e-300 if "64" in str(L.dtype) else 1e-30)
+    G, d, _ = pivoted_cholesky_columns(lambda i: ops.take(L, i, axis=1), ops.diagonal(L), rank, tol)
+    return G, relative_residual(d, ops.diagonal(L))
 
-    def body(k, state):
-        G, d = state
-        i = ops.argmax(d)
-        pivot = ops.take(d, i)
-        active = ops.sum(ops.maximum(d, 0.0)) > tol * total
-        col = ops.take(L, i, axis=1) - ops.matmul(G, ops.take(G, i, axis=0))
-        g = ops.where(active & (pivot > 0), col / ops.sqrt(ops.where(pivot > 0, pivot, 1.0)), 0.0)
-        G = ops.slice_update(G, (0, k), g[:, None])
-        return G, d - g * g
 
-    G0 = ops.zeros((n, rank), dtype=L.dtype)
-    G, d = ops.fori_loop(0, rank, body, (G0, diag0))
-    return G, ops.sum(ops.maximum(d, 0.0)) / total
+def relative_residual(d, diag):
+    r"""Relative residual trace :math:`\sum_i\max(d_i, 0) / \operatorname{tr}A` of a pivoted factor."""
+    total = ops.maximum(ops.sum(diag), 1e-300 if "64" in str(diag.dtype) else 1e-30)
+    return ops.sum(ops.maximum(d, 0.0)) / total
 
 
 def condition_estimate(A, chol, iters: int = 10, shift=0.0):

@@ -28,7 +28,8 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
 from fairkl import hyperparameters as hp
-from fairkl import lowrank, solvers
+from fairkl import solvers
+from fairkl.solvers import lowrank
 from fairkl._constants import (
     DEFAULT_TOL,
     DTYPES,
@@ -132,14 +133,14 @@ class FairKernelRidge(keras.Model):
         whose ``q`` kernel has no exact factor of rank <= 32, e.g. several
         continuous columns, adds that n × n matrix): 2.0–2.2 GB in float64 at
         n = 10,000, practical to n ≈ 20,000. An integer m: the low-rank (Nyström) model of
-        :mod:`fairkl.lowrank` — predictions :math:`k(x, Z)\beta` on m landmark
+        :mod:`fairkl.solvers.lowrank` — predictions :math:`k(x, Z)\beta` on m landmark
         rows :math:`Z` of ``X``, the same objective with :math:`K \approx
         K_{nm}K_{mm}^{+}K_{mn}`; O(n m²) time and O(n m) memory (no n × n
         matrix), so n = 50,000 fits in seconds. The CKA penalty then uses 64
         Gauss–Hermite Fourier features of the prediction kernel. Computed in
         float64 whatever ``dtype``; ``sample_weight`` is not supported.
     landmarks : {"uniform", "kmeans++", "pivoted_cholesky"}, default "uniform"
-        How the m landmarks are chosen (see :func:`fairkl.lowrank.select_landmarks`).
+        How the m landmarks are chosen (see :func:`fairkl.landmarks.select_landmarks`).
     random_state : int, default 0
         Seed of the landmark choice (equal seeds, equal landmarks).
 

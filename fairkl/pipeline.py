@@ -13,7 +13,7 @@ the tuner) fits through these functions, so each setup step lives in one place:
    :class:`~fairkl.sensitive.SensitiveKernel` and resolves both bandwidths;
 3. :func:`solve` dispatches to the compiled programs of :mod:`fairkl.solvers`,
    or, when ``config.n_components`` is set, to the low-rank (Nyström)
-   programs of :mod:`fairkl.lowrank` on the landmarks :func:`prepare` chose;
+   programs of :mod:`fairkl.solvers.lowrank` on the landmarks :func:`prepare` chose;
    :func:`solve_batch` runs the exact CKA fit for many settings in one compiled call (fits in
    sequence) and :func:`predict_batch` predicts with them; ``benchmarks/bench_core.py`` times
    them. The tuner does not call them: its batches fuse the same fits
@@ -33,7 +33,7 @@ from keras import ops
 
 from fairkl import _validation as v
 from fairkl import hyperparameters as hp
-from fairkl import lowrank, solvers
+from fairkl import solvers
 from fairkl._backend import blas_limit
 from fairkl._constants import (
     CKA_FACTOR_RANK,
@@ -42,8 +42,10 @@ from fairkl._constants import (
     SCALE_LIMIT,
 )
 from fairkl.kernels import median_heuristic
+from fairkl.landmarks import select_landmarks
 from fairkl.linalg import jitter_tries
 from fairkl.sensitive import SensitiveKernel, is_constant
+from fairkl.solvers import lowrank
 
 
 def _fit_config_class():
@@ -69,7 +71,7 @@ class _FitConfigBase:
 
     @property
     def low_rank(self) -> bool:
-        """True when the fit is the low-rank (Nyström) model of :mod:`fairkl.lowrank`."""
+        """True when the fit is the low-rank (Nyström) model of :mod:`fairkl.solvers.lowrank`."""
         return self.n_components is not None
 
     @property
@@ -269,7 +271,7 @@ def _landmarks(Xc: np.ndarray, config: FitConfig) -> np.ndarray:
             f"n_components={m} is larger than the number of training samples n={n}: use n_components <= {n} "
             f"(n_components=None fits the exact model)."
         )
-    idx = lowrank.select_landmarks(Xc, m, config.landmarks, config.random_state, sigma=config.sigma)
+    idx = select_landmarks(Xc, m, config.landmarks, config.random_state, sigma=config.sigma)
     return Xc[idx]
 
 
@@ -413,37 +415,22 @@ def _cka_factor(p: Problem):
 
 
 def _solve_lowrank(p: Problem, config: FitConfig) -> lowrank.LowRankResult:
-    """The low-rank programs of :mod:`fairkl.lowrank` (float64; ``alpha`` = landmark coefficients)."""
+    """The low-rank programs of :mod:`fairkl.solvers.lowrank` (float64; ``alpha`` = landmark coefficients)."""
     _require_x64("float64")
     if not p.penalised:
         return lowrank.fit_krr_lowrank(p.X, p.y, p.landmarks, config.sigma, config.lam)
-    sigma_q = p.sensitive.traced_sigma
+    # Both penalties take the same data and hyperparameters; the CKA fit adds its loop's settings.
+    args = (p.X, p.y, p.q, p.landmarks, config.sigma, config.lam, config.mu)
+    common = dict(sigma_q=p.sensitive.traced_sigma, kernel_q=config.kernel_q)
     if config.penalty == "hsic":
-        return lowrank.fit_hsic_lowrank(
-            p.X,
-            p.y,
-            p.q,
-            p.landmarks,
-            config.sigma,
-            config.lam,
-            config.mu,
-            sigma_q=sigma_q,
-            kernel_q=config.kernel_q,
-        )
+        return lowrank.fit_hsic_lowrank(*args, **common)
     return lowrank.fit_cka_lowrank(
-        p.X,
-        p.y,
-        p.q,
-        p.landmarks,
-        config.sigma,
-        config.lam,
-        config.mu,
-        sigma_q=sigma_q,
+        *args,
+        **common,
         sigma_f=p.sigma_f,
         epochs=config.epochs,
         lr=config.lr,
         tol=config.stopping_tol,
-        kernel_q=config.kernel_q,
         seed=config.random_state,
     )
 

@@ -33,7 +33,7 @@ from fairkl.kernels import (
     median_heuristic,
     rbf_kernel,
 )
-from fairkl.linalg import pivoted_cholesky
+from fairkl.linalg import pivoted_cholesky_columns, relative_residual
 
 
 def kernel_matrix(q, sigma_q, kind: str):
@@ -50,34 +50,68 @@ def centered_kernel(q, sigma_q, kind: str):
     return centered_rbf_kernel(q, sigma_q)
 
 
-@partial(jax.jit, static_argnames=("kind", "rank"))
-def _factor_program(q, sigma_q, tol, kind, rank):
-    G, residual = pivoted_cholesky(kernel_matrix(q, sigma_q, kind), rank, tol)
-    return G - mean(G, axis=0, keepdims=True), residual  # H G, so that HLH ~ (HG)(HG)^T
+@partial(jax.jit, static_argnames=("rank",))
+def _factor_program(q, sigma_q, tol, floor, rank: int):
+    """Pivoted Cholesky of the RBF kernel on ``q`` from columns on the fly, centred: (HG, residual)."""
+
+    def column(i):
+        return rbf_kernel(q, q[i][None, :], sigma=sigma_q)[:, 0]
+
+    diag = ops.ones((q.shape[0],), dtype=q.dtype)
+    G, d, _ = pivoted_cholesky_columns(column, diag, rank, tol, floor)
+    return G - mean(G, axis=0, keepdims=True), relative_residual(d, diag)  # HLH ~ (HG)(HG)^T
 
 
-def centered_factor(q, sigma_q, kind: str, tol: float, start_rank: int = 64):
-    r"""Low-rank :math:`B` with :math:`HLH \approx BB^\top`, exact to ``tol``.
+def centered_factor(
+    q,
+    sigma_q,
+    kind: str,
+    tol: float,
+    start_rank: int = 64,
+    *,
+    max_rank: int | None = None,
+    growth: int = 4,
+    floor: float = 0.0,
+):
+    r"""Centred factor :math:`B` (n × r) with :math:`HLH \approx BB^\top`, :math:`L = l(q, q)`.
 
-    Pivoted Cholesky of :math:`L`; the rank starts at ``start_rank`` and grows
-    fourfold (recompiling) until the left-out relative trace is at most
-    ``tol`` or the rank reaches ``n`` (then the factor is exact). Exact with a
-    few columns for one-hot groups or a linear kernel.
+    The one centred factor of the kernel on ``q`` (the exact μ-path, the CV
+    engine, the exact CKA fit and the low-rank model all call it).
+
+    * ``kind="linear"``: :math:`B = Hq`, exact (rank = number of columns).
+    * ``kind="rbf"``: :func:`fairkl.linalg.pivoted_cholesky_columns` of
+      :math:`L` from columns computed on the fly (no n × n matrix; O(n r²)
+      time, O(n r) memory). Columns are added while the left-out relative
+      trace exceeds ``tol`` (``floor=0``, the exact path) or, with
+      ``floor > 0`` (the low-rank model), while the pivot exceeds ``floor``
+      times the largest diagonal entry: down to rounding level, and ``tol``
+      then only decides the rank growth. The rank starts at
+      ``start_rank`` and is multiplied by ``growth`` (recompiling) until the
+      left-out relative trace is at most ``tol`` or the rank reaches
+      ``max_rank`` (default ``n``; at ``n`` the factor is exact). Exact with a
+      few columns for one-hot groups.
 
     Returns
     -------
     B : tensor of shape (n, rank)
     rank : int
+        Columns of ``B`` (trailing columns may be zero).
     residual : float
-        Relative trace of :math:`L` left out.
+        Relative trace of :math:`L` left out (0 for the linear kernel).
     """
+    q = ops.convert_to_tensor(q)
+    if kind == "linear":
+        return q - mean(q, axis=0, keepdims=True), int(q.shape[1]), 0.0
     n = q.shape[0]
-    rank = min(n, start_rank)
+    top = n if max_rank is None else min(n, int(max_rank))
+    rank = min(top, start_rank)
+    sigma_q = ops.cast(sigma_q, q.dtype)
     while True:
-        B, residual = _factor_program(q, sigma_q, tol, kind=kind, rank=rank)
-        if float(residual) <= tol or rank == n:
+        # One stopping rule inside the loop: the trace (floor = 0) or the pivot floor.
+        B, residual = _factor_program(q, sigma_q, tol if floor == 0 else 0.0, floor, rank=rank)
+        if float(residual) <= tol or rank >= top:
             return B, rank, float(residual)
-        rank = min(n, rank * 4)
+        rank = min(top, rank * growth)
 
 
 def is_constant(q: np.ndarray) -> bool:
@@ -149,7 +183,6 @@ class SensitiveKernel:
         """:math:`HLH` (``q`` prepared)."""
         return centered_kernel(q, self.traced_sigma, self.kind)
 
-    def factor(self, q, tol: float, start_rank: int = 64):
-        """Low-rank factor of :math:`HLH` (see :func:`centered_factor`)."""
-        q = ops.convert_to_tensor(q)
-        return centered_factor(q, ops.cast(self.traced_sigma, q.dtype), self.kind, tol, start_rank)
+    def factor(self, q, tol: float, start_rank: int = 64, **options):
+        """Low-rank factor of :math:`HLH` (see :func:`centered_factor`, which takes ``options``)."""
+        return centered_factor(q, self.traced_sigma, self.kind, tol, start_rank, **options)

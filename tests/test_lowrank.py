@@ -9,9 +9,12 @@ import pytest
 from conftest import np_center, np_rbf
 from scipy.optimize import minimize
 
-from fairkl import FairKernelRidge, lowrank, solvers
+from fairkl import FairKernelRidge, solvers
+from fairkl._constants import LANDMARK_METHODS
 from fairkl.dependence import cka_rbf
 from fairkl.kernels import median_heuristic
+from fairkl.landmarks import select_landmarks
+from fairkl.solvers import lowrank
 
 SIGMA, LAM = 1.5, 1e-2
 
@@ -72,7 +75,7 @@ def test_features_and_gram_statistics_match_dense(data):
 @pytest.mark.parametrize("mu", [0.0, 7.0])
 def test_closed_form_equals_dense_solve(data, mu):
     X, y, q, Xte = data
-    Z = X[lowrank.select_landmarks(X, 30, seed=1)]
+    Z = X[select_landmarks(X, 30, seed=1)]
     Phi, M = np_features(X, Z, SIGMA)
     sq = float(median_heuristic(jnp.asarray(q)))
     B = np_centered_factor(q, sq)
@@ -114,7 +117,7 @@ def test_hsic_minimiser_equals_generic_optimiser(data):
 
 def test_mu_path_equals_separate_solves(data):
     X, y, q, _ = data
-    Z = X[lowrank.select_landmarks(X, 25, seed=2)]
+    Z = X[select_landmarks(X, 25, seed=2)]
     mus = np.array([0.0, 0.5, 5.0, 50.0])
     betas = np.asarray(lowrank.hsic_path_lowrank(X, y, q, Z, SIGMA, LAM, mus, tol_q=1e-14))
     Phi, M = np_features(X, Z, SIGMA)
@@ -128,20 +131,8 @@ def test_mu_path_equals_separate_solves(data):
         )
 
 
-def test_sensitive_factor_exact_for_groups_and_accurate_for_continuous_q():
-    rng = np.random.default_rng(0)
-    groups = np.eye(3)[rng.integers(0, 3, 90)]
-    B, res = lowrank.sensitive_factor(jnp.asarray(groups), 1.0)
-    assert res < 1e-14
-    np.testing.assert_allclose(
-        np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(groups, groups, 1.0)), atol=1e-12
-    )
-    qc = rng.standard_normal((90, 1))
-    B, res = lowrank.sensitive_factor(jnp.asarray(qc), 1.0, tol=1e-10)
-    assert res <= 1e-10
-    np.testing.assert_allclose(
-        np.asarray(B) @ np.asarray(B).T, np_center(np_rbf(qc, qc, 1.0)), atol=1e-8
-    )
+# The centred factor of the kernel on q (groups and continuous q, with the low-rank model's
+# settings) is tested once, in tests/test_primitives.py.
 
 
 def np_cka_features(f, B, omega, weight):
@@ -198,7 +189,7 @@ def test_feature_cka_is_zero_for_constant_predictions(data):
 
 def _cka_problem(data, mu):
     X, y, q, _ = data
-    Z = X[lowrank.select_landmarks(X, 20, seed=5)]
+    Z = X[select_landmarks(X, 20, seed=5)]
     Phi, M = np_features(X, Z, SIGMA)
     sq, sf = (
         float(median_heuristic(jnp.asarray(q))),
@@ -228,7 +219,7 @@ def test_cka_objective_and_gradient_against_dense_and_finite_differences(data):
     rng = np.random.default_rng(1)
     w = np.linalg.solve(A, Phi.T @ y) + 0.1 * rng.standard_normal(m)
     v = R.T @ w
-    val, g = lowrank.cka_value_and_grad(
+    val, g = lowrank.nystrom_cka_value_and_grad(
         jnp.asarray(v),
         jnp.asarray(Phi),
         jnp.asarray(R),
@@ -314,21 +305,17 @@ def np_greedy_pivots(X, sigma, m):
 
 def test_landmark_methods_seeded_distinct_and_greedy_equals_brute_force(data):
     X = data[0]
-    for method in lowrank.LANDMARK_METHODS:
-        a = lowrank.select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA)
-        assert np.array_equal(
-            a, lowrank.select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA)
-        )
+    for method in LANDMARK_METHODS:
+        a = select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA)
+        assert np.array_equal(a, select_landmarks(X, 15, method=method, seed=3, sigma=SIGMA))
         assert len(np.unique(a)) == 15 and np.all(np.diff(a) > 0)
-    assert not np.array_equal(
-        lowrank.select_landmarks(X, 15, seed=3), lowrank.select_landmarks(X, 15, seed=4)
-    )
+    assert not np.array_equal(select_landmarks(X, 15, seed=3), select_landmarks(X, 15, seed=4))
     np.testing.assert_array_equal(
-        lowrank.select_landmarks(X, 10, method="pivoted_cholesky", sigma=SIGMA, pool=X.shape[0]),
+        select_landmarks(X, 10, method="pivoted_cholesky", sigma=SIGMA, pool=X.shape[0]),
         np_greedy_pivots(X, SIGMA, 10),
     )
     assert np.array_equal(
-        lowrank.select_landmarks(X, X.shape[0], method="kmeans++", pool=X.shape[0]),
+        select_landmarks(X, X.shape[0], method="kmeans++", pool=X.shape[0]),
         np.arange(X.shape[0]),
     )
 
@@ -342,7 +329,7 @@ def test_kmeanspp_spreads_landmarks_more_than_chance():
             for c, k in zip([0, 10, 20, 30], [300, 20, 10, 5], strict=False)
         ]
     )
-    idx = lowrank.select_landmarks(X, 4, method="kmeans++", seed=0, pool=len(X))
+    idx = select_landmarks(X, 4, method="kmeans++", seed=0, pool=len(X))
     assert sorted(np.round(X[idx, 0] / 10).astype(int)) == [0, 1, 2, 3]
 
 
@@ -358,7 +345,7 @@ def test_kmeanspp_spreads_landmarks_more_than_chance():
 )
 def test_landmark_errors_name_the_argument(data, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        lowrank.select_landmarks(data[0], **kwargs)
+        select_landmarks(data[0], **kwargs)
 
 
 @pytest.mark.parametrize("kwargs", [{"n_features": 7}, {"n_features": 0}, {"kind": "sobol"}])
@@ -377,7 +364,7 @@ def test_result_exposes_a_fit_result(data):
 def test_pivoted_landmarks_with_duplicate_rows_stay_distinct_and_fit_is_finite(data):
     X, y, q, Xte = data
     Xd = np.concatenate([X[:10]] * 4)  # 10 distinct rows, 40 samples, 25 landmarks
-    idx = lowrank.select_landmarks(Xd, 25, method="pivoted_cholesky", sigma=SIGMA, pool=40)
+    idx = select_landmarks(Xd, 25, method="pivoted_cholesky", sigma=SIGMA, pool=40)
     assert len(np.unique(idx)) == 25 and len(np.unique(Xd[idx], axis=0)) == 10
     res = lowrank.fit_krr_lowrank(Xd, np.tile(y[:10], 4), Xd[idx], SIGMA, LAM)
     assert int(res.rank) == 10  # repeated landmarks add no eigen-direction

@@ -17,7 +17,9 @@ SCRIPT = textwrap.dedent(r"""
     import fairkl  # noqa: F401  (JAX backend, x64)
     import jax
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-    from fairkl import lowrank, solvers
+    from fairkl import solvers
+    from fairkl.landmarks import select_landmarks
+    from fairkl.solvers import lowrank
 
     assert len(jax.devices()) == 2, jax.devices()
     rng = np.random.default_rng(0)
@@ -25,7 +27,7 @@ SCRIPT = textwrap.dedent(r"""
     X = rng.standard_normal((n, d))
     q = rng.standard_normal(n)
     y = X[:, 0] + np.sin(X[:, 1]) + 0.5 * q + 0.1 * rng.standard_normal(n)
-    Z = X[lowrank.select_landmarks(X, m, seed=0)]
+    Z = X[select_landmarks(X, m, seed=0)]
     rows = NamedSharding(Mesh(np.array(jax.devices()), ("rows",)), P("rows", None))
     vec = NamedSharding(Mesh(np.array(jax.devices()), ("rows",)), P("rows"))
     Xs, ys, qs = jax.device_put(X, rows), jax.device_put(y, vec), jax.device_put(q[:, None], rows)

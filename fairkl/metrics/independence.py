@@ -42,9 +42,9 @@ keeps falling: the penalty over-corrects, and only the signed metrics show it.
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +53,7 @@ from scipy import stats
 
 from fairkl import _validation as v
 from fairkl.kernels import centered_rbf_kernel, median_heuristic, rbf_kernel
+from fairkl.linalg import pivoted_cholesky_columns
 from fairkl.metrics.groups import encode_groups as _encode_groups
 from fairkl.metrics.groups import is_label_data as _is_label_data
 
@@ -320,22 +321,37 @@ def _gamma_parameters(Kc, L, A, sa) -> tuple[float, float]:
 
 
 def _pivoted_cholesky(X: np.ndarray, sigma: float, max_rank: int) -> np.ndarray | None:
-    """Factor G (n x r) with RBF(X) ~ G G^T; None if the rank would exceed ``max_rank``."""
+    """Factor G (n x r) with RBF(X) ~ G G^T to ``FACTOR_TOL``; None if the rank would exceed ``max_rank``.
+
+    :func:`fairkl.linalg.pivoted_cholesky_columns` (columns of the kernel on the
+    fly), its rank doubling from 64 (one compilation per rank) until every
+    residual variance is at most ``FACTOR_TOL``; the unused zero columns are cut.
+    """
     n = X.shape[0]
-    d = np.ones(n)  # residual diagonal; the RBF diagonal is 1
-    G = np.zeros((n, min(max_rank, n)))
-    for k in range(min(max_rank, n) + 1):
-        j = int(np.argmax(d))
-        if d[j] <= FACTOR_TOL:
-            return G[:, :k]
-        if k == G.shape[1]:
+    top = min(max_rank, n)
+    rank = min(64, top)  # one compilation in the usual case (smooth or grouped data)
+    Xj, sj = jnp.asarray(X, dtype=jnp.float64), jnp.asarray(sigma, dtype=jnp.float64)
+    while True:
+        G, worst = _factor_program(Xj, sj, rank=rank)
+        if float(worst) <= FACTOR_TOL:
+            G = np.asarray(G)
+            return G[:, : int(np.count_nonzero(np.any(G != 0.0, axis=0)))]
+        if rank >= top:
             return None
-        col = np.exp(-np.sum((X - X[j]) ** 2, axis=1) / (2.0 * sigma * sigma))
-        g = (col - G[:, :k] @ G[j, :k]) / math.sqrt(d[j])
-        G[:, k] = g
-        d = np.maximum(d - g * g, 0.0)
-        d[j] = 0.0
-    return G
+        rank = min(top, 2 * rank)
+
+
+@partial(jax.jit, static_argnames=("rank",))
+def _factor_program(X, sigma, rank: int):
+    """(G, largest residual variance) of a pivoted Cholesky of RBF(X); pivots <= FACTOR_TOL add 0."""
+
+    def column(i):
+        return rbf_kernel(X, X[i][None, :], sigma=sigma)[:, 0]
+
+    G, d, _ = pivoted_cholesky_columns(
+        column, jnp.ones(X.shape[0], X.dtype), rank, floor=FACTOR_TOL
+    )
+    return G, jnp.max(d)
 
 
 def _permuted_statistics(A, Bm, sa, sb, perms):

@@ -50,10 +50,15 @@ differentiation) is the dense form, faster for small n and vmapped by the
 tuner. ``tests/test_lean.py`` checks the counts on XLA's buffer assignment.
 
 Layout of the package: :mod:`~fairkl.solvers.objective` (the objective and
-its penalties), :mod:`~fairkl.solvers.exact` (closed forms),
-:mod:`~fairkl.solvers.lbfgs` (the iterative solver),
-:mod:`~fairkl.solvers.cv` (cross-validation programs) and
-:mod:`~fairkl.solvers.programs` (the compiled entry points). Linear algebra
+its penalties, and the one blocked map over rows), :mod:`~fairkl.solvers.exact`
+(closed forms), :mod:`~fairkl.solvers.lbfgs` (the one L-BFGS, which takes a
+preconditioner), :mod:`~fairkl.solvers.cv` (cross-validation programs),
+:mod:`~fairkl.solvers.programs` (the compiled entry points),
+:mod:`~fairkl.solvers.paths` (the CKA μ-path of the cross-validation),
+:mod:`~fairkl.solvers.grouped` (the tuner's grouped fits with their validation
+predictions) and :mod:`~fairkl.solvers.lowrank` (the low-rank Nyström programs
+and the one host-side chunked prediction); landmark selection, data preparation, is
+:mod:`fairkl.landmarks`. Linear algebra
 lives in :mod:`fairkl.linalg`, the kernel on ``q`` in :mod:`fairkl.sensitive`;
 their names are re-exported here for compatibility.
 """

@@ -1,10 +1,27 @@
-r"""Preconditioned L-BFGS for the CKA-penalised objective, in optax's style.
+r"""The one L-BFGS of fairkl: preconditioned, for the CKA-penalised objectives, in optax's style.
+
+:func:`minimize` is the loop; it takes the objective as a function
+``x -> Point(x, J, e, Se)`` that returns, besides :math:`J`, the
+*preconditioned gradient* :math:`e` and :math:`Se`, with
+
+.. math::
+   \nabla_x J = \tfrac2n\,S e ,
+
+:math:`S` symmetric positive definite and :math:`n` the sample count. The
+initial inverse Hessian is :math:`\gamma\,\tfrac n2 S^{-1}`, so the first
+direction is :math:`e` itself, and :math:`S` is never inverted. Two callers:
+
+* the exact CKA fit (:func:`cka_descent`, :func:`cka_descent_factor`):
+  :math:`x = z = (K + \lambda I)\alpha`, :math:`S` the smoother
+  :math:`K(K + \lambda I)^{-1}` (see :func:`evaluate`);
+* the low-rank CKA fit (:func:`fairkl.solvers.lowrank.cka_lbfgs`): the
+  whitened weights, :math:`S = I`, :math:`e = \tfrac n2\nabla J`.
 
 The loop carries named state (:class:`Memory`, :class:`Point`, :class:`State`);
-each phase is a small module-level pure function: :func:`evaluate` (objective
-and preconditioned gradient), :func:`two_loop` (the L-BFGS direction),
-:func:`remember` (memory update), :func:`armijo` (line-search test) and
-:func:`step` (one trial step). :func:`cka_descent` documents the method.
+each phase is a small module-level pure function: :func:`two_loop` (the
+L-BFGS direction), :func:`remember` (memory update), :func:`armijo`
+(line-search test) and :func:`step` (one trial step). :func:`cka_descent`
+documents the method.
 """
 
 from __future__ import annotations
@@ -70,8 +87,9 @@ class Memory(NamedTuple):
     gamma: object  #: scale of the initial inverse Hessian
 
     @classmethod
-    def empty(cls, n: int, dtype) -> Memory:
-        zeros = ops.zeros((LBFGS_MEMORY, n), dtype=dtype)
+    def empty(cls, size: int, dtype) -> Memory:
+        """No pairs stored, for a variable of ``size`` entries."""
+        zeros = ops.zeros((LBFGS_MEMORY, size), dtype=dtype)
         return cls(
             zeros,
             zeros,
@@ -104,13 +122,13 @@ def evaluate(z, prob: Smoothed) -> Point:
     return Point(z, J, e, prob.smooth(e))
 
 
-def two_loop(e, Se, mem: Memory):
+def two_loop(e, Se, mem: Memory, n):
     """L-BFGS direction :math:`r \\approx H\\nabla J` (and S r), with :math:`H_0 = \\gamma\\,\\tfrac n2 S^{-1}`.
 
     The gradient is S u with u = (2/n) e. The memory is small and fixed:
     the loops are unrolled (no nested XLA loops).
     """
-    n, m = e.shape[0], LBFGS_MEMORY
+    m = LBFGS_MEMORY
     u, Su = (2.0 / n) * e, (2.0 / n) * Se
     k = ops.minimum(mem.count, m)
     a = [None] * m
@@ -126,9 +144,8 @@ def two_loop(e, Se, mem: Memory):
     return r, Sr
 
 
-def remember(mem: Memory, s, Ss, w, Sw) -> Memory:
+def remember(mem: Memory, s, Ss, w, Sw, n) -> Memory:
     """Store the pair (s, w) if its curvature is positive (else keep the memory)."""
-    n = s.shape[0]
     curv = ops.sum(Ss * w)  # s^T (grad change)
     wSw = ops.sum(w * Sw)
     ok = (curv > _eps(s.dtype) * ops.sqrt(ops.sum(s * Ss) * wSw)) & (wSw > 0)
@@ -158,17 +175,16 @@ def armijo(old: Point, new: Point, t, slope, scale):
     return ops.isfinite(new.J) & (new.J <= old.J - 1e-4 * t * slope + allowance)
 
 
-def decrement(p: Point):
+def decrement(p: Point, n):
     """:math:`\\nabla J^\\top e = \\tfrac2n e^\\top S e`, about twice the gap to a stationary value."""
-    return (2.0 / p.e.shape[0]) * ops.sum(p.e * p.Se)
+    return (2.0 / n) * ops.sum(p.e * p.Se)
 
 
-def step(state: State, prob: Smoothed, scale) -> State:
-    """One trial step: evaluate, update the memory and direction, accept or halve the step."""
-    n = state.r.shape[0]
+def step(state: State, fun, n, scale) -> State:
+    """One trial step of :func:`minimize`: evaluate, update the memory and direction, accept or halve."""
     p, t = state.point, state.t
     slope = (2.0 / n) * ops.sum(p.e * state.Sr)  # grad^T r > 0
-    new = evaluate(p.z - t * state.r, prob)
+    new = fun(p.z - t * state.r)
     accept = armijo(p, new, t, slope, scale)
     mem = remember(
         state.mem,
@@ -176,12 +192,13 @@ def step(state: State, prob: Smoothed, scale) -> State:
         -t * state.Sr,
         (2.0 / n) * (new.e - p.e),
         (2.0 / n) * (new.Se - p.Se),
+        n,
     )
-    r, Sr = two_loop(new.e, new.Se, mem)
+    r, Sr = two_loop(new.e, new.Se, mem, n)
     descent = (2.0 / n) * ops.sum(new.e * Sr) > 0
     # Not a descent direction (non-convexity): forget the memory, use -e.
     mem = jax.tree_util.tree_map(
-        lambda a, b: ops.where(descent, a, b), mem, Memory.empty(n, p.z.dtype)
+        lambda a, b: ops.where(descent, a, b), mem, Memory.empty(p.z.shape[0], p.z.dtype)
     )
     r, Sr = ops.where(descent, r, new.e), ops.where(descent, Sr, new.Se)
     candidate = State(state.it + 1, new, r, Sr, ops.ones_like(t), mem)
@@ -276,26 +293,47 @@ def cka_descent_factor(
     )
 
 
-def descend(prob: Smoothed, epochs, lr, tol, z0=None) -> State:
-    """The L-BFGS loop of :func:`cka_descent` on a prepared problem: the final :class:`State`."""
-    y = prob.y
-    n, dtype = y.shape[0], y.dtype
-    data0 = ops.sum(y * (y - prob.f0)) / n  # data term at the mu = 0 solution
-    p0 = evaluate(y if z0 is None else z0, prob)
-    state0 = State(0, p0, p0.e, p0.Se, ops.ones((), dtype=dtype) * lr, Memory.empty(n, dtype))
+def minimize(fun, x0, n, epochs, lr, tol, scale=0.0) -> State:
+    r"""Preconditioned L-BFGS from ``x0``: the final :class:`State`.
+
+    ``fun(x)`` returns the :class:`Point` ``(x, J, e, Se)`` (see the module
+    notes); ``n`` is the sample count of :math:`\nabla J = \tfrac2n Se`.
+    L-BFGS (memory ``LBFGS_MEMORY``) with initial inverse Hessian
+    :math:`\gamma\,\tfrac n2 S^{-1}`: the first direction is :math:`e`, with
+    step ``lr``; later steps start at 1. A step is accepted only if it passes
+    the Armijo test (with a rounding allowance of 8 machine epsilons times
+    :math:`|J|` + ``scale``), else halved; a direction that is not a descent
+    direction resets the memory. :math:`J` never increases. Stops when the
+    decrement :math:`\tfrac2n e^\top Se` is at most ``tol``, after ``epochs``
+    trial steps, or when the step falls below ``MIN_STEP_EPS`` × machine
+    epsilon. ``epochs``, ``lr`` and ``tol`` may be traced.
+    """
+    dtype = x0.dtype
+    p0 = fun(x0)
+    state0 = State(
+        0, p0, p0.e, p0.Se, ops.ones((), dtype=dtype) * lr, Memory.empty(x0.shape[0], dtype)
+    )
     min_step = MIN_STEP_EPS * _eps(dtype)
 
     def cond(s: State):
-        return (s.it < epochs) & (decrement(s.point) > tol) & (s.t > min_step)
+        return (s.it < epochs) & (decrement(s.point, n) > tol) & (s.t > min_step)
 
-    return ops.while_loop(cond, lambda s: (step(s, prob, data0),), (state0,))[0]
+    return ops.while_loop(cond, lambda s: (step(s, fun, n, scale),), (state0,))[0]
+
+
+def descend(prob: Smoothed, epochs, lr, tol, z0=None) -> State:
+    """:func:`minimize` on a smoothed problem (:func:`cka_descent`), from ``z0`` or the ``mu = 0`` solution."""
+    y = prob.y
+    n = y.shape[0]
+    data0 = ops.sum(y * (y - prob.f0)) / n  # data term at the mu = 0 solution
+    return minimize(lambda z: evaluate(z, prob), y if z0 is None else z0, n, epochs, lr, tol, data0)
 
 
 def _finish(final: State, prob: Smoothed, chol, jitter, condition, tol, sigma_f) -> FitResult:
     """The :class:`FitResult` of a finished descent: :math:`\\alpha = C^{-1}z` and the diagnostics."""
     y = prob.y
     data0 = ops.sum(y * (y - prob.f0)) / y.shape[0]
-    dec = decrement(final.point)
+    dec = decrement(final.point, y.shape[0])
     return FitResult(
         cho_solve(chol, final.point.z),
         final.point.J + data0,

@@ -133,24 +133,41 @@ class BlockedCKA(NamedTuple):
         return ops.sum(rows * ops.matmul(M, self.B), axis=1)
 
 
-def map_row_blocks(fn, n: int, block: int, outputs: int, dtype="float64"):
-    """Per-row results of ``fn(start, size)`` over row blocks, each a tuple of ``outputs`` arrays of shape (size,).
-
-    Blocks start at 0, size, 2 size, ...; the last one is moved back to end at
-    row n, so it recomputes a few rows and writes the same values again (no
-    padded copy of any n × n input, unlike ``lax.map`` with ``batch_size``).
-    """
+def row_blocks(n: int, block: int):
+    """Size ``s = min(block, n)`` and count of the row blocks of :func:`map_row_blocks`."""
     size = min(block, n)
-    count = -(-n // size)
+    return size, -(-n // size)
+
+
+def row_block_start(k, n: int, size: int):
+    """Start row of block ``k``: ``k * size``, the last one moved back to end at row ``n``."""
+    return ops.minimum(k * size, n - size)
+
+
+def map_row_blocks(fn, n: int, block: int, outputs, dtype="float64"):
+    """Per-row results of ``fn(start, size)`` over row blocks, written into one buffer per output.
+
+    ``outputs`` is the number of outputs, each of shape (size,) per block and
+    (n,) in all, or a tuple of their trailing shapes (``((m,),)``: one output
+    of shape (size, m) per block, (n, m) in all). Blocks start at 0, size,
+    2 size, ...; the last one is moved back to end at row n, so it recomputes
+    a few rows and writes the same values again: no padded copy of any input,
+    and no padded or sliced copy of the output (unlike ``lax.map`` with
+    ``batch_size``). The one blocked map over rows of fairkl (the blocked CKA
+    penalty, the Nyström features).
+    """
+    size, count = row_blocks(n, block)
+    trailing = ((),) * outputs if isinstance(outputs, int) else tuple(outputs)
 
     def body(k, outs):
-        start = ops.minimum(k * size, n - size)
+        start = row_block_start(k, n, size)
         return tuple(
             jax.lax.dynamic_update_slice_in_dim(o, v, start, axis=0)
-            for o, v in zip(outs, fn(start, size), strict=False)
+            for o, v in zip(outs, fn(start, size), strict=True)
         )
 
-    return ops.fori_loop(0, count, body, tuple(jnp.zeros(n, dtype=dtype) for _ in range(outputs)))
+    zeros = tuple(jnp.zeros((n,) + tuple(t), dtype=dtype) for t in trailing)
+    return ops.fori_loop(0, count, body, zeros)
 
 
 #: Rows per block of :func:`cka_value_and_grad` (a block is BLOCK × n numbers).

@@ -47,7 +47,7 @@ factor of rank r otherwise, see :func:`sensitive_factor`):
   the whitened variable :math:`v = R^\top w` (:math:`RR^\top = \Phi^\top\Phi +
   \lambda I`), where the data term is :math:`\lVert v - c\rVert^2/n` + const.
 
-Landmarks (:func:`select_landmarks`): ``"uniform"`` (default), ``"kmeans++"``
+Landmarks (:func:`fairkl.landmarks.select_landmarks`, data preparation): ``"uniform"`` (default), ``"kmeans++"``
 (D² sampling) or ``"pivoted_cholesky"`` (greedy largest residual variance of
 :math:`K`), all seeded.
 
@@ -55,12 +55,13 @@ The ``fit_*`` functions take standardised targets :math:`\tilde y` (like
 :mod:`fairkl.solvers`) and return a :class:`LowRankResult` whose first nine
 fields are those of :class:`fairkl.solvers.FitResult`; ``alpha`` holds the
 landmark coefficients :math:`\beta`, so predictions are
-``solvers.predict_program(X_new, landmarks, alpha, sigma)`` (see :func:`predict`).
+``predict(X_new, landmarks, alpha, sigma)`` (:func:`predict`).
 Everything is float64 internally.
 """
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -69,29 +70,28 @@ import jax.numpy as jnp
 import numpy as np
 from keras import ops
 
-from fairkl import solvers
-from fairkl._ops import eps as _eps
+from fairkl._constants import (  # noqa: F401  (LANDMARK_METHODS: for callers that validate them)
+    FEATURE_KINDS,
+    LANDMARK_METHODS,
+    N_FEATURES,
+    PIVOT_FLOOR,
+    PREDICT_CHUNK,
+    Q_MAX_RANK,
+    Q_TOL,
+    RCOND,
+)
 from fairkl._ops import mean
 from fairkl.dependence import centered_tiny, normalise_hsic
-from fairkl.kernels import median_heuristic, rbf_kernel, squared_distances
+from fairkl.kernels import median_heuristic, rbf_kernel
+from fairkl.linalg import cho_solve, cholesky_jitter
+from fairkl.sensitive import centered_factor
+from fairkl.solvers.lbfgs import Point, decrement, minimize
+from fairkl.solvers.objective import map_row_blocks, row_block_start, row_blocks
+from fairkl.solvers.programs import predict_program, x_kernel
+from fairkl.solvers.result import FitResult
 
-LANDMARK_METHODS = ("uniform", "kmeans++", "pivoted_cholesky")
-FEATURE_KINDS = ("quadrature", "rff")
-#: Rows of Φ formed at once (bounds the memory of k(X_chunk, Z)).
-CHUNK = 2048
-#: Eigenvalues of K_mm below RCOND * max eigenvalue are dropped.
-RCOND = 1e-12
-#: Candidate rows scanned by the greedy landmark methods, per landmark.
-POOL_PER_LANDMARK = 8
-#: Relative trace of L that the factor of the q-kernel may leave out, and its largest rank.
-Q_TOL = 1e-10
-Q_MAX_RANK = 256
-#: Fourier features of the predictions (cos and sin pairs) for the CKA penalty.
-N_FEATURES = 64
-LBFGS_MEMORY = 8
-#: Residual variance below which a pivoted-Cholesky pivot counts as already explained.
-PIVOT_FLOOR = 1e-12
-
+#: Rows of Phi (or of a prediction) formed at once: bounds the memory of k(X_chunk, Z).
+CHUNK = PREDICT_CHUNK
 F64 = "float64"
 
 
@@ -120,107 +120,9 @@ class LowRankResult(NamedTuple):
     weights: object  #: w, (m,): f = Phi w on the training points
     rank: object  #: eigen-directions of K_mm kept
 
-    def fit_result(self) -> solvers.FitResult:
+    def fit_result(self) -> FitResult:
         """The :class:`fairkl.solvers.FitResult` view (``alpha`` = landmark coefficients)."""
-        return solvers.FitResult(*self[:9])
-
-
-# --------------------------------------------------------------------------
-# Landmarks
-# --------------------------------------------------------------------------
-
-
-def select_landmarks(
-    X,
-    m: int,
-    method: str = "uniform",
-    seed: int = 0,
-    sigma: float | None = None,
-    pool: int | None = None,
-) -> np.ndarray:
-    r"""Indices of ``m`` landmark rows of ``X`` (sorted, distinct).
-
-    Parameters
-    ----------
-    X : array of shape (n, d)
-    m : int, 1 <= m <= n
-    method : {"uniform", "kmeans++", "pivoted_cholesky"}
-        ``"uniform"``: sampling without replacement (the default; O(m)).
-        ``"kmeans++"``: D² sampling (Arthur & Vassilvitskii, 2007): each next
-        landmark drawn with probability proportional to its squared distance to
-        the nearest one chosen. ``"pivoted_cholesky"``: greedy pivoted Cholesky
-        of the RBF kernel (bandwidth ``sigma``, required): each next landmark is
-        the row worst explained by the ones chosen (largest residual variance
-        :math:`k(x,x) - k(x,Z)K_{ZZ}^{-1}k(Z,x)`). The greedy methods scan a
-        seeded uniform pool of ``pool`` rows (default ``min(n, 8 m)``): O(pool·m·d)
-        and O(pool·m²) time.
-    seed : int
-        Seed of every random choice: equal seeds give equal landmarks.
-    """
-    n = X.shape[0]
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 1 <= m <= n:
-        raise ValueError(
-            f"n_components (the number of landmarks) must be an integer in [1, n={n}]; got {m!r}."
-        )
-    if method not in LANDMARK_METHODS:
-        raise ValueError(f"landmarks must be one of {list(LANDMARK_METHODS)}; got {method!r}.")
-    rng = np.random.default_rng(seed)
-    if method == "uniform":
-        return np.sort(rng.choice(n, size=m, replace=False))
-    p = max(m, min(n, POOL_PER_LANDMARK * m) if pool is None else min(n, int(pool)))
-    cand = np.sort(rng.choice(n, size=p, replace=False)) if p < n else np.arange(n)
-    Xc = ops.convert_to_tensor(np.asarray(X)[cand], dtype=F64)
-    if method == "kmeans++":
-        first = int(rng.integers(p))
-        picked = _kmeanspp(Xc, jax.random.PRNGKey(seed), first, m=m)
-    else:
-        if sigma is None:
-            raise ValueError(
-                "landmarks='pivoted_cholesky' needs the kernel bandwidth sigma; pass sigma=."
-            )
-        picked = _pivoted_landmarks(Xc, ops.convert_to_tensor(sigma, dtype=F64), m=m)
-    return np.sort(cand[np.asarray(picked)])
-
-
-@partial(jax.jit, static_argnames=("m",))
-def _kmeanspp(X, key, first, m: int):
-    """D² sampling of ``m`` rows of ``X`` (the first one given)."""
-
-    def body(k, state):
-        idx, d2, key = state
-        key, sub = jax.random.split(key)
-        # Chosen rows have d2 = 0, hence probability 0: no repeats while others remain.
-        logits = ops.log(ops.maximum(d2, 0.0) + 1e-300)
-        i = jax.random.categorical(sub, logits)
-        new = squared_distances(X, X[i][None, :])[:, 0]
-        return idx.at[k].set(i), ops.minimum(d2, new), key
-
-    d0 = squared_distances(X, X[first][None, :])[:, 0]
-    idx0 = ops.zeros((m,), dtype="int64").at[0].set(first)
-    idx, _, _ = jax.lax.fori_loop(1, m, body, (idx0, d0.at[first].set(0.0), key))
-    return idx
-
-
-@partial(jax.jit, static_argnames=("m",))
-def _pivoted_landmarks(X, sigma, m: int):
-    """Pivots of a greedy pivoted Cholesky of the RBF kernel on ``X`` (never formed)."""
-    p = X.shape[0]
-
-    def body(k, state):
-        idx, G, d = state
-        i = ops.argmax(d)
-        col = rbf_kernel(X, X[i][None, :], sigma=sigma)[:, 0] - G @ G[i]
-        # A pivot already explained to rounding (duplicate rows) adds nothing: no division by ~0.
-        ok = d[i] > PIVOT_FLOOR
-        g = ops.where(ok, col / ops.sqrt(ops.where(ok, d[i], 1.0)), 0.0)
-        return idx.at[k].set(i), G.at[:, k].set(g), (d - g * g).at[i].set(-1.0)
-
-    state = (
-        ops.zeros((m,), dtype="int64"),
-        ops.zeros((p, m), dtype=X.dtype),
-        ops.ones((p,), dtype=X.dtype),
-    )
-    return jax.lax.fori_loop(0, m, body, state)[0]
+        return FitResult(*self[:9])
 
 
 # --------------------------------------------------------------------------
@@ -238,18 +140,6 @@ def nystrom_map(landmarks, sigma, rcond=RCOND) -> NystromMap:
     return NystromMap(landmarks, U * inv_sqrt[None, :], 1.0 - ops.cast(keep, s.dtype), sigma)
 
 
-def _chunk_plan(n: int, chunk: int):
-    """Chunk size c <= n and count; chunk i covers rows [min(i c, n - c), +c) (the last overlaps)."""
-    c = min(n, chunk)
-    return c, -(-n // c)
-
-
-def _chunk(i, n: int, c: int):
-    """Start row of chunk ``i`` and the mask of rows not already covered by earlier chunks."""
-    start = ops.minimum(i * c, n - c)
-    return start, ops.cast(start + ops.arange(c) >= i * c, F64)
-
-
 def features(X, nmap: NystromMap):
     r""":math:`\Phi = k(X, Z)M` for a block of rows (O(rows·m·(d + m)))."""
     return ops.matmul(rbf_kernel(X, nmap.landmarks, sigma=nmap.sigma), nmap.proj)
@@ -262,12 +152,13 @@ def gram_statistics(X, y, B, nmap: NystromMap, chunk: int = CHUNK):
     Memory O(m² + m r + chunk·m): :math:`\Phi` is never held whole.
     """
     n = X.shape[0]
-    c, count = _chunk_plan(n, chunk)
+    c, count = row_blocks(n, chunk)
     m, r = nmap.proj.shape[1], B.shape[1]
 
     def body(i, acc):
         A, b, Pt = acc
-        start, mask = _chunk(i, n, c)
+        start = row_block_start(i, n, c)
+        mask = ops.cast(start + ops.arange(c) >= i * c, F64)  # rows not covered by earlier chunks
         # Rows already covered are zeroed in the kernel block (0/1 mask, so masked^T masked = masked^T Phi):
         # one chunk x m block alive, and products written as v^T Phi (Phi^T v would copy the transposed block).
         K = rbf_kernel(jax.lax.dynamic_slice_in_dim(X, start, c), nmap.landmarks, sigma=nmap.sigma)
@@ -286,73 +177,37 @@ def gram_statistics(X, y, B, nmap: NystromMap, chunk: int = CHUNK):
 
 @partial(jax.jit, static_argnames=("chunk",))
 def feature_matrix(X, nmap: NystromMap, chunk: int = CHUNK):
-    """:math:`\\Phi` (n × m), built chunk by chunk into one buffer (no n × m temporaries)."""
-    n = X.shape[0]
-    c, count = _chunk_plan(n, chunk)
+    r""":math:`\Phi` (n × m), built ``chunk`` rows at a time into one buffer (no n × m temporaries).
 
-    def body(i, Phi):
-        start, _ = _chunk(i, n, c)
-        return jax.lax.dynamic_update_slice_in_dim(
-            Phi, features(jax.lax.dynamic_slice_in_dim(X, start, c), nmap), start, axis=0
-        )
+    :func:`fairkl.solvers.objective.map_row_blocks` of :func:`features`.
+    """
 
-    return jax.lax.fori_loop(0, count, body, ops.zeros((n, nmap.proj.shape[1]), dtype=F64))
+    def block(start, size):
+        return (features(jax.lax.dynamic_slice_in_dim(X, start, size), nmap),)
+
+    return map_row_blocks(block, X.shape[0], chunk, ((nmap.proj.shape[1],),), F64)[0]
 
 
 # --------------------------------------------------------------------------
-# Kernel on q: low-rank centred factor without any n x n matrix
+# Kernel on q: the one centred factor, with the low-rank model's settings
 # --------------------------------------------------------------------------
-
-
-@partial(jax.jit, static_argnames=("kernel_q", "rank"))
-def _pivoted_factor(q, sigma_q, kernel_q: str, rank: int):
-    """Greedy pivoted Cholesky :math:`L \\approx GG^\\top` from columns computed on the fly."""
-    n = q.shape[0]
-    column = (
-        (lambda i: ops.matmul(q, q[i]))
-        if kernel_q == "linear"
-        else (lambda i: rbf_kernel(q, q[i][None, :], sigma=sigma_q)[:, 0])
-    )
-    diag = ops.sum(q * q, axis=1) if kernel_q == "linear" else ops.ones((n,), dtype=q.dtype)
-    total = ops.maximum(ops.sum(diag), 1e-300)
-
-    def body(k, state):
-        G, d = state
-        i = ops.argmax(d)
-        ok = d[i] > PIVOT_FLOOR * ops.max(diag)  # exhausted (e.g. groups): zero columns, not noise
-        g = ops.where(ok, (column(i) - G @ G[i]) / ops.sqrt(ops.where(ok, d[i], 1.0)), 0.0)
-        return G.at[:, k].set(g), d - g * g
-
-    G, d = jax.lax.fori_loop(0, rank, body, (ops.zeros((n, rank), dtype=q.dtype), diag))
-    return G - mean(G, axis=0, keepdims=True), ops.sum(ops.maximum(d, 0.0)) / total
 
 
 def sensitive_factor(
     q, sigma_q, kernel_q: str = "rbf", tol: float = Q_TOL, max_rank: int = Q_MAX_RANK
 ):
-    r"""Centred factor :math:`B` (n × r) with :math:`HLH \approx BB^\top`, :math:`L = l(q, q)`.
+    r""":func:`fairkl.sensitive.centered_factor` with the low-rank model's settings: ``(B, residual)``.
 
-    ``kernel_q="linear"``: :math:`B = Hq`, exact. ``"rbf"``: pivoted Cholesky
-    of :math:`L` from O(n) columns computed on the fly (O(n r²) time, O(n r)
-    memory), rank doubling from 16 until the left-out relative trace is at most
-    ``tol`` or the rank reaches ``max_rank``; exact at rank = number of
-    distinct rows of ``q`` (one-hot groups).
-
-    Returns
-    -------
-    B : tensor (n, r); residual : float (relative trace of L left out)
+    The rank starts at 16 and doubles up to ``max_rank`` (the model's memory
+    is O(n r)); pivots below ``PIVOT_FLOOR`` times the largest diagonal entry
+    add zero columns (exhausted, e.g. one-hot groups). ``kernel_q="linear"``:
+    :math:`B = Hq`, exact.
     """
     q = ops.convert_to_tensor(q, dtype=F64)
-    if kernel_q == "linear":
-        return q - mean(q, axis=0, keepdims=True), 0.0
-    n = q.shape[0]
-    rank = min(n, 16, max_rank)
-    while True:
-        B, residual = _pivoted_factor(q, ops.convert_to_tensor(sigma_q, dtype=F64), kernel_q, rank)
-        residual = float(residual)
-        if residual <= tol or rank >= min(n, max_rank):
-            return B, residual
-        rank = min(n, max_rank, 2 * rank)
+    B, _, residual = centered_factor(
+        q, sigma_q, kernel_q, tol, 16, max_rank=max_rank, growth=2, floor=PIVOT_FLOOR
+    )
+    return B, residual
 
 
 # --------------------------------------------------------------------------
@@ -363,7 +218,7 @@ def sensitive_factor(
 def _ridge_factor(A0, dropped, lam):
     r"""Cholesky of :math:`\Phi^\top\Phi + \lambda I` (1 on dropped directions, which keeps w = 0 there)."""
     A = A0 + ops.diag(lam + dropped * (1.0 - lam))
-    chol, jitter = solvers.cholesky_jitter(A)
+    chol, jitter = cholesky_jitter(A)
     d = ops.diagonal(chol)
     return A, chol, jitter, (ops.max(d) / ops.min(d)) ** 2  # lower bound on cond(A)
 
@@ -397,8 +252,8 @@ def hsic_solve(A0, b, P, yy, dropped, n, lam, mu):
     """
     info = _ridge_factor(A0, dropped, lam)
     A = info[0] + (mu / n) * ops.matmul(P, ops.transpose(P))
-    chol, _ = solvers.cholesky_jitter(A)
-    w = solvers.cho_solve(chol, b)
+    chol, _ = cholesky_jitter(A)
+    w = cho_solve(chol, b)
     Pw = ops.matmul(ops.transpose(P), w)
     J = (
         yy - 2.0 * ops.sum(w * b) + ops.sum(w * ops.matmul(A0, w)) + lam * ops.sum(w * w)
@@ -408,8 +263,6 @@ def hsic_solve(A0, b, P, yy, dropped, n, lam, mu):
 
 def _warn_truncation(n: int, nmap: NystromMap, lam) -> None:
     """With every row a landmark, say when the dropped eigen-directions of K_mm can matter (see the module notes)."""
-    import warnings
-
     m, dropped = int(nmap.landmarks.shape[0]), float(ops.sum(nmap.dropped))
     bound = RCOND * m / max(float(lam), 1e-300)
     if m == n and dropped > 0 and bound > 1e-6:
@@ -583,58 +436,7 @@ def cka_features_penalty(f, B, omega, weight, hll):
     )
 
 
-class _Memory(NamedTuple):
-    """L-BFGS memory: steps s, gradient changes yv, 1/(s^T y), count, scale gamma of H0 = gamma (n/2) I."""
-
-    s: object
-    yv: object
-    rho: object
-    count: object
-    gamma: object
-
-
-class _State(NamedTuple):
-    it: object
-    v: object
-    J: object
-    g: object
-    r: object  #: direction (the step is -t r)
-    t: object
-    mem: _Memory
-
-
-def _two_loop(g, mem: _Memory, n):
-    """L-BFGS direction H g, newest to oldest then back (memory unrolled)."""
-    k = ops.minimum(mem.count, LBFGS_MEMORY)
-    a = [None] * LBFGS_MEMORY
-    u = g
-    for j in range(LBFGS_MEMORY):
-        i = (mem.count - 1 - j) % LBFGS_MEMORY
-        a[j] = ops.where(j < k, mem.rho[i] * ops.sum(mem.s[i] * u), 0.0)
-        u = u - a[j] * mem.yv[i]
-    r = mem.gamma * (0.5 * n) * u
-    for j in reversed(range(LBFGS_MEMORY)):
-        i = (mem.count - 1 - j) % LBFGS_MEMORY
-        r = r + ops.where(j < k, a[j] - mem.rho[i] * ops.sum(mem.yv[i] * r), 0.0) * mem.s[i]
-    return r
-
-
-def _remember(mem: _Memory, s, yv, n):
-    curv = ops.sum(s * yv)
-    yy = ops.sum(yv * yv)
-    ok = (curv > _eps(F64) * ops.sqrt(ops.sum(s * s) * yy)) & (yy > 0)
-    i = mem.count % LBFGS_MEMORY
-    put = lambda M, x: ops.where(ok, M.at[i].set(x), M)  # noqa: E731
-    return _Memory(
-        put(mem.s, s),
-        put(mem.yv, yv),
-        put(mem.rho, 1.0 / ops.where(ok, curv, 1.0)),
-        ops.where(ok, mem.count + 1, mem.count),
-        ops.where(ok, curv / ((0.5 * n) * ops.where(ok, yy, 1.0)), mem.gamma),
-    )
-
-
-def cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu):
+def nystrom_cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu):
     r""":math:`J` and :math:`\nabla_v J` in the whitened variable :math:`v = R^\top w`.
 
     :math:`J(v) = (\lVert v - c\rVert^2 + \text{const})/n + \mu D(f)`,
@@ -654,63 +456,29 @@ def cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu):
 
 @jax.jit
 def cka_lbfgs(Phi, chol, c, const, B, omega, weight, hll, mu, epochs, lr, tol):
-    r"""Minimise :math:`J(v)` of :func:`cka_value_and_grad` by preconditioned L-BFGS.
+    r"""Minimise :math:`J(v)` of :func:`nystrom_cka_value_and_grad` by the one L-BFGS.
 
-    L-BFGS (memory ``LBFGS_MEMORY``) with initial inverse Hessian
-    :math:`\gamma\,\tfrac n2 I` (the data term's, exact at ``mu = 0``), started
-    at the ``mu = 0`` solution :math:`v = c`; first step ``lr``, later 1,
-    halved until the Armijo test passes (J never increases); memory reset on a
-    non-descent direction. Stops when the decrement
-    :math:`\tfrac n2\lVert\nabla_v J\rVert^2 \le` ``tol`` (about twice the gap
-    to a stationary value, as in :func:`fairkl.solvers.cka_descent`) or after
-    ``epochs`` trial steps. Per step: two products with :math:`\Phi` (O(n m))
-    and the penalty (O(n (D_f² + D_f r))). ``mu``, ``epochs``, ``lr``, ``tol``
-    are traced. Returns ``(v, J, decrement, n_iter)``.
+    :func:`fairkl.solvers.lbfgs.minimize` with the identity as :math:`S`: the
+    preconditioned gradient is :math:`e = \tfrac n2\nabla_v J`, so the initial
+    inverse Hessian is :math:`\gamma\,\tfrac n2 I` (the data term's, exact at
+    ``mu = 0``), started at the ``mu = 0`` solution :math:`v = c`; first step
+    ``lr``, later 1, halved until the Armijo test passes (J never increases).
+    Stops when the decrement :math:`\tfrac n2\lVert\nabla_v J\rVert^2 \le`
+    ``tol`` (about twice the gap to a stationary value, as in
+    :func:`fairkl.solvers.cka_descent`) or after ``epochs`` trial steps. Per
+    step: two products with :math:`\Phi` (O(n m)) and the penalty
+    (O(n (D_f² + D_f r))). ``mu``, ``epochs``, ``lr``, ``tol`` are traced.
+    Returns ``(v, J, decrement, n_iter)``.
     """
-    n, m = Phi.shape
+    n = Phi.shape[0]
 
-    def evaluate(v):
-        return cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu)
+    def fun(v):
+        J, g = nystrom_cka_value_and_grad(v, Phi, chol, c, const, B, omega, weight, hll, mu)
+        e = (0.5 * n) * g
+        return Point(v, J, e, e)
 
-    zero_mem = _Memory(
-        ops.zeros((LBFGS_MEMORY, m), F64),
-        ops.zeros((LBFGS_MEMORY, m), F64),
-        ops.zeros((LBFGS_MEMORY,), F64),
-        0,
-        ops.ones((), F64),
-    )
-    J0, g0 = evaluate(c)
-    one = ops.ones((), F64)
-    dec = lambda g: 0.5 * n * ops.sum(g * g)  # noqa: E731
-
-    def cond(st: _State):
-        return (st.it < epochs) & (dec(st.g) > tol) & (st.t > 1e3 * _eps(F64))
-
-    def body(st: _State):
-        v_new = st.v - st.t * st.r
-        J_new, g_new = evaluate(v_new)
-        slope = ops.sum(st.g * st.r)
-        accept = ops.isfinite(J_new) & (
-            J_new <= st.J - 1e-4 * st.t * slope + 8.0 * _eps(F64) * ops.abs(st.J)
-        )
-        mem = _remember(st.mem, -st.t * st.r, g_new - st.g, n)
-        r = _two_loop(g_new, mem, n)
-        descent = ops.sum(g_new * r) > 0
-        mem = jax.tree_util.tree_map(lambda a, b: ops.where(descent, a, b), mem, zero_mem)
-        r = ops.where(descent, r, 0.5 * n * g_new)
-        pick = lambda a, b: ops.where(accept, a, b)  # noqa: E731
-        return _State(
-            st.it + 1,
-            pick(v_new, st.v),
-            pick(J_new, st.J),
-            pick(g_new, st.g),
-            pick(r, st.r),
-            pick(one, 0.5 * st.t),
-            jax.tree_util.tree_map(pick, mem, st.mem),
-        )
-
-    st = jax.lax.while_loop(cond, body, _State(0, c, J0, g0, 0.5 * n * g0, one * lr, zero_mem))
-    return st.v, st.J, dec(st.g), st.it
+    st = minimize(fun, c, n, epochs, lr, tol)
+    return st.point.z, st.point.J, decrement(st.point, n), st.it
 
 
 @jax.jit
@@ -786,20 +554,35 @@ def fit_cka_lowrank(
 # --------------------------------------------------------------------------
 
 
-def predict(X_new, landmarks, beta, sigma, chunk: int = CHUNK) -> np.ndarray:
-    r""":math:`k(X_{new}, Z)\beta` in chunks of ``chunk`` rows (memory O(chunk·m)), float64, standardised scale."""
-    X_new = np.asarray(X_new, dtype=np.float64)
-    Z, beta, sigma = _f64(landmarks), _f64(beta), _f64(sigma)
+def predict(X_new, X_fit, coef, sigma, chunk: int = CHUNK, kernel: str = "rbf") -> np.ndarray:
+    r""":math:`k(X_{new}, X_{fit})\,c` in chunks of ``chunk`` rows (memory O(chunk · len(X_fit))).
+
+    The one host-side chunked prediction: the low-rank model (``X_fit`` the
+    landmarks, ``coef`` :math:`\beta`) and the exact one (``X_fit`` the
+    training inputs, ``coef`` :math:`\alpha`). Each chunk is one call of
+    :func:`fairkl.solvers.predict_program`; the last is zero-padded to
+    ``chunk`` rows, so every call has the same shape and compiles once.
+    Computed in the dtype of ``coef``, standardised scale.
+    """
+    x_kernel(kernel)  # a clear error for an unknown kernel, before any work
+    dtype = ops.convert_to_tensor(coef).dtype
+    X_new = np.asarray(X_new)
     n = X_new.shape[0]
     if n <= chunk:
-        return np.asarray(solvers.predict_program(_f64(X_new), Z, beta, sigma))
+        return np.asarray(predict_program(_cast(X_new, dtype), X_fit, coef, sigma, kernel=kernel))
     pad = (-n) % chunk  # equal chunks: one compilation
-    Xp = np.concatenate([X_new, np.zeros((pad, X_new.shape[1]))]) if pad else X_new
+    Xp = np.concatenate([X_new, np.zeros((pad, X_new.shape[1]), X_new.dtype)]) if pad else X_new
     out = [
-        np.asarray(solvers.predict_program(_f64(Xp[i : i + chunk]), Z, beta, sigma))
+        np.asarray(
+            predict_program(_cast(Xp[i : i + chunk], dtype), X_fit, coef, sigma, kernel=kernel)
+        )
         for i in range(0, Xp.shape[0], chunk)
     ]
     return np.concatenate(out)[:n]
+
+
+def _cast(a, dtype):
+    return ops.convert_to_tensor(a, dtype=dtype)
 
 
 def _f64(a):
