@@ -28,8 +28,7 @@ from typing import Any
 
 from fairkl import _validation as v
 from fairkl import solvers
-from fairkl._constants import DTYPES, KERNELS_Q, PENALTIES
-from fairkl._constants import LANDMARK_METHODS
+from fairkl._constants import DTYPES, KERNELS_Q, LANDMARK_METHODS, PENALTIES
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from fairkl import _validation as v
 from fairkl import hyperparameters as hp
 from fairkl import solvers
-from fairkl.solvers import lowrank
 from fairkl._constants import (
     DEFAULT_TOL,
     DTYPES,
@@ -42,6 +41,7 @@ from fairkl._constants import (
 from fairkl._ops import eps as _eps
 from fairkl.pipeline import FitConfig, center, feature_names, prepare, solve
 from fairkl.sensitive import SensitiveKernel
+from fairkl.solvers import lowrank
 
 __all__ = [
     "FairKernelRidge",
