@@ -1100,7 +1100,11 @@ for name, f in scored.items():
     ax1.plot(
         100 * s0["err"], s0["spd"], "o", color=line.get_color()
     )
+_top = max(
+    sw["statistical_parity_difference"].max() for sw in sweeps.values()
+)
 ax1.set(
+    ylim=(0, 1.45 * _top),  # room for the legend above the lines
     xlabel="test error (%)",
     ylabel="statistical-parity difference",
     title="One threshold t moved over the scores",
@@ -1152,8 +1156,8 @@ for _name in ("FKRR\\S-HSIC, μ_c = 1e-2", "CKA penalty, μ = 10"):
 # The penalties above see sex only. How do the decisions fall on the ten
 # intersections of race and sex? Some are small, so every rate comes with
 # its size and a 95% percentile-bootstrap interval (200 resamples of the
-# group's own rows, {py:func}`fairkl.metrics.group_table`; labels from
-# {py:func}`fairkl.metrics.intersect`), for plain KRR and the CKA model
+# group's own rows, `fairkl.metrics.group_table`; labels from
+# `fairkl.metrics.intersect`), for plain KRR and the CKA model
 # ($\mu = 10$).
 
 # %%
@@ -1267,7 +1271,8 @@ assert 0.5 * _spread_k < _spread_c < _spread_k  # "only from ... to"
 #   thresholds; their seed is fixed.
 # * **One rule.** For every method, the setting with the lowest
 #   validation error among those whose validation parity gap is at most
-#   $B = 0.06$ ({py:func}`fairkl.metrics.best_within_budget`; if none
+#   $B = 0.06$
+#   ({py:func}`~fairkl.metrics.selection.best_within_budget`; if none
 #   meets it, the setting with the smallest validation gap). $B$ was fixed
 #   before this comparison, below the gap at which the HSIC penalty with
 #   sex in $X$ stops in section 7 ({glue:text}`adult_m_budget_hsic:.3f`).
@@ -1466,18 +1471,22 @@ for name, rows in chosen.items():
         f"{name:22s} {mean_sd(col['err'], '.2f', 100)} "
         f"{mean_sd(col['spd'])} {mean_sd(col['eqo'])}"
     )
-print(f"\npaired differences, method - {REF}, mean [95% interval]:")
+print(
+    f"\npaired differences, method - {REF}: mean [95% interval]\n"
+    f"{'':22s} {'error (points)':^22s}  {'parity gap':^25s}"
+)
 for name in chosen:
     if name == REF:
         continue
     table[name] = {k: paired(name, k) for k in ("err", "spd", "eqo")}
     e, s = table[name]["err"], table[name]["spd"]
     print(
-        f"{name:22s} error {100 * e[0]:+.2f} [{100 * e[1]:+.2f}, "
-        f"{100 * e[2]:+.2f}] points; parity gap {s[0]:+.3f} "
-        f"[{s[1]:+.3f}, {s[2]:+.3f}]"
+        f"{name:22s} {100 * e[0]:+.2f} [{100 * e[1]:+.2f}, "
+        f"{100 * e[2]:+.2f}]  {s[0]:+.3f} [{s[1]:+.3f}, {s[2]:+.3f}]"
     )
-print("choices (knob index per split):", picks)
+print("chosen knob index per split:")
+for name, k in picks.items():
+    print(f"  {name:22s} {k}")
 
 # %%
 def avg(name, key):
@@ -1491,7 +1500,6 @@ glue("adult_m_krr_spd", avg("KRR", "spd"), display=False)
 glue("adult_m_krr_eqo", avg("KRR", "eqo"), display=False)
 glue("adult_m_cka_err", 100 * avg("FKRR-CKA", "err"), display=False)
 glue("adult_m_cka_spd", avg("FKRR-CKA", "spd"), display=False)
-glue("adult_m_hsic_spd", avg("FKRR-HSIC", "spd"), display=False)
 _val = [r["val_spd"] for r in chosen["FKRR-HSIC"]]
 glue("adult_m_hsic_valmin", float(min(_val)), display=False)
 _h = table["FKRR-HSIC"]
