@@ -1258,8 +1258,8 @@ assert 0.5 * _spread_k < _spread_c < _spread_k  # "only from ... to"
 #     weights (fairkl's low-rank model does not accept them), decided by
 #     the sign. Unweighted it reproduces fairkl's $\mu = 0$ predictions
 #     (largest difference on validation rows over the splits:
-#     {glue:text}`adult_m_check:.0e`), and each fit is one $m \times m$
-#     solve, fast enough for the reductions' many fits;
+#     {glue:text}`adult_m_check:.0e`), and each fit forms and solves one
+#     $m \times m$ system, fast enough for the reductions' many fits;
 #   - fairlearn's `ThresholdOptimizer` {cite:p}`hardt2016equality` with
 #     `constraints="demographic_parity"`, `prefit` on that plain KRR's
 #     scores: its tolerance `tol` on the spread of the groups' positive
