@@ -534,16 +534,8 @@ class FairKernelRidge(keras.Model):
             return np.where(far, 0.0, self._predict_scaled(Xc, chunk)).astype(
                 self.compute_dtype_name
             )
-        m = Xc.shape[0]
-        if m <= chunk:
-            return np.asarray(solvers.predict_program(self._cast(Xc), Xf, alpha, sigma))
-        pad = (-m) % chunk  # equal chunks: one compilation
-        Xp = np.concatenate([Xc, np.zeros((pad, Xc.shape[1]))]) if pad else Xc
-        out = [
-            np.asarray(solvers.predict_program(self._cast(Xp[i : i + chunk]), Xf, alpha, sigma))
-            for i in range(0, Xp.shape[0], chunk)
-        ]
-        return np.concatenate(out)[:m]
+        # The one chunked prediction (equal zero-padded chunks: one compilation per shape).
+        return lowrank.predict(Xc, Xf, alpha, sigma, chunk)
 
     def __call__(self, inputs, *args, **kwargs):
         """``model(X)``: eager predictions as a tensor.

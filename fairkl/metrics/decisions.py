@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fairkl import _validation as v
-from fairkl.metrics.groups import _decisions, _vector
+from fairkl.metrics.groups import as_decisions, as_vector
 
 __all__ = [
     "GroupROC",
@@ -71,8 +71,8 @@ def _groups(sensitive_features, n: int, name_n: str) -> tuple[np.ndarray, list]:
 
 
 def _labels_and_decisions(y_true, y_pred):
-    y = _decisions(y_true, "y_true")
-    d = _decisions(y_pred, "y_pred")
+    y = as_decisions(y_true, "y_true")
+    d = as_decisions(y_pred, "y_pred")
     if y.shape != d.shape:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {d.shape[0]}.")
     return y, d
@@ -310,8 +310,8 @@ def _roc(y: np.ndarray, s: np.ndarray) -> GroupROC:
 
 
 def _score_groups(y_true, y_score, sensitive_features):
-    y = _decisions(y_true, "y_true")
-    s = _vector(y_score, "y_score")
+    y = as_decisions(y_true, "y_true")
+    s = as_vector(y_score, "y_score")
     if s.shape[0] != y.shape[0]:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_score has {s.shape[0]}.")
     codes, names = _groups(sensitive_features, s.shape[0], "y_score")

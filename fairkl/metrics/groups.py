@@ -90,7 +90,12 @@ def encode_groups(sf, name: str = "sensitive_features") -> tuple[np.ndarray, lis
 # ---------------------------------------------------------------------------
 
 
-def _vector(x, name: str) -> np.ndarray:
+def as_vector(x, name: str) -> np.ndarray:
+    """A 1-D float vector (an (n, 1) column is flattened), checked by :func:`fairkl._validation.as_float_array`.
+
+    Shared with :mod:`fairkl.metrics.decisions` and :mod:`fairkl.metrics.separation`
+    (public within the package, not in ``__all__``).
+    """
     arr = v.as_float_array(x, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -101,8 +106,8 @@ def _vector(x, name: str) -> np.ndarray:
 
 def _prepare(y_true, y_pred, sensitive_features, need_true: bool = True):
     """Validated (y_true or None, y_pred, codes, names, attrs); lengths must agree."""
-    f = _vector(y_pred, "y_pred")
-    y = _vector(y_true, "y_true") if (need_true or y_true is not None) else None
+    f = as_vector(y_pred, "y_pred")
+    y = as_vector(y_true, "y_true") if (need_true or y_true is not None) else None
     if y is not None and y.shape[0] != f.shape[0]:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {f.shape[0]}.")
     codes, names, attrs = encode_groups(sensitive_features, "sensitive_features")
@@ -120,8 +125,11 @@ def _need_two_groups(names) -> None:
         )
 
 
-def _decisions(x, name: str) -> np.ndarray:
-    """Boolean 'positive' mask of ±1 or {0, 1} decisions (1 is positive in both codings)."""
+def as_decisions(x, name: str) -> np.ndarray:
+    """Boolean 'positive' mask of ±1 or {0, 1} decisions (1 is positive in both codings).
+
+    Shared with :mod:`fairkl.metrics.decisions` (public within the package, not in ``__all__``).
+    """
     if x is not None and is_label_data(x):
         labels = sorted({str(a) for a in np.asarray(x, dtype=object).reshape(-1)})[:6]
         raise ValueError(
@@ -129,7 +137,7 @@ def _decisions(x, name: str) -> np.ndarray:
             f"{{0, 1}} with 1 the positive class: convert them first, e.g. "
             f"({name} == {labels[-1]!r}).astype(int) (the same for y_true)."
         )
-    arr = _vector(x, name)
+    arr = as_vector(x, name)
     values = set(np.unique(arr).tolist())
     if not (values <= {-1.0, 1.0} or values <= {0.0, 1.0}):
         raise ValueError(
@@ -157,7 +165,7 @@ def mean_prediction(y_true, y_pred) -> float:
     -------
     float
     """
-    f = _vector(y_pred, "y_pred")
+    f = as_vector(y_pred, "y_pred")
     return float(f.sum() / f.size)
 
 
@@ -173,8 +181,8 @@ def error_rate(y_true, y_pred) -> float:
     -------
     float
     """
-    y = _decisions(y_true, "y_true")
-    d = _decisions(y_pred, "y_pred")
+    y = as_decisions(y_true, "y_true")
+    d = as_decisions(y_pred, "y_pred")
     if y.shape != d.shape:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {d.shape[0]}.")
     return float(np.count_nonzero(y != d) / y.size)
@@ -436,16 +444,16 @@ def correlation(y_true, y_pred, *, sensitive_features) -> float:
     -------
     float in [-1, 1]
     """
-    f = _vector(y_pred, "y_pred")
+    f = as_vector(y_pred, "y_pred")
     if is_label_data(sensitive_features):
         raise TypeError(
             "correlation needs a numeric sensitive attribute; for group labels use "
             "mean_prediction_gap (signed) or encode the groups as 0/1."
         )
-    q = _vector(sensitive_features, "sensitive_features")
+    q = as_vector(sensitive_features, "sensitive_features")
     for other, name in (
         (q, "sensitive_features"),
-        (None if y_true is None else _vector(y_true, "y_true"), "y_true"),
+        (None if y_true is None else as_vector(y_true, "y_true"), "y_true"),
     ):
         if other is not None and other.shape[0] != f.shape[0]:
             raise ValueError(f"{name} has {other.shape[0]} rows but y_pred has {f.shape[0]}.")
@@ -461,11 +469,11 @@ def correlation(y_true, y_pred, *, sensitive_features) -> float:
 
 def _decision_groups(y_true, y_pred, sensitive_features, labels: bool = True):
     """(positive labels or None, positive decisions, codes, names); labels=False only checks y_true's length."""
-    d = _decisions(y_pred, "y_pred")
+    d = as_decisions(y_pred, "y_pred")
     if labels:
-        y = _decisions(y_true, "y_true")
+        y = as_decisions(y_true, "y_true")
     else:
-        y = None if y_true is None else np.empty(_vector(y_true, "y_true").shape)
+        y = None if y_true is None else np.empty(as_vector(y_true, "y_true").shape)
     if y is not None and y.shape != d.shape:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {d.shape[0]}.")
     codes, names, _ = encode_groups(sensitive_features, "sensitive_features")

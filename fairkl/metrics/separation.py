@@ -48,7 +48,7 @@ import numpy as np
 
 from fairkl import _validation as v
 from fairkl.kernels import median_heuristic
-from fairkl.metrics.groups import _is_label_data, _vector
+from fairkl.metrics.groups import as_vector, is_label_data
 
 __all__ = [
     "ConditionalTestResult",
@@ -115,7 +115,7 @@ def _q_columns(sensitive_features, n: int) -> np.ndarray:
         raise ValueError(
             "sensitive_features is None; pass the sensitive attribute of every sample."
         )
-    if _is_label_data(sensitive_features):
+    if is_label_data(sensitive_features):
         codes = v.group_labels(sensitive_features, "sensitive_features")
         Q = np.eye(int(codes.max()) + 1)[codes]
     else:
@@ -155,8 +155,8 @@ def _prepare(y_true, y_pred, sensitive_features, n_bins, measure, sigma_pred, si
         )
     measure = v.check_choice(measure, "measure", _MEASURES)
     n_bins = v.check_int(n_bins, "n_bins")
-    f = _vector(y_pred, "y_pred")
-    y = _vector(y_true, "y_true")
+    f = as_vector(y_pred, "y_pred")
+    y = as_vector(y_true, "y_true")
     if y.shape[0] != f.shape[0]:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {f.shape[0]}.")
     Q = _q_columns(sensitive_features, f.shape[0])
