@@ -439,9 +439,9 @@ def correlation(y_true, y_pred, *, sensitive_features) -> float:
         )
     if _is_label_data(sensitive_features):
         raise TypeError(
-            "correlation needs a numeric sensitive_features, but it holds labels (strings, objects "
-            "or categories); for group labels use mean_prediction_gap (signed) or encode the groups "
-            "as 0/1."
+            "correlation needs a numeric sensitive attribute, but sensitive_features holds labels "
+            "(strings, objects or categories); for group labels use mean_prediction_gap (signed) or "
+            "encode the groups as 0/1."
         )
     q = _vector(sensitive_features, "sensitive_features")
     for other, name in (

@@ -23,7 +23,7 @@ def test_correlation_names_sensitive_features():
     with pytest.raises(ValueError, match="sensitive_features is None"):
         M.correlation(Y, F, sensitive_features=None)
     labels = np.array([f"{x:.3f}" for x in Q])
-    with pytest.raises(TypeError, match="numeric sensitive_features"):
+    with pytest.raises(TypeError, match="but sensitive_features holds labels"):
         M.correlation(Y, F, sensitive_features=labels)
     assert M.correlation(Y, F, sensitive_features=Q) == pytest.approx(pearsonr(F, Q).statistic)
 
