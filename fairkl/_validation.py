@@ -475,3 +475,31 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}; got {value!r}.")
     return value
+
+
+def check_mus(mus, name: str = "mus", limit: float | None = None) -> np.ndarray:
+    """A 1-D float array of fairness strengths, each >= 0 (and <= ``limit`` if given).
+
+    A row or column vector is flattened; booleans, matrices, negative values
+    and values above ``limit`` (where the fit is numerically the
+    mu -> infinity limit) are refused by name.
+    """
+    if mus is None:
+        raise ValueError(f"{name} is None; expected a 1-D array of values >= 0.")
+    raw = np.asarray(mus, dtype=object) if not _is_pandas(mus) else np.asarray(mus)
+    if np.asarray(mus).dtype.kind == "b" or any(
+        isinstance(x, (bool, np.bool_)) for x in raw.reshape(-1)
+    ):
+        raise TypeError(f"{name} must hold numbers >= 0, not booleans; got {mus!r}.")
+    arr = as_float_array(mus, name)
+    if arr.ndim > 1 and not (arr.ndim == 2 and 1 in arr.shape):
+        raise ValueError(f"{name} must be 1-D (one value per fit); got shape {arr.shape}.")
+    arr = arr.reshape(-1)
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must all be >= 0; got min {arr.min()}.")
+    if limit is not None and np.any(arr > limit):
+        raise ValueError(
+            f"{name} has values above {limit:g} (max {arr.max():g}): there the data term is below "
+            f"the float64 rounding of mu * penalty, so the fit cannot see y; use {name} <= {limit:g}."
+        )
+    return arr

@@ -42,11 +42,18 @@ Degenerate values
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 from keras import ops
 
 from fairkl._ops import eps, is_concrete, mean
-from fairkl.kernels import center_kernel, check_bandwidth, median_heuristic, rbf_exponent
+from fairkl.kernels import (
+    _points,
+    center_kernel,
+    check_bandwidth,
+    median_heuristic,
+    rbf_exponent,
+)
 
 
 def hsic(K, L, unbiased: bool = False):
@@ -69,7 +76,8 @@ def hsic(K, L, unbiased: bool = False):
         For concrete inputs: non-square or mismatched matrices, NaN/inf
         entries, fewer than 2 samples (4 when ``unbiased``).
     """
-    _check_kernels(("K", K), ("L", L), min_samples=4 if unbiased else 2)
+    _check_flag(unbiased, "unbiased")
+    K, L = _check_kernels(("K", K), ("L", L), min_samples=4 if unbiased else 2)
     return _hsic(K, L, unbiased)
 
 
@@ -138,7 +146,7 @@ def cka_centered(Kc, Lc):
     matrices it raises ``ValueError`` for NaN/inf entries, mismatched shapes
     or fewer than 2 samples; 0 means a constant (all-zero centred) kernel.
     """
-    _check_kernels(("Kc", Kc), ("Lc", Lc), min_samples=2)
+    Kc, Lc = _check_kernels(("Kc", Kc), ("Lc", Lc), min_samples=2)
     return _cka_centered(Kc, Lc)
 
 
@@ -169,7 +177,8 @@ def cka(K, L, debiased: bool = False):
         For concrete inputs: NaN/inf entries, mismatched shapes, fewer than
         2 samples (4 when ``debiased``).
     """
-    _check_kernels(("K", K), ("L", L), min_samples=4 if debiased else 2)
+    _check_flag(debiased, "debiased")
+    K, L = _check_kernels(("K", K), ("L", L), min_samples=4 if debiased else 2)
     return _cka(K, L, debiased)
 
 
@@ -213,8 +222,9 @@ def cka_rbf(a, b, sigma_a=None, sigma_b=None, debiased: bool = False):
         centred kernel of a non-constant variable is 0) that the measure
         is meaningless. Each message names the argument.
     """
-    a = _as_2d(a)
-    b = _as_2d(b)
+    _check_flag(debiased, "debiased")
+    a = _as_2d(a, "a")
+    b = _as_2d(b, "b")
     eager = is_concrete(a, b)
     if eager:
         _check_variables(a, b, min_samples=4 if debiased else 2)
@@ -232,18 +242,30 @@ def cka_rbf(a, b, sigma_a=None, sigma_b=None, debiased: bool = False):
     return _cka_centered(center_kernel(ops.expm1(-za)), center_kernel(ops.expm1(-zb)))
 
 
-def _as_2d(x):
-    x = ops.convert_to_tensor(x)
-    return ops.reshape(x, (x.shape[0], -1))
+def _as_2d(x, name: str):
+    """``x`` of shape (n,) or (n, d) as (n, d), checked by :func:`fairkl.kernels._points`."""
+    if x is None:
+        raise ValueError(f"{name} is None; expected an array of shape (n,) or (n, d).")
+    if not isinstance(x, jax.core.Tracer) and not isinstance(x, jax.Array):
+        x = np.asarray(x)
+    if len(x.shape) == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} has no samples (shape {tuple(x.shape)}).")
+    return _points(ops.reshape(x, (x.shape[0], -1)) if len(x.shape) != 2 else x, name)
 
 
 def _check_kernels(*named, min_samples: int):
-    """Eager checks of kernel matrices (skipped for traced values)."""
+    """Eager checks of kernel matrices; returns them as tensors (traced values pass unchecked).
+
+    Concrete inputs may be NumPy arrays, lists or pandas frames; integers and
+    booleans become float64 (see :func:`fairkl.kernels._points`).
+    """
     if not is_concrete(*(m for _, m in named)):
-        return
-    n = None
+        return tuple(m for _, m in named)
+    out, n = [], None
     for name, M in named:
-        shape = tuple(M.shape)
+        if M is None:
+            raise ValueError(f"{name} is None; expected a square (n, n) kernel matrix.")
+        shape = tuple(np.shape(M))
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"{name} must be a square (n, n) kernel matrix; got shape {shape}.")
         if n is not None and shape[0] != n:
@@ -252,12 +274,25 @@ def _check_kernels(*named, min_samples: int):
                 f"both kernels must be on the same samples."
             )
         n = shape[0]
-        _check_finite(M, name)
+        M = _points(np.asarray(M) if _is_pandas(M) else M, name)  # dtype and finiteness
+        out.append(M)
     if n < min_samples:
         raise ValueError(
             f"{named[0][0]} has {n} sample(s); this dependence measure needs at "
             f"least {min_samples}."
         )
+    if len({str(M.dtype) for M in out}) > 1:  # float32 with float64: compute in float64
+        out = [ops.cast(M, "float64") for M in out]
+    return tuple(out)
+
+
+def _is_pandas(obj) -> bool:
+    return type(obj).__module__.split(".")[0] == "pandas"
+
+
+def _check_flag(value, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__}).")
 
 
 def _check_variables(a, b, min_samples: int):

@@ -34,6 +34,16 @@ constant under differentiation. A single feature uses exact differences.
 
 Bandwidths given as concrete numbers are checked (finite, > 0) eagerly;
 traced bandwidths inside ``jax.jit`` are not.
+
+Inputs
+------
+Point sets must be 2-D ``(n, d)`` with ``d >= 1`` (checked from the static
+shape, also inside ``jax.jit``); ``B`` must have ``A``'s number of features.
+Called eagerly, the public functions also accept NumPy arrays, lists and
+pandas objects (booleans and integers become float64, float32 stays
+float32) and raise ``ValueError``/``TypeError`` naming the argument for
+``None``, strings, objects, complex numbers and NaN/inf values. Traced
+NaN propagates to the output (it is never read as distance 0).
 """
 
 from __future__ import annotations
@@ -50,13 +60,24 @@ MEDIAN_MAX_ROWS = 1000
 
 
 def check_bandwidth(sigma, name: str = "sigma") -> None:
-    """Raise ``ValueError`` unless a concrete bandwidth is finite and > 0.
+    """Raise unless a concrete bandwidth is a finite real number > 0.
 
-    Traced values (inside ``jax.jit``/``vmap``) are not checked.
+    ``TypeError`` for ``None``, booleans, strings and complex numbers;
+    ``ValueError`` for 0, negative, NaN or inf. Traced values (inside ``jax.jit``/``vmap``) are not checked.
     """
     if not is_concrete(sigma):
         return
+    kind = "b" if isinstance(sigma, (bool, np.bool_)) else np.asarray(sigma).dtype.kind
+    if sigma is None or kind not in "iuf":
+        raise TypeError(
+            f"{name} must be a positive real number; got {sigma!r} ({type(sigma).__name__})."
+        )
     arr = np.asarray(sigma, dtype=np.float64)
+    if isinstance(sigma, (list, tuple)) or arr.size != 1:
+        raise TypeError(
+            f"{name} must be a single positive number (one bandwidth for all features); got "
+            f"{sigma!r}. Rescale the features instead of giving each its own bandwidth."
+        )
     if not np.all(np.isfinite(arr)):
         raise ValueError(
             f"{name} must be finite; got {sigma}. Pass a positive bandwidth "
@@ -67,6 +88,51 @@ def check_bandwidth(sigma, name: str = "sigma") -> None:
             f"{name} must be > 0; got {sigma}. Pass a positive bandwidth "
             f"(e.g. fairkl.kernels.median_heuristic of the data)."
         )
+
+
+def _points(A, name: str):
+    """``A`` as a 2-D real tensor of points, checked (values only when concrete)."""
+    if A is None:
+        raise ValueError(f"{name} is None; expected a 2-D array (n_samples, n_features).")
+    if not isinstance(A, jax.core.Tracer):
+        if not isinstance(A, jax.Array):
+            A = np.asarray(A)
+        kind = np.dtype(A.dtype).kind
+        if kind == "c":
+            raise TypeError(f"{name} has complex dtype {A.dtype}; kernels need real numbers.")
+        if kind not in "biuf":
+            raise TypeError(
+                f"{name} must be numeric; got dtype {A.dtype}. Encode labels first "
+                f"(e.g. sklearn.preprocessing.OneHotEncoder)."
+            )
+        if kind in "biu":  # integer arithmetic would truncate distances and bandwidths
+            A = np.asarray(A, dtype=np.float64)
+        A = ops.convert_to_tensor(A)
+    if len(A.shape) != 2 or A.shape[1] == 0:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features) with at least one feature; got shape "
+            f"{tuple(A.shape)}. Reshape a single variable with {name}.reshape(-1, 1)."
+        )
+    if is_concrete(A) and not bool(np.all(np.isfinite(np.asarray(A)))):
+        bad = int(np.size(A) - np.count_nonzero(np.isfinite(np.asarray(A))))
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); kernel values would be meaningless. "
+            f"Drop or impute those rows first."
+        )
+    return A
+
+
+def _point_pair(A, B):
+    """Checked ``A`` and ``B`` (None stays None) with the same number of features."""
+    A = _points(A, "A")
+    if B is None:
+        return A, None
+    B = _points(B, "B")
+    if B.shape[1] != A.shape[1]:
+        raise ValueError(
+            f"B has {B.shape[1]} features but A has {A.shape[1]}; both must have the same features."
+        )
+    return A, B
 
 
 def _centre_and_scale(A, B):
@@ -94,7 +160,8 @@ def _unit_squared_distances(U, V):
     v2 = ops.sum(V * V, axis=1)[None, :]
     d2 = u2 + v2 - 2.0 * ops.matmul(U, ops.transpose(V))
     noise = (4.0 * eps(U.dtype)) * (u2 + v2)
-    return ops.where(d2 > noise, d2, ops.zeros_like(d2))
+    # d2 <= noise, not d2 > noise: a traced NaN must stay NaN, not become distance 0.
+    return ops.where(d2 <= noise, ops.zeros_like(d2), d2)
 
 
 @jax.jit  # one compiled program per shape when called eagerly (nested jit is free)
@@ -112,7 +179,7 @@ def _scaled_squared_distances(A, B, factor):
     r = s * factor
     # (r * inner) * r overflows only when the true value does (kernel 0);
     # where() keeps coincident points at exactly 0 even if r overflowed.
-    return ops.where(inner > 0, (r * inner) * r, ops.zeros_like(inner))
+    return ops.where(inner == 0, ops.zeros_like(inner), (r * inner) * r)
 
 
 def squared_distances(A, B=None):
@@ -132,6 +199,9 @@ def squared_distances(A, B=None):
         common shift of ``A`` and ``B``. A distance whose square exceeds
         the dtype's range is ``inf`` (never NaN).
     """
+    A, B = _point_pair(A, B)
+    if A.shape[0] == 0 or (B is not None and B.shape[0] == 0):
+        return ops.zeros((A.shape[0], A.shape[0] if B is None else B.shape[0]), dtype=A.dtype)
     if A.shape[1] == 1:
         # One feature: exact differences, cheaper than the expansion and free
         # of its cancellation (identical values give exactly 0).
@@ -160,6 +230,9 @@ def rbf_exponent(A, B=None, sigma=1.0):
     tensor of shape (n, m), non-negative
     """
     check_bandwidth(sigma, "sigma")
+    A, B = _point_pair(A, B)
+    if A.shape[0] == 0 or (B is not None and B.shape[0] == 0):
+        return ops.zeros((A.shape[0], A.shape[0] if B is None else B.shape[0]), dtype=A.dtype)
     if A.shape[1] == 1:
         t = (A - ops.transpose(A if B is None else B)) / sigma
         return 0.5 * (t * t)
@@ -200,6 +273,7 @@ def linear_kernel(A, B=None):
     -------
     tensor of shape (n, m)
     """
+    A, B = _point_pair(A, B)
     if B is None:
         B = A
     return ops.matmul(A, ops.transpose(B))
@@ -218,6 +292,9 @@ def center_kernel(K):
     -------
     tensor of shape (n, n)
     """
+    K = _points(K, "K")
+    if K.shape[0] != K.shape[1]:
+        raise ValueError(f"K must be a square (n, n) kernel matrix; got shape {tuple(K.shape)}.")
     row = mean(K, axis=1, keepdims=True)
     col = mean(K, axis=0, keepdims=True)
     return K - row - col + mean(K)
@@ -284,13 +361,16 @@ def median_heuristic(A):
         Invariant to the units of ``A`` (``median_heuristic(c * A) == c * median_heuristic(A)``)
         and to a shift of ``A``; finite for data of any finite scale.
     """
+    A = _points(A, "A")
     n = A.shape[0]
+    if n == 0:
+        raise ValueError("A has 0 rows; the median distance needs at least one row.")
     if n > MEDIAN_MAX_ROWS:
         A = A[:: -(-n // MEDIAN_MAX_ROWS)]
     # Computed in float64 whatever the input dtype: in float32 the rounding of
     # the distance expansion hides small distances among the zeros, and the
     # bandwidth (hence the whole fit) would differ by ~0.5% between precisions.
-    out_dtype = A.dtype
+    out_dtype = A.dtype  # a float dtype: _points casts integers and booleans to float64
     d2, tiny, s = _unit_distances_for_median(A)
     if is_concrete(d2):
         # Eager: numpy's partition-based median is ~20x faster than a sort.

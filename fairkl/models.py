@@ -635,9 +635,7 @@ class FairKernelRidge(keras.Model):
         """
         if q is None:
             raise ValueError("q (the sensitive attribute) is required for mu_path.")
-        mus = v.as_float_array(mus, "mus").reshape(-1)
-        if np.any(mus < 0):
-            raise ValueError(f"mus must all be >= 0; got min {mus.min()}.")
+        mus = v.check_mus(mus, "mus", limit=MU_LIMIT)
         config = FitConfig(**{**self._hyperparameters(), "penalty": "hsic"})
         p = prepare(X, y, q, config, penalised=True)  # the path's own mus are passed below
         kernel = p.sensitive.resolve(p.q)
@@ -817,15 +815,14 @@ class MuPath:
             )
         c = lambda a: ops.convert_to_tensor(a, dtype=self.dtype)  # noqa: E731
         Xc = X if self.X_offset is None else center(self.X_offset, X)
+        # As FairKernelRidge.predict: rows whose cast would overflow have kernel 0, prediction 0.
+        far = np.sqrt(np.sum(np.square(Xc / _FAR_ROW[self.dtype]), axis=1)) > 1.0
+        Xc = np.where(far[:, None], 0.0, Xc)
         alphas_t = ops.transpose(c(self.alphas))
-        return (
-            np.asarray(
-                ops.transpose(
-                    solvers.predict_program(c(Xc), c(self.X_fit), alphas_t, c(self.sigma))
-                )
-            )
-            * self.y_scale
+        out = np.asarray(
+            ops.transpose(solvers.predict_program(c(Xc), c(self.X_fit), alphas_t, c(self.sigma)))
         )
+        return np.where(far[None, :], 0.0, out) * self.y_scale
 
 
 #: Largest mu accepted. The data term is O(1) on the standardised scale and the penalty at most

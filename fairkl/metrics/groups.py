@@ -215,6 +215,8 @@ def group_report(y_true, y_pred, sensitive_features, *, as_frame: bool | None = 
         ``mean_prediction``, ``mean_target``, ``mse``, ``mae``; rows in group
         order.
     """
+    if as_frame is not None and not isinstance(as_frame, (bool, np.bool_)):
+        raise TypeError(f"as_frame must be True, False or None; got {as_frame!r}.")
     y, f, codes, names, attrs = _prepare(y_true, y_pred, sensitive_features)
     G = len(names)
     n_g = np.bincount(codes, minlength=G)
@@ -445,10 +447,15 @@ def correlation(y_true, y_pred, *, sensitive_features) -> float:
     float in [-1, 1]
     """
     f = as_vector(y_pred, "y_pred")
+    if sensitive_features is None:
+        raise ValueError(
+            "sensitive_features is None; pass the sensitive attribute of every sample."
+        )
     if is_label_data(sensitive_features):
         raise TypeError(
-            "correlation needs a numeric sensitive attribute; for group labels use "
-            "mean_prediction_gap (signed) or encode the groups as 0/1."
+            "correlation needs a numeric sensitive attribute, but sensitive_features holds labels "
+            "(strings, objects or categories); for group labels use mean_prediction_gap (signed) or "
+            "encode the groups as 0/1."
         )
     q = as_vector(sensitive_features, "sensitive_features")
     for other, name in (

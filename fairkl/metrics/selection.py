@@ -13,10 +13,21 @@ from fairkl import _validation as v
 
 
 def _vector(values, name: str) -> np.ndarray:
+    if values is None:
+        raise ValueError(f"{name} is None; expected one number per candidate.")
+    if np.iscomplexobj(values):
+        raise TypeError(f"{name} must hold real numbers; got complex values.")
     try:
-        arr = np.asarray(values, dtype=np.float64).reshape(-1)
+        arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be an array of numbers: {exc}") from exc
+    if arr.ndim == 2 and 1 in arr.shape:  # a row or a column of candidates
+        arr = arr.reshape(-1)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D (one value per candidate); got shape {arr.shape}. Pass the "
+            f"mean score of each candidate (e.g. cv_results_['mean_test_...'])."
+        )
     if arr.size == 0:
         raise ValueError(f"{name} is empty: there is no candidate to choose from.")
     return arr
@@ -32,6 +43,7 @@ def best_within_budget(error, unfairness, budget: float) -> int:
     unfairness : array-like of shape (m,)
         Lower is fairer (e.g. mean held-out CKA). NaN never meets the budget.
     budget : float >= 0
+        ``inf`` imposes no constraint (the most accurate candidate).
 
     Returns
     -------
@@ -47,7 +59,8 @@ def best_within_budget(error, unfairness, budget: float) -> int:
         If every ``unfairness`` is NaN (nothing can be judged against the
         budget), or the arrays differ in length.
     """
-    budget = v.check_positive(budget, "budget", allow_zero=True)
+    if not (isinstance(budget, (float, np.floating)) and budget == np.inf):  # inf: no constraint
+        budget = v.check_positive(budget, "budget", allow_zero=True)
     err, unf = _vector(error, "error"), _vector(unfairness, "unfairness")
     if err.shape != unf.shape:
         raise ValueError(f"error has {err.size} candidates but unfairness has {unf.size}.")

@@ -59,6 +59,18 @@ def _check_bandwidth(value, name: str) -> float:
     return value
 
 
+def _one_column(x, name: str) -> np.ndarray:
+    """A 1-D float vector from shape (n,) or (n, 1); other shapes are refused by name."""
+    arr = v.as_float_array(x, name)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D (n_samples,) or (n_samples, 1); got shape {arr.shape}."
+        )
+    return arr
+
+
 @partial(jax.jit, static_argnames=("measure",))
 def _rows_program(F, q, sigma_pred, sigma_q, measure):
     """Dependence of each row of F (m, n) with q (n, d_q), in one compiled loop."""
@@ -94,7 +106,7 @@ class Yardstick:
     @classmethod
     def from_data(cls, y, q, *, q_name: str = "sensitive_features") -> Yardstick:
         """Median-heuristic bandwidths of the training targets ``y`` and attribute ``q``."""
-        y = v.as_float_array(y, "y").reshape(-1, 1)
+        y = _one_column(y, "y")[:, None]
         q = v.check_sensitive(q, y.shape[0], name=q_name)
         for what, arr in (("y", y), (q_name, q)):
             if is_constant(arr):
@@ -114,7 +126,7 @@ class Yardstick:
         self, y_pred, q, measure: str = "cka", *, q_name: str = "sensitive_features"
     ) -> float:
         """Dependence of held-out predictions ``y_pred`` (n,) on ``q`` (lower is fairer)."""
-        f = v.as_float_array(y_pred, "y_pred").reshape(1, -1)
+        f = _one_column(y_pred, "y_pred")[None, :]
         return float(self.score_rows(f, q, measure, q_name=q_name)[0])
 
     def score_rows(
