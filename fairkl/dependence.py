@@ -45,10 +45,12 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from fairkl._backend import x64_scope
 from fairkl._ops import eps, is_concrete, mean
 from fairkl.kernels import center_kernel, check_bandwidth, median_heuristic, rbf_exponent
 
 
+@x64_scope
 def hsic(K, L, unbiased: bool = False):
     """Hilbert-Schmidt independence criterion of two kernel matrices.
 
@@ -148,6 +150,7 @@ def _cka_centered(Kc, Lc):
     return normalise_hsic(h(Kc, Lc), h(Kc, Kc), h(Lc, Lc), centered_tiny(Kc.dtype))
 
 
+@x64_scope
 def cka(K, L, debiased: bool = False):
     """Centred kernel alignment of two kernel matrices.
 
@@ -182,6 +185,7 @@ def _cka(K, L, debiased: bool):
     return normalise_hsic(hkl, hkk, hll, (64.0 * eps(K.dtype) * scale) ** 2)
 
 
+@x64_scope
 def cka_rbf(a, b, sigma_a=None, sigma_b=None, debiased: bool = False):
     """CKA between two variables with RBF kernels on each.
 

@@ -28,6 +28,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fairkl import _validation as v
 from fairkl import lowrank, solvers
+from fairkl._backend import x64_methods, x64_scope
 from fairkl._constants import (
     DEFAULT_TOL,
     DTYPES,
@@ -78,6 +79,7 @@ def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="fairkl")
+@x64_methods("fit", "fit_prepared", "predict", "__call__", "evaluate", "mu_path")
 class FairKernelRidge(keras.Model):
     r"""Kernel ridge regression with a penalty on the dependence between predictions and ``q``.
 
@@ -841,6 +843,7 @@ class MuPath:
     dtype: str
     X_offset: np.ndarray | None = None  #: training mean of X (``X_fit`` is centred by it)
 
+    @x64_scope
     def predict(self, X) -> np.ndarray:
         """Predictions for every ``mu``: array of shape (m, n_new)."""
         X = v.check_X(X, min_samples=1)

@@ -52,6 +52,7 @@ import numpy as np
 from scipy import stats
 
 from fairkl import _validation as v
+from fairkl._backend import x64_scope
 from fairkl.kernels import centered_rbf_kernel, median_heuristic, rbf_kernel
 from fairkl.metrics.groups import _encode_groups, _is_label_data
 
@@ -113,6 +114,7 @@ class HSICTestResult:
         return iter((self.statistic, self.pvalue))
 
 
+@x64_scope
 def hsic_test(
     a,
     b,

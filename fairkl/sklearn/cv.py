@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fairkl import _validation as v
 from fairkl import solvers
+from fairkl._backend import x64_methods
 from fairkl._constants import KERNELS_Q, PATH_TOL, PENALTIES
 from fairkl.metrics.selection import best_within_budget
 from fairkl.metrics.yardstick import UndefinedDependence, Yardstick
@@ -46,6 +47,7 @@ def _grid(name, values, allow_zero):
     return arr
 
 
+@x64_methods("fit", "predict")
 class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
     r"""Fair kernel ridge regression with efficient built-in model selection, like ``RidgeCV``.
 

@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fairkl import _validation as v
+from fairkl._backend import x64_methods, x64_scope
 from fairkl.metrics.yardstick import Yardstick
 from fairkl.models import FairKernelRidge
 from fairkl.pipeline import FitConfig
@@ -214,6 +215,7 @@ def scope_gc_to_search(tuner) -> None:
         tuner.search = types.MethodType(_search_in_frozen_gc, tuner)
 
 
+@x64_methods("__init__", "build", "fit", "evaluate_batch")
 class FairKernelRidgeHyperModel(kt.HyperModel):
     """HyperModel for :class:`fairkl.models.FairKernelRidge` with a train/validation split.
 
@@ -542,6 +544,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         return np.stack(preds), np.array(converged)
 
 
+@x64_scope
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
     """Fit a :class:`FairKernelRidge` on the hypermodel's training data with a trial's hyperparameters."""
     used = hypermodel.check_values(values)
