@@ -41,6 +41,10 @@ KerasTuner APIs outside its documented surface that remain, and why:
   ``callbacks`` argument). ``oracle.end_order`` is no longer read, and
   ``BaseTuner.search`` is no longer replaced by a loop without its hooks.
 
+KerasTuner's version is checked when this package is imported (:func:`check_keras_tuner_version`,
+in ``persistence``): a
+release outside :data:`KERAS_TUNER_SUPPORTED` raises an ``ImportError`` naming it.
+
 Layout: ``hypermodel`` (space, HyperModel, refit), ``programs`` (the batched
 fits, through the pipeline), ``batched`` (the tuner), ``persistence`` (crash
 safety), ``tables`` (results; :func:`best_within_budget` applies
@@ -55,7 +59,13 @@ from fairkl.tuning.hypermodel import (
     frozen_gc,
     refit,
 )
-from fairkl.tuning.persistence import ProjectLockedError, repair_project, safe_project
+from fairkl.tuning.persistence import (
+    KERAS_TUNER_SUPPORTED,
+    ProjectLockedError,
+    check_keras_tuner_version,
+    repair_project,
+    safe_project,
+)
 from fairkl.tuning.tables import (
     best_within_budget,
     hypervolume_curve,
@@ -75,6 +85,8 @@ __all__ = [
     "safe_project",
     "repair_project",
     "ProjectLockedError",
+    "KERAS_TUNER_SUPPORTED",
+    "check_keras_tuner_version",
     "trials_table",
     "pareto_trials",
     "best_within_budget",
