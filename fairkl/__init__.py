@@ -47,4 +47,16 @@ __all__ = [
     "sensitive",
     "solvers",
 ]
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    # Written once, in pyproject.toml; read from the installed distribution's metadata.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fairkl")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
