@@ -51,3 +51,44 @@ def test_pyproject_declares_the_same_range():
     lo, hi = persistence.KERAS_TUNER_SUPPORTED
     assert spec.replace(" ", "") == f"keras-tuner>={lo[0]}.{lo[1]}.{lo[2]},<{hi[0]}.{hi[1]}"
     assert hi[2] == 0  # the upper bound is a whole minor release
+
+
+# ------------------------------------------- the patched internal, only during a search
+def test_save_json_is_replaced_only_inside_the_block_and_restored_after_an_error():
+    from keras_tuner.src import utils as kt_utils
+
+    original = kt_utils.save_json
+    with pytest.raises(RuntimeError, match="trial failed"):
+        with persistence.atomic_writes():
+            with persistence.atomic_writes():  # re-entrant: restored by the outer block only
+                assert kt_utils.save_json is persistence._write_or_defer
+            assert kt_utils.save_json is persistence._write_or_defer
+            raise RuntimeError("trial failed")
+    assert kt_utils.save_json is original
+    assert persistence._patch_depth == 0
+
+
+def test_a_batched_search_leaves_keras_tuner_as_it_found_it(tmp_path):
+    import keras_tuner as kt
+    from keras_tuner.src import utils as kt_utils
+
+    from fairkl.datasets import make_seed_data
+    from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel
+
+    original = kt_utils.save_json
+    X, y, q = make_seed_data(n=60, seed=2)
+    hm = FairKernelRidgeHyperModel(X[:40], y[:40], q[:40], X[40:], y[40:], q[40:])
+    seen = []
+    hm_fit = hm.evaluate_batch
+
+    def spy(values):  # inside the search: KerasTuner's writer is fairkl's atomic one
+        seen.append(kt_utils.save_json is persistence._write_or_defer)
+        return hm_fit(values)
+
+    hm.evaluate_batch = spy
+    oracle = kt.oracles.RandomSearchOracle(
+        objective=kt.Objective("val_mse", "min"), max_trials=2, seed=0
+    )
+    BatchedTuner(hm, oracle, directory=tmp_path, project_name="p").search()
+    assert seen and all(seen)
+    assert kt_utils.save_json is original

@@ -25,9 +25,11 @@
 KerasTuner APIs outside its documented surface that remain, and why:
 
 * ``keras_tuner.src.utils.save_json`` is replaced during a search
-  (:func:`persistence.atomic_writes`): it is the one function through which
-  KerasTuner writes ``oracle.json``, ``trial.json`` and the tuner file, and
-  KerasTuner has no hook to make those writes atomic.
+  (:func:`persistence.atomic_writes`, restored when the search returns or raises): it
+  is the one function through which KerasTuner writes ``oracle.json``, ``trial.json``
+  and the tuner file, and KerasTuner has no hook to make those writes atomic. The
+  replacement holds for the whole process while the search runs, not for its thread
+  only: a distributed chief's oracle writes from its gRPC server's threads.
 * The oracle's state layout (the dict of ``Oracle.get_state``, stored as
   ``oracle.json``) and its hash of trial values (``Oracle._compute_values_hash``,
   re-implemented and tested): :func:`repair_project` edits the file before a
