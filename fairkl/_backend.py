@@ -89,10 +89,16 @@ def x64_scope(fn: F) -> F:
     ``jax_enable_x64`` is on. Importing fairkl used to turn that flag on for the whole
     process (``jnp.ones(3)`` became float64 in the user's own code); now each public
     entry point that computes (fits, predictions, metrics, tuners) carries this
-    decorator, and the user's setting is untouched outside it. Nested scopes are free
-    (the flag is already on). JAX keys its compiled programs on the flag, so a jitted
-    function called both inside and outside the scope is compiled once for each; fairkl
-    calls its programs only inside.
+    decorator, and the user's setting is untouched outside it. Entering the scope costs a
+    few microseconds (4.7 us measured, nested or not), nothing next to a fit. JAX keys its
+    compiled programs on the flag, so a jitted function called both inside and outside the
+    scope is compiled once for each; fairkl calls its programs only inside (a fit and a
+    predict compile as many programs as with a global x64: tests/test_x64_scope.py).
+
+    What stays outside: the lower layers (``fairkl.kernels``, ``linalg``, ``solvers``,
+    ``pipeline``, ``lowrank``, ``sensitive``) compute in the caller's mode; call them inside
+    :func:`x64_context` for float64. A float64 tensor a scoped call returns (``model(X)``)
+    stays float64, but JAX arithmetic on it outside the scope is float32 (JAX's rule).
 
     ``FAIRKL_ENABLE_X64=0`` turns the scope off (``fn`` then runs with the user's
     setting): float32 models without the CKA penalty still work, and every fit, test or
