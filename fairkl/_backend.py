@@ -144,6 +144,24 @@ def x64_methods(*names: str):
     return decorate
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside fairkl.
+
+    For ``warnings.warn(..., stacklevel=user_stacklevel())`` called from inside the
+    package: fixed stacklevels count fairkl's own frames, and the :func:`x64_scope`
+    wrappers add one per decorated call (measured: a fit's ConvergenceWarning pointed at
+    ``models.py`` instead of the caller's line). Python 3.12's ``skip_file_prefixes``
+    does the same, but fairkl supports 3.11.
+    """
+    frame, level = sys._getframe(1), 1  # the caller of this function: level 1 for warn
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 # --------------------------------------------------------------------------
 # BLAS threads for small problems
 # --------------------------------------------------------------------------

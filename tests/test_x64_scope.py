@@ -290,3 +290,27 @@ def test_the_scope_compiles_no_more_programs_than_a_global_x64():
     assert out["scoped"][0] == out["global"][0] > 0, out
     assert out["scoped"][1] == out["scoped"][0]  # the second fit + predict compiles nothing
     np.testing.assert_allclose(out["scoped"][2], out["global"][2], rtol=1e-12, atol=1e-12)
+
+
+def test_user_stacklevel_points_warnings_past_fairkls_frames_and_wrappers():
+    import warnings
+
+    from fairkl import models
+
+    # A function compiled as if it were a file of the package: its frames count as fairkl's.
+    inner_src = (
+        "import warnings\n"
+        "from fairkl._backend import user_stacklevel, x64_scope\n"
+        "@x64_scope\n"
+        "def outer():\n"
+        "    return inner()\n"
+        "def inner():\n"
+        "    warnings.warn('w', UserWarning, stacklevel=user_stacklevel())\n"
+    )
+    namespace: dict = {}
+    exec(compile(inner_src, models.__file__, "exec"), namespace)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        namespace["outer"]()  # this line is the one the warning must name
+        line = sys._getframe().f_lineno - 1
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
