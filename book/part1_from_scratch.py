@@ -60,6 +60,7 @@ except ModuleNotFoundError as error:
     ) from error
 
 # %%
+import jax
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import ops
@@ -67,6 +68,11 @@ from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 
 from fairkl.datasets import make_seed_data
+
+# Our own keras.ops code below is compared with fairkl's to float64
+# precision, so it computes in float64 too. JAX's 64-bit mode is off by
+# default; fairkl turns it on only inside its own calls.
+jax.config.update("jax_enable_x64", True)
 
 set_matplotlib_formats("svg")  # sharp figures at any zoom
 plt.rcParams.update({"font.size": 11, "legend.fontsize": 10})

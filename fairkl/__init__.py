@@ -7,9 +7,10 @@ Layers, from the bottom up: :mod:`fairkl.kernels`, :mod:`fairkl.dependence`,
 :mod:`fairkl.sklearn`, :mod:`fairkl.tuning` (integrations); :mod:`fairkl.metrics`
 scores held-out predictions.
 
-Importing fairkl selects the Keras JAX backend if none was chosen and turns on
-JAX's 64-bit mode for the process (a deliberate global: see
-:func:`fairkl._backend.enable_x64`; ``FAIRKL_ENABLE_X64=0`` keeps JAX's default).
+Importing fairkl selects the Keras JAX backend if none was chosen and changes no other
+process-wide setting: JAX's 64-bit mode, which the float64 fits need, is turned on only
+while a fit, a prediction, a metric or a search runs (:func:`fairkl._backend.x64_scope`,
+a thread-local context restored on exit), so the user's own JAX code keeps its defaults.
 """
 
 from fairkl._backend import ensure_jax_backend
@@ -46,4 +47,16 @@ __all__ = [
     "sensitive",
     "solvers",
 ]
-__version__ = "0.1.0"
+
+
+def _version() -> str:
+    # Written once, in pyproject.toml; read from the installed distribution's metadata.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fairkl")
+    except PackageNotFoundError:  # a source tree on sys.path that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()

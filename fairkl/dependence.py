@@ -46,6 +46,7 @@ import jax
 import numpy as np
 from keras import ops
 
+from fairkl._backend import x64_scope
 from fairkl._ops import eps, is_concrete, mean
 from fairkl.kernels import (
     _points,
@@ -56,6 +57,7 @@ from fairkl.kernels import (
 )
 
 
+@x64_scope
 def hsic(K, L, unbiased: bool = False):
     """Hilbert-Schmidt independence criterion of two kernel matrices.
 
@@ -156,6 +158,7 @@ def _cka_centered(Kc, Lc):
     return normalise_hsic(h(Kc, Lc), h(Kc, Kc), h(Lc, Lc), centered_tiny(Kc.dtype))
 
 
+@x64_scope
 def cka(K, L, debiased: bool = False):
     """Centred kernel alignment of two kernel matrices.
 
@@ -191,6 +194,7 @@ def _cka(K, L, debiased: bool):
     return normalise_hsic(hkl, hkk, hll, (64.0 * eps(K.dtype) * scale) ** 2)
 
 
+@x64_scope
 def cka_rbf(a, b, sigma_a=None, sigma_b=None, debiased: bool = False):
     """CKA between two variables with RBF kernels on each.
 

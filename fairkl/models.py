@@ -29,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from fairkl import _validation as v
 from fairkl import hyperparameters as hp
 from fairkl import solvers
+from fairkl._backend import user_stacklevel, x64_methods, x64_scope
 from fairkl._constants import (
     DEFAULT_TOL,
     DTYPES,
@@ -69,6 +70,7 @@ def prepare_sensitive(q: np.ndarray, kernel_q: str) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="fairkl")
+@x64_methods("fit", "fit_prepared", "predict", "__call__", "evaluate", "mu_path")
 class FairKernelRidge(keras.Model):
     r"""Kernel ridge regression with a penalty on the dependence between predictions and ``q``.
 
@@ -385,7 +387,7 @@ class FairKernelRidge(keras.Model):
                 f"may be inaccurate. Increase lam (now {self.lam})"
                 + (" or use dtype='float64'." if precision == "float32" else "."),
                 LinAlgWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
 
     def _warn_convergence(self, problem, config: FitConfig) -> None:
@@ -394,7 +396,7 @@ class FairKernelRidge(keras.Model):
             f"{self.decrement_:.2e} > tol={config.stopping_tol:.1e}); the coefficients are the best "
             f"found and converged_ is False. {self._convergence_hint(problem, config)}",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
     def _convergence_hint(self, problem, config: FitConfig) -> str:
@@ -465,7 +467,7 @@ class FairKernelRidge(keras.Model):
                     f"X has feature names, but {type(self).__name__} was fitted without feature "
                     f"names",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=user_stacklevel(),
                 )
             return
         if names is None:
@@ -473,7 +475,7 @@ class FairKernelRidge(keras.Model):
                 f"X does not have valid feature names, but {type(self).__name__} was fitted "
                 f"with feature names",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
         elif len(names) != len(fitted) or np.any(names != fitted):
             raise ValueError(
@@ -806,6 +808,7 @@ class MuPath:
     dtype: str
     X_offset: np.ndarray | None = None  #: training mean of X (``X_fit`` is centred by it)
 
+    @x64_scope
     def predict(self, X) -> np.ndarray:
         """Predictions for every ``mu``: array of shape (m, n_new)."""
         X = v.check_X(X, min_samples=1)

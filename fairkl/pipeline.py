@@ -34,7 +34,7 @@ from keras import ops
 from fairkl import _validation as v
 from fairkl import hyperparameters as hp
 from fairkl import solvers
-from fairkl._backend import blas_limit
+from fairkl._backend import blas_limit, user_stacklevel
 from fairkl._constants import (
     CKA_FACTOR_RANK,
     DEFAULT_TOL,
@@ -186,7 +186,7 @@ def _prepare_q(q, n: int, config: FitConfig, name: str, penalised: bool | None):
             f"{name} is constant: every dependence measure is 0, so the fit equals the unpenalised "
             f"(mu=0) fit.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     kernel = SensitiveKernel(config.kernel_q, config.sigma_q)
     q = kernel.prepare(q)

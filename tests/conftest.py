@@ -92,6 +92,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.subprocess)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fairkl_x64_scope():
+    """The whole session inside fairkl's 64-bit scope (``fairkl._backend.x64_context``).
+
+    Importing fairkl no longer turns ``jax_enable_x64`` on for the process: its public
+    entry points (fits, predictions, metrics, tuners) enter the scope themselves, but
+    many tests call lower layers directly (kernels, linalg, solvers, pipeline) and check
+    them to float64 accuracy, which is how such code must be called (inside the scope).
+    Session-scoped, so that module fixtures are built inside it too. The tests of the
+    scope itself (tests/test_x64_scope.py) leave it with a nested ``enable_x64(False)``
+    context, as a user with JAX's default would be.
+    """
+    from fairkl._backend import x64_context
+
+    with x64_context():
+        yield
+
+
 @pytest.fixture(scope="session")
 def seed_data():
     """The seed's problem, n = 200, split 150 train / 50 held out."""

@@ -52,6 +52,7 @@ import numpy as np
 from scipy import stats
 
 from fairkl import _validation as v
+from fairkl._backend import user_stacklevel, x64_scope
 from fairkl.kernels import centered_rbf_kernel, median_heuristic, rbf_kernel
 from fairkl.linalg import pivoted_cholesky_columns
 from fairkl.metrics.groups import encode_groups as _encode_groups
@@ -115,6 +116,7 @@ class HSICTestResult:
         return iter((self.statistic, self.pvalue))
 
 
+@x64_scope
 def hsic_test(
     a,
     b,
@@ -220,7 +222,7 @@ def hsic_test(
             f"n = 12-16, 6% at n = 20, at the 5% level; benchmarks/bench_gamma_calibration.py). "
             f"Use method='permutation' (exact) for small samples.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     n_perm = v.check_int(n_permutations, "n_permutations") if method == "permutation" else None
     sa = _bandwidth(A, sigma_a, "sigma_a")

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from fairkl import _validation as v
+from fairkl._backend import user_stacklevel
 
 __all__ = ["group_table", "intersect"]
 
@@ -219,7 +220,7 @@ def group_table(
                     f"resamples of group {names[g]!r} (n = {rows.size}); its interval uses the "
                     f"others.",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
             if ok.any():
                 table[f"{key}_low"][g], table[f"{key}_high"][g] = np.percentile(boot[ok], pct)

@@ -31,6 +31,7 @@ import numpy as np
 from keras import ops
 
 from fairkl import _validation as v
+from fairkl._backend import x64_methods
 from fairkl._constants import MEASURES
 from fairkl.dependence import cka_centered
 from fairkl.kernels import centered_rbf_kernel, median_heuristic
@@ -85,6 +86,7 @@ def _rows_program(F, q, sigma_pred, sigma_q, measure):
 
 
 @dataclass(frozen=True)
+@x64_methods("from_data", "score", "score_rows")
 class Yardstick:
     """Fixed bandwidths for held-out dependence (build with :meth:`from_data`).
 

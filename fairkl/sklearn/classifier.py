@@ -13,9 +13,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fairkl._backend import x64_methods
 from fairkl.sklearn.estimator import FairKernelRidgeRegressor
 
 
+@x64_methods("fit", "decision_function", "predict")
 class FairKernelRidgeClassifier(ClassifierMixin, BaseEstimator):
     r"""Binary classifier by fair kernel ridge regression on :math:`\pm 1` labels (the FKL paper's protocol).
 

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fairkl import _validation as v
 from fairkl import solvers
+from fairkl._backend import user_stacklevel, x64_methods
 from fairkl._constants import KERNELS_Q, PATH_TOL, PENALTIES
 from fairkl.metrics.selection import best_within_budget
 from fairkl.metrics.yardstick import UndefinedDependence, Yardstick
@@ -43,6 +44,7 @@ def _grid(name, values, allow_zero):
     return arr
 
 
+@x64_methods("fit", "predict")
 class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
     r"""Fair kernel ridge regression with efficient built-in model selection, like ``RidgeCV``.
 
@@ -383,7 +385,9 @@ def _fold_dependence(ruler: Yardstick, pred: np.ndarray, q_test) -> np.ndarray:
     try:
         return ruler.score_rows(pred.reshape(-1, pred.shape[-1]), q_test)
     except UndefinedDependence as exc:
-        warnings.warn(f"a test fold's held-out CKA is NaN: {exc}", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"a test fold's held-out CKA is NaN: {exc}", UserWarning, stacklevel=user_stacklevel()
+        )
         return np.full(pred.shape[:-1], np.nan).reshape(-1)
 
 
@@ -419,6 +423,6 @@ def _cka_fold_predictions(p, X_test, grid: _Grid, config: FitConfig):
             f"{failed} CKA fit(s) of a cross-validation fold did not converge within epochs={config.epochs} "
             f"(tol={config.stopping_tol:g}); increase epochs or tol.",
             UserWarning,
-            stacklevel=5,
+            stacklevel=user_stacklevel(),
         )
     return np.stack(preds), np.stack(steps)

@@ -6,11 +6,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fairkl._backend import x64_methods
 from fairkl.hyperparameters import ESTIMATOR_NAMES, MODEL_NAMES
 from fairkl.models import FairKernelRidge
 from fairkl.pipeline import FitConfig, prepare
 
 
+@x64_methods("fit", "predict")
 class FairKernelRidgeRegressor(RegressorMixin, BaseEstimator):
     """scikit-learn estimator for fair kernel ridge regression.
 

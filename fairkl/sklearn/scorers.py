@@ -9,12 +9,14 @@ import sklearn
 from sklearn.metrics import make_scorer
 
 from fairkl import _validation as v
+from fairkl._backend import user_stacklevel, x64_scope
 from fairkl._constants import MEASURES
 from fairkl.metrics.groups import mean_prediction_difference
 from fairkl.metrics.selection import best_within_budget as _select
 from fairkl.metrics.yardstick import UndefinedDependence, Yardstick
 
 
+@x64_scope
 def yardstick(y, sensitive_features) -> dict:
     """Fixed bandwidths for comparing dependence across models, folds and trials.
 
@@ -40,6 +42,7 @@ def _need_sensitive(sensitive_features, fn: str) -> None:
         )
 
 
+@x64_scope
 def dependence_score(
     y_true,
     y_pred,
@@ -71,7 +74,7 @@ def dependence_score(
     try:
         return Yardstick(sigma_pred, sigma_q).score(y_pred, sensitive_features, measure)
     except UndefinedDependence as exc:
-        warnings.warn(f"dependence_score is NaN: {exc}", UserWarning, stacklevel=2)
+        warnings.warn(f"dependence_score is NaN: {exc}", UserWarning, stacklevel=user_stacklevel())
         return float("nan")
 
 

@@ -70,6 +70,7 @@ import jax.numpy as jnp
 import numpy as np
 from keras import ops
 
+from fairkl._backend import user_stacklevel
 from fairkl._constants import (  # noqa: F401  (LANDMARK_METHODS: for callers that validate them)
     FEATURE_KINDS,
     LANDMARK_METHODS,
@@ -272,7 +273,7 @@ def _warn_truncation(n: int, nmap: NystromMap, lam) -> None:
             f"predictions by up to {bound:.1e} * ||y|| relative to the exact model. Use the exact model "
             f"(n_components=None), or lam >= {RCOND * m * 1e6:.0e}.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -25,9 +25,11 @@
 KerasTuner APIs outside its documented surface that remain, and why:
 
 * ``keras_tuner.src.utils.save_json`` is replaced during a search
-  (:func:`persistence.atomic_writes`): it is the one function through which
-  KerasTuner writes ``oracle.json``, ``trial.json`` and the tuner file, and
-  KerasTuner has no hook to make those writes atomic.
+  (:func:`persistence.atomic_writes`, restored when the search returns or raises): it
+  is the one function through which KerasTuner writes ``oracle.json``, ``trial.json``
+  and the tuner file, and KerasTuner has no hook to make those writes atomic. The
+  replacement holds for the whole process while the search runs, not for its thread
+  only: a distributed chief's oracle writes from its gRPC server's threads.
 * The oracle's state layout (the dict of ``Oracle.get_state``, stored as
   ``oracle.json``) and its hash of trial values (``Oracle._compute_values_hash``,
   re-implemented and tested): :func:`repair_project` edits the file before a
@@ -40,6 +42,10 @@ KerasTuner APIs outside its documented surface that remain, and why:
   ``set_model``/``on_epoch_end`` itself (``FairKernelRidge.fit`` has no
   ``callbacks`` argument). ``oracle.end_order`` is no longer read, and
   ``BaseTuner.search`` is no longer replaced by a loop without its hooks.
+
+KerasTuner's version is checked when this package is imported (:func:`check_keras_tuner_version`,
+in ``persistence``): a
+release outside :data:`KERAS_TUNER_SUPPORTED` raises an ``ImportError`` naming it.
 
 Layout: ``hypermodel`` (space, HyperModel, refit), ``programs`` (the batched
 fits, through the pipeline), ``batched`` (the tuner), ``persistence`` (crash
@@ -55,7 +61,13 @@ from fairkl.tuning.hypermodel import (
     frozen_gc,
     refit,
 )
-from fairkl.tuning.persistence import ProjectLockedError, repair_project, safe_project
+from fairkl.tuning.persistence import (
+    KERAS_TUNER_SUPPORTED,
+    ProjectLockedError,
+    check_keras_tuner_version,
+    repair_project,
+    safe_project,
+)
 from fairkl.tuning.tables import (
     best_within_budget,
     hypervolume_curve,
@@ -75,6 +87,8 @@ __all__ = [
     "safe_project",
     "repair_project",
     "ProjectLockedError",
+    "KERAS_TUNER_SUPPORTED",
+    "check_keras_tuner_version",
     "trials_table",
     "pareto_trials",
     "best_within_budget",

@@ -9,12 +9,14 @@ import jax
 import keras_tuner as kt
 
 from fairkl import _validation as v
+from fairkl._backend import x64_methods
 from fairkl.tuning import persistence
 from fairkl.tuning.hypermodel import FairKernelRidgeHyperModel, refit
 
 Status = kt.engine.trial.TrialStatus
 
 
+@x64_methods("__init__", "search", "load_model")
 class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     """Evaluate trials from any KerasTuner oracle in compiled batches, each fit stopping on its own.
 

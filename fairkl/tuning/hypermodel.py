@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from fairkl import _validation as v
 from fairkl import hyperparameters
+from fairkl._backend import user_stacklevel, x64_methods, x64_scope
 from fairkl.metrics.yardstick import Yardstick
 from fairkl.models import FairKernelRidge
 from fairkl.pipeline import FitConfig
@@ -205,6 +206,7 @@ def scope_gc_to_search(tuner) -> None:
         tuner.search = types.MethodType(_search_in_frozen_gc, tuner)
 
 
+@x64_methods("__init__", "build", "fit", "evaluate_batch")
 class FairKernelRidgeHyperModel(kt.HyperModel):
     """HyperModel for :class:`fairkl.models.FairKernelRidge` with a train/validation split.
 
@@ -319,7 +321,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
                 "inside fairkl.tuning.frozen_gc() by itself (undone when the search returns or "
                 "raises).",
                 FutureWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
 
     @property
@@ -533,6 +535,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         return np.stack(preds), np.array(converged)
 
 
+@x64_scope
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
     """Fit a :class:`FairKernelRidge` on the hypermodel's training data with a trial's hyperparameters."""
     used = hypermodel.check_values(values)

@@ -16,9 +16,9 @@ a power cut: files are not fsync'ed, which would cost ~ms per write):
   handed out again and appear once in ``end_order``, orphaned RUNNING trials
   are queued to run again, and an empty or corrupt ``oracle.json`` is rebuilt
   from the completed trial files;
-* :func:`project_lock` — one writer per project directory (an ``fcntl`` lock,
-  released when the process exits), unless KerasTuner's distributed mode is
-  configured;
+* :func:`project_lock` — one writer per project directory (an OS file lock
+  through :mod:`filelock`, on POSIX and Windows, released when the process
+  exits), unless KerasTuner's distributed mode is configured;
 * :func:`check_fingerprint` — refuses to resume a project whose search space
   or data differ from the ones it was started with.
 
@@ -36,16 +36,20 @@ hash of trial values (``Oracle._compute_values_hash``, re-implemented in
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 import warnings
 
+import filelock
+import keras_tuner
 import numpy as np
+
+from fairkl._backend import user_stacklevel
 
 __all__ = [
     "atomic_writes",
@@ -57,7 +61,36 @@ __all__ = [
     "safe_project",
     "ProjectLockedError",
     "FINGERPRINT_FILE",
+    "KERAS_TUNER_SUPPORTED",
+    "check_keras_tuner_version",
 ]
+
+#: KerasTuner releases whose internals fairkl.tuning relies on (listed above), as
+#: (first supported, first unsupported): tested on 1.4.8, the newest release; a 1.5 may move
+#: them. pyproject.toml declares the same range (tests/test_keras_tuner_version.py).
+KERAS_TUNER_SUPPORTED = ((1, 4, 8), (1, 5, 0))
+
+
+def check_keras_tuner_version(version: str) -> None:
+    """Refuse a KerasTuner outside :data:`KERAS_TUNER_SUPPORTED`, naming both.
+
+    fairkl replaces ``keras_tuner.src.utils.save_json`` during a search and edits the
+    oracle's state file before a resume; a release outside the tested range may have
+    moved or changed either, which would corrupt a project silently rather than fail.
+    """
+    lo, hi = KERAS_TUNER_SUPPORTED
+    supported = f">={'.'.join(map(str, lo))},<{'.'.join(map(str, hi[:2]))}"
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", str(version))
+    parsed = tuple(int(g or 0) for g in match.groups()) if match else None
+    if parsed is None or not lo <= parsed < hi:
+        raise ImportError(
+            f"fairkl.tuning supports keras-tuner{supported}, but keras-tuner {version} is installed: "
+            f"fairkl relies on KerasTuner internals (save_json, the oracle's state file) that other "
+            f"releases may change. Install a supported release: pip install 'keras-tuner{supported}'."
+        )
+
+
+check_keras_tuner_version(keras_tuner.__version__)
 
 FINGERPRINT_FILE = "fairkl_fingerprint.json"
 TERMINAL = ("COMPLETED", "FAILED", "INVALID")
@@ -158,7 +191,9 @@ def atomic_writes():
 
 
 # ---------------------------------------------------------------------- the lock
-_held: dict[str, list] = {}  # lock path -> [file object, count]: re-entrant within one process
+# lock path -> [FileLock, count]: re-entrant within one process (any thread), one OS lock per path.
+_held: dict[str, list] = {}
+_held_lock = threading.Lock()
 
 
 def distributed_mode() -> bool:
@@ -173,43 +208,44 @@ def _lock_path(project_dir: str) -> str:
 
 
 def acquire_lock(project_dir: str) -> str | None:
-    """Take the writer lock of ``project_dir``; returns its path (None in distributed mode)."""
+    """Take the writer lock of ``project_dir``; returns its path (None in distributed mode).
+
+    An OS file lock through :mod:`filelock` (``flock`` on POSIX, ``msvcrt.locking`` on
+    Windows), taken without waiting: the operating system releases it when the process
+    exits, however it exits. Re-entrant within one process (a count per path).
+    """
     if distributed_mode():
         return None
     path = _lock_path(project_dir)
-    if path in _held:
-        _held[path][1] += 1
-        return path
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    f = open(path, "a+")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise ProjectLockedError(
-            f"the KerasTuner project {project_dir!r} is in use by another process (lock file {path!r}). "
-            f"Two processes writing one project directory overwrite each other's trials. Wait for the "
-            f"other search to end, use another project_name, or run a distributed search: start one "
-            f"process with KERASTUNER_TUNER_ID=chief and the workers with KERASTUNER_TUNER_ID=tuner0, "
-            f"tuner1, ..., all with KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set."
-        ) from None
-    f.seek(0)
-    f.truncate()
-    f.write(str(os.getpid()))
-    f.flush()
-    _held[path] = [f, 1]
+    with _held_lock:
+        if path in _held:
+            _held[path][1] += 1
+            return path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lock = filelock.FileLock(path, timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise ProjectLockedError(
+                f"the KerasTuner project {project_dir!r} is in use by another process (lock file {path!r}). "
+                f"Two processes writing one project directory overwrite each other's trials. Wait for the "
+                f"other search to end, use another project_name, or run a distributed search: start one "
+                f"process with KERASTUNER_TUNER_ID=chief and the workers with KERASTUNER_TUNER_ID=tuner0, "
+                f"tuner1, ..., all with KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set."
+            ) from None
+        _held[path] = [lock, 1]
     return path
 
 
 def release_lock(path: str | None) -> None:
     """Release one hold of a lock taken by :func:`acquire_lock`."""
-    if path is None or path not in _held:
-        return
-    _held[path][1] -= 1
-    if _held[path][1] == 0:
-        f, _ = _held.pop(path)
-        fcntl.flock(f, fcntl.LOCK_UN)
-        f.close()
+    with _held_lock:
+        if path is None or path not in _held:
+            return
+        _held[path][1] -= 1
+        if _held[path][1] == 0:
+            lock, _ = _held.pop(path)
+            lock.release()
 
 
 @contextlib.contextmanager
@@ -529,7 +565,7 @@ def repair_project(project_dir: str, oracle=None) -> dict:
             f"the KerasTuner project {project_dir!r} had an unreadable oracle.json and no "
             f"trials: starting it afresh",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
         return summary
     if not valid:
@@ -542,7 +578,9 @@ def repair_project(project_dir: str, oracle=None) -> dict:
         write_json_atomic(tuner_file, {})
     if summary["rebuilt"] or summary["lost"]:
         warnings.warn(
-            f"repaired the KerasTuner project {project_dir!r}: {summary}", UserWarning, stacklevel=2
+            f"repaired the KerasTuner project {project_dir!r}: {summary}",
+            UserWarning,
+            stacklevel=user_stacklevel(),
         )
     return summary
 

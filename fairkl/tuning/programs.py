@@ -29,7 +29,7 @@ import jax
 import numpy as np
 from keras import ops
 
-from fairkl._backend import SMALL_N, blas_limit, one_blas_thread  # noqa: F401  (re-exported)
+from fairkl._backend import SMALL_N, blas_limit, one_blas_thread, x64_scope  # noqa: F401  (re-exported)
 from fairkl.pipeline import FitConfig, Problem, center, prepare
 from fairkl.solvers.grouped import fit_predict_program  # looked up per call (benchmarks time it)
 
@@ -44,6 +44,7 @@ class SearchData(NamedTuple):
     arrays: tuple  #: (X, y, q, X_val, sigma_f, tol) as float64 device arrays, converted once
 
 
+@x64_scope
 def prepare_search(X, y, q, options: dict, X_val=None) -> SearchData:
     """The :class:`SearchData` shared by every batch of a search (``prepare`` runs once).
 
@@ -70,6 +71,7 @@ def columns(problem: Problem, rows: list[dict]) -> dict:
     return cols
 
 
+@x64_scope
 def fit_predict(
     data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16
 ):

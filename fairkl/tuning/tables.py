@@ -13,6 +13,7 @@ import keras_tuner as kt
 import numpy as np
 
 from fairkl import _validation as v
+from fairkl._backend import user_stacklevel
 from fairkl.metrics import selection
 from fairkl.pareto import hypervolume_2d, pareto_front
 
@@ -114,7 +115,7 @@ def pareto_trials(rows: list[dict], objectives=("val_mse", "val_cka")) -> list[d
             f"stopped at the epochs cap): {stopped}. Their points show where the solver stopped, not "
             f"the optimum of their settings; raise epochs (or lr) and re-evaluate them.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     return front
 
