@@ -52,6 +52,7 @@ import jax
 import numpy as np
 from keras import ops
 
+from fairkl._backend import x64_context, x64_enabled_by_fairkl
 from fairkl._ops import eps, is_concrete, mean
 
 #: Largest number of rows used by :func:`median_heuristic`; above it a
@@ -361,6 +362,14 @@ def median_heuristic(A):
         Invariant to the units of ``A`` (``median_heuristic(c * A) == c * median_heuristic(A)``)
         and to a shift of ``A``; finite for data of any finite scale.
     """
+    if isinstance(A, jax.core.Tracer) or not x64_enabled_by_fairkl():
+        return _median_heuristic(A)
+    # Eager: in float64 whatever the caller's JAX mode (fairkl changes no global switch).
+    with x64_context():
+        return _median_heuristic(A)
+
+
+def _median_heuristic(A):
     A = _points(A, "A")
     n = A.shape[0]
     if n == 0:
