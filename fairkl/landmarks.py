@@ -15,6 +15,7 @@ import jax
 import numpy as np
 from keras import ops
 
+from fairkl._backend import x64_scope
 from fairkl._constants import LANDMARK_METHODS, PIVOT_FLOOR, POOL_PER_LANDMARK
 from fairkl.kernels import rbf_kernel, squared_distances
 from fairkl.linalg import pivoted_cholesky_columns
@@ -22,6 +23,7 @@ from fairkl.linalg import pivoted_cholesky_columns
 __all__ = ["LANDMARK_METHODS", "select_landmarks"]
 
 
+@x64_scope
 def select_landmarks(
     X,
     m: int,

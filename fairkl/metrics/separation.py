@@ -47,6 +47,7 @@ import jax
 import numpy as np
 
 from fairkl import _validation as v
+from fairkl._backend import x64_scope
 from fairkl.kernels import median_heuristic
 from fairkl.metrics.groups import as_vector, is_label_data
 
@@ -236,6 +237,7 @@ def _statistic(parts, sizes) -> float:
 # ---------------------------------------------------------------------------
 
 
+@x64_scope
 def conditional_dependence(
     y_true,
     y_pred,
@@ -301,6 +303,7 @@ def conditional_dependence(
     return _statistic(_bin_kernels(F, Q, bins, sizes, sf, sq, measure), sizes)
 
 
+@x64_scope
 def conditional_independence_test(
     y_true,
     y_pred,
