@@ -448,7 +448,8 @@ def summary(stock: list[dict], batched: list[dict], n: int) -> None:
     print("-" * 82)
     for name, lo, mid, cpu_lo, target, met in rows:
         cpu_txt = f"{cpu_lo:8.2f}" if cpu_lo is not None else f"{'':8}"
-        print(f"{name:<40} {lo:8.2f} {mid:8.2f} {cpu_txt} {target:>9} {'yes' if met else 'no':>4}")
+        num = lambda x: f"{x:8d}" if isinstance(x, int) else f"{x:8.2f}"  # noqa: E731  (counts as counts)
+        print(f"{name:<40} {num(lo)} {num(mid)} {cpu_txt} {target:>9} {'yes' if met else 'no':>4}")
     one, five, fifteen = os.getloadavg()
     print(
         f"load average now (1, 5, 15 min): {one:.2f}, {five:.2f}, {fifteen:.2f} on "
