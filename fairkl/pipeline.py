@@ -418,8 +418,6 @@ def _cka_factor(p: Problem):
     The blocked CKA penalty then needs no n × n matrix for ``q``; a wider
     factor would cost more per step than reading the dense matrix.
     """
-    if p.n <= solvers.programs.CKA_DENSE_Q_MAX:  # small n: the dense kernel on q, one program
-        return None
     B, residual = lowrank.sensitive_factor(
         p.q,
         p.sensitive.traced_sigma,

@@ -28,15 +28,6 @@ from fairkl.solvers.result import FitResult
 X_KERNELS = {"rbf": rbf_kernel}
 
 
-#: Up to this many training rows the exact CKA fit reads the dense centred kernel on q
-#: (:func:`fit_cka_lean` with ``B=None``: a second n × n array, 32 MB at n = 2048) instead of a
-#: factor of it. There a step costs the same as with a factor padded to width 32 (within 3 %
-#: at n = 150, 1000 and 2048, CPU time of 200 steps), and one program serves every
-#: ``sigma_q`` of a search, whether or not the kernel on q has an exact small factor (a
-#: stock 30-trial search compiled both variants, and the pivoted factor at two ranks).
-CKA_DENSE_Q_MAX = 2048
-
-
 def x_kernel(name: str):
     """The kernel function on X registered under ``name``."""
     try:
