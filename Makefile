@@ -2,6 +2,8 @@
 #   make book   build the site into _build/html
 #   make test   run every test (package, notebooks, wheel, README, workflows, site)
 #   make test-fast  the package tests only (no notebooks, subprocesses, wheel or site builds): ~1 min
+# Tests and pages run JOBS at a time (default 2: pytest-xdist workers, book pages executed in
+# parallel before the Sphinx build); JOBS=1 runs them one after another.
 # Each creates (or refreshes, when pyproject.toml or this Makefile changes) the virtual
 # environment .venv. Also:
 #   make book REPO_URL=https://github.com/OWNER/fairkl   the site with repository, issue,
@@ -21,6 +23,10 @@ REPO_URL    ?=
 # The site's published address (book/_ext/site_downloads.py reads FAIRKL_SITE_URL).
 SITE_URL    ?=
 REPO_BRANCH ?= main
+JOBS ?= 2
+# pytest-xdist: JOBS worker processes, each test file kept on one worker (its module fixtures are
+# built once, its tests run in order); JOBS=1 runs in this process, without xdist.
+XDIST = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile,-p no:xdist)
 
 .PHONY: book test test-fast test-floor dist lab bench clean
 
@@ -47,13 +53,15 @@ $(STAMP): pyproject.toml Makefile
 # A page whose code (and the package) did not change since the last `make book` is not executed
 # again: its outputs come from jupyter-cache. Everything else in _build is rebuilt, so that every
 # page is read again and its executed notebook (with outputs) is written for the download button.
-# A fresh clone (CI, publishing) has no cache: every page is executed. (jupyter-cache keeps
-# only pages that ran without error, so the key is written before the build.)
+# A fresh clone (CI, publishing) has no cache: every page is executed, JOBS pages at a time, by
+# .ci/execute_pages.py into the same cache before the build, so that the build itself executes
+# none. (jupyter-cache keeps only pages that ran without error, so the key is written first.)
 book: $(STAMP)
 	@start=$$(date +%s); key=$(BOOK_KEY); state=cached; \
 	if [ "$$(cat $(NBCACHE).key 2>/dev/null)" != "$$key" ]; then rm -rf $(NBCACHE); state="cold: no cache"; fi; \
 	mkdir -p _build && find _build -mindepth 1 -maxdepth 1 ! -name '.jupyter_cache*' -exec rm -rf {} + && \
 	echo $$key > $(NBCACHE).key && \
+	$(JAXENV) $(BIN)/python .ci/execute_pages.py $(NBCACHE) --jobs $(JOBS) && \
 	FAIRKL_REPO_URL="$(REPO_URL)" FAIRKL_REPO_BRANCH="$(REPO_BRANCH)" FAIRKL_SITE_URL="$(SITE_URL)" $(JAXENV) \
 	  $(BIN)/jupyter-book build . --path-output . -W -n --keep-going && \
 	echo "make book ($$state): $$(( $$(date +%s) - start )) s"
@@ -63,12 +71,12 @@ book: $(STAMP)
 test: $(STAMP)
 	rm -rf $(NBTEST) && mkdir -p $(NBTEST)
 	for f in book/*.py; do $(BIN)/jupytext --quiet --to ipynb -o $(NBTEST)/$$(basename $$f .py).ipynb $$f; done
-	$(JAXENV) $(BIN)/python -m pytest tests $(NBTEST) --nbval-lax --nbval-current-env
+	$(JAXENV) $(BIN)/python -m pytest tests $(NBTEST) --nbval-lax --nbval-current-env $(XDIST)
 
 # The developer's inner loop: the package tests without the notebooks, the tests that start
 # processes (README blocks, searches, the sharded fit), and the wheel and site builds.
 test-fast: $(STAMP)
-	$(JAXENV) $(BIN)/python -m pytest tests -m "not slow and not subprocess" -q
+	$(JAXENV) $(BIN)/python -m pytest tests -m "not slow and not subprocess" -q $(XDIST)
 
 # A fresh venv with every core dependency at its declared floor (.ci/lower_bounds.py), fairkl
 # installed from this folder; runs the package tests (not the notebooks, wheel or book builds).
@@ -79,7 +87,7 @@ test-floor:
 	$(FLOOR)/bin/python -m pip install --quiet --upgrade pip
 	$(FLOOR)/bin/python -m pip install --quiet -c $(FLOOR)/constraints.txt ".[test]"
 	$(FLOOR)/bin/python -m pip list --format=freeze | grep -iE "^(keras|jax|jaxlib|numpy|scipy|scikit-learn|matplotlib|keras-tuner|six)=="
-	$(FLOOR)/bin/python -m pytest tests -m "not slow and not book" -p no:cacheprovider
+	$(FLOOR)/bin/python -m pytest tests -m "not slow and not book" -p no:cacheprovider $(XDIST)
 
 dist: $(STAMP)
 	rm -rf dist

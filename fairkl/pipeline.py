@@ -366,11 +366,8 @@ def _solve(p: Problem, config: FitConfig) -> solvers.FitResult:
 
 def _jitter_base(p: Problem, config: FitConfig, dtype: str) -> float:
     """:math:`\\varepsilon\\,\\overline{\\operatorname{diag}(K + \\lambda I)}` of the (weighted) kernel matrix."""
-    k = solvers.x_kernel(config.kernel)
-    rows = ops.convert_to_tensor(p.X[:, None, :], dtype="float64")
-    diag = np.asarray(
-        jax.vmap(lambda x: k(x, sigma=config.sigma)[0, 0])(rows)
-    )  # k(x_i, x_i), O(n d)
+    X = ops.convert_to_tensor(p.X, dtype="float64")
+    diag = np.asarray(solvers.programs.kernel_diagonal(X, config.sigma, kernel=config.kernel))
     return float(np.finfo(dtype).eps) * max(
         float(np.mean(np.abs(diag * p.sqrt_w**2))) + config.lam, 1e-30
     )

@@ -8,7 +8,10 @@ Also, for the test suite only (fairkl itself never does this):
   empty cache, 9 s with a filled one). Set through the environment, so the
   subprocesses the tests start (README blocks, searches, the sharded fit)
   share it. ``FAIRKL_TEST_JAX_CACHE=0`` turns it off; a
-  ``JAX_COMPILATION_CACHE_DIR`` already set is kept.
+  ``JAX_COMPILATION_CACHE_DIR`` already set is kept. ``make test`` runs the
+  suite on two pytest-xdist workers (``--dist loadfile``: a file's tests, and
+  so its module fixtures, stay on one worker); each worker sets the same
+  variables here, and JAX's cache is safe for concurrent processes.
 * The ``subprocess`` marker on every test that starts another Python process
   (found from its source: ``subprocess``, ``sys.executable`` or a helper of
   its module that uses them), so that ``make test-fast``

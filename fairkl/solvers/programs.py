@@ -12,6 +12,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from keras import ops
 
 from fairkl.kernels import median_heuristic, rbf_kernel
@@ -33,6 +34,17 @@ def x_kernel(name: str):
         return X_KERNELS[name]
     except KeyError:
         raise ValueError(f"kernel must be one of {sorted(X_KERNELS)}; got {name!r}.") from None
+
+
+@partial(jax.jit, static_argnames=("kernel",))
+def kernel_diagonal(X, sigma, kernel="rbf"):
+    r""":math:`k(x_i, x_i)` for every row of ``X``: O(n d), one compiled program.
+
+    (Evaluated eagerly under ``vmap``, the kernel's five operations were each
+    compiled on their own in every new process.)
+    """
+    k = x_kernel(kernel)
+    return jax.vmap(lambda x: k(x[None, :], sigma=sigma)[0, 0])(X)
 
 
 def _bandwidth(values, given, auto: bool):
@@ -238,7 +250,45 @@ def kernel_matvec(X_new, X_fit, v, sigma, kernel: str = "rbf", block: int = 512)
     return out.reshape((nb * block,) + tuple(v.shape[1:]))[:m]
 
 
+#: Rows of the smallest padded prediction block (see :func:`predict_program`), and the budget
+#: (kernel entries, 2**22 = 32 MB in float64) that caps the padding when the fit has many rows.
+PREDICT_MIN_ROWS = 256
+PREDICT_PAD_BUDGET = 1 << 22
+
+
+def predict_rows(m: int, n_fit: int) -> int:
+    """The padded row count of a prediction of ``m`` rows from ``n_fit`` training rows.
+
+    The next power of two, and at least ``PREDICT_MIN_ROWS`` while that block of
+    the kernel stays within ``PREDICT_PAD_BUDGET`` entries: predictions on the
+    validation rows, the training rows and a single row then share one program.
+    """
+    floor = max(1, min(PREDICT_MIN_ROWS, PREDICT_PAD_BUDGET // max(n_fit, 1)))
+    return max(1 << max(m - 1, 0).bit_length(), floor)
+
+
 @partial(jax.jit, static_argnames=("kernel",))
-def predict_program(X_new, X_fit, alpha, sigma, kernel="rbf"):
-    """Compiled prediction :math:`k(X_{new}, X_{fit})\\,\\alpha` (``alpha`` of shape (n,) or (n, m))."""
+def _predict(X_new, X_fit, alpha, sigma, kernel="rbf"):
     return ops.matmul(x_kernel(kernel)(X_new, X_fit, sigma=sigma), alpha)
+
+
+def predict_program(X_new, X_fit, alpha, sigma, kernel="rbf"):
+    """Compiled prediction :math:`k(X_{new}, X_{fit})\\,\\alpha` (``alpha`` of shape (n,) or (n, m)).
+
+    Called with concrete arrays, ``X_new`` is padded (by repeating its last
+    row) to :func:`predict_rows` rows and the result cut back, on the host
+    (NumPy: an eager pad or slice would compile programs of its own), and a
+    NumPy array is returned. The program is then compiled per padded size, not
+    per number of rows (a stock search predicts on its 50 validation rows and
+    on its 150 training rows: one program). Each row's prediction depends on
+    that row alone, so the padding changes no value. Inside a trace (``jit``,
+    ``vmap``: any argument traced) the shapes are fixed anyway: nothing is
+    padded and the result is traced.
+    """
+    m = X_new.shape[0]
+    if m == 0 or any(isinstance(a, jax.core.Tracer) for a in (X_new, X_fit, alpha, sigma)):
+        return _predict(X_new, X_fit, alpha, sigma, kernel=kernel)
+    rows = predict_rows(m, X_fit.shape[0])
+    if rows > m:
+        X_new = np.pad(np.asarray(X_new), ((0, rows - m), (0, 0)), mode="edge")
+    return np.asarray(_predict(X_new, X_fit, alpha, sigma, kernel=kernel))[:m]
