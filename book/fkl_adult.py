@@ -487,7 +487,10 @@ s_f = float(F_te[k2 + 1].std())
 floor = 2 * (n1 * n2 / len(y_te) ** 2) ** 2 * s_f**2 * (1 / n1 + 1 / n2)
 band = (0.00393 * floor, 3.841 * floor)  # χ²₁ 5th and 95th percentiles
 glue("adult_floor", float(floor), display=False)
-print(f"sampling floor of the test HSIC {floor:.1e}, band {band}")
+print(
+    f"sampling floor of the test HSIC {floor:.1e}, "
+    f"band {band[0]:.1e} to {band[1]:.1e}"
+)
 
 # %% tags=["remove-cell"]
 from scipy.stats import chi2
@@ -1239,8 +1242,9 @@ assert 0.5 * _spread_k < _spread_c < _spread_k  # "only from ... to"
 # the same tuning budget for every method, chosen without the test set.
 # This section's protocol:
 #
-# * **Splits.** Five random draws (seeds 1 to 5) of 2,000 training and
-#   2,000 validation rows from the training file; the test file stays the
+# * **Splits.** Five random draws (seeds 1 to 5) of
+#   {glue:text}`adult_split_rows:,` training and
+#   {glue:text}`adult_split_rows:,` validation rows from the training file; the test file stays the
 #   test set. To fit five splits and six methods into the page's time,
 #   the splits are smaller than the paper's and the low-rank models use
 #   200 landmarks. $\sigma$ and $\lambda$ stay at section 4's choice
@@ -1294,6 +1298,7 @@ from threadpoolctl import threadpool_limits
 from fairkl.metrics import best_within_budget
 
 N_SPLITS, N_ROWS, M_SPLIT = 5, 2000, 200
+glue("adult_split_rows", N_ROWS, display=False)
 BUDGET = 0.06  # largest validation parity gap a setting may have
 KNOBS = {  # four values of each method's own knob
     "FKRR-HSIC": np.logspace(-4, -1, 4),  # μ_c
@@ -1602,8 +1607,9 @@ for _m in ("ExponentiatedGradient", "ThresholdOptimizer"):
 # dropped from $X$), nor than ExponentiatedGradient on the parity gap;
 # ThresholdOptimizer reaches a lower gap. The CKA penalty's one measurable
 # advantage over the two fairlearn methods is a lower error, by less than
-# a point. Five splits of 2,000 rows with 200 landmarks are not the
-# paper's setting; these conclusions are about this protocol.
+# a point. Five splits of {glue:text}`adult_split_rows:,` rows with 200
+# landmarks are not the paper's setting; these conclusions are about this
+# protocol.
 
 
 # %% [markdown]
