@@ -102,7 +102,7 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
         ``budget`` (the fairest point if none is;
         :func:`fairkl.metrics.selection.best_within_budget`).
     tradeoff : float or None
-        If no budget: minimise ``mean_test_mse / var(y) + tradeoff * mean_test_cka``.
+        If no budget (setting both is an error): minimise ``mean_test_mse / var(y) + tradeoff * mean_test_cka``.
         With neither, the most accurate point is chosen.
     dtype : {"float64", "float32"}, default "float64"
     random_state : int, default 0
@@ -188,6 +188,11 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             v.check_positive(self.budget, "budget", allow_zero=True, allow_none=True),
             v.check_positive(self.tradeoff, "tradeoff", allow_zero=True, allow_none=True),
         )
+        if grid.budget is not None and grid.tradeoff is not None:
+            raise ValueError(
+                f"budget={grid.budget!r} and tradeoff={grid.tradeoff!r} are two different selection "
+                "rules; set one of them (or neither: the most accurate point)."
+            )
         if self._loo and grid.fair:
             raise ValueError(
                 "cv='loo' (exact leave-one-out) needs mus all 0: the fairness penalty couples every "
@@ -210,6 +215,8 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             return [(np.arange(n), np.arange(n))]
         if isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool):
             k = v.check_int(self.cv, "cv", minimum=2)
+            if k > n:
+                raise ValueError(f"cv={k} folds need at least {k} samples; got {n}. Use cv <= {n}.")
             codes = group_codes(q) if q is not None else None
             if codes is not None and np.bincount(codes).min() >= k:
                 return list(

@@ -128,3 +128,23 @@ def test_mu_path_column_of_mus_matches_dense_solve():
     Lc = centred(rbf(Q, Q, path.sigma_q))
     alpha = np.linalg.solve(K + 1e-2 * np.eye(n) + (10.0 / n) * Lc @ K, Y / s)
     np.testing.assert_allclose(np.asarray(path.predict(X))[1], K @ alpha * s, rtol=1e-7, atol=1e-9)
+
+
+def test_cv_refuses_budget_and_tradeoff_together():
+    """Two selection rules at once were silently resolved in favour of the budget."""
+    from fairkl.sklearn import FairKernelRidgeCV
+
+    rng = np.random.default_rng(0)
+    X, y, q = rng.normal(size=(30, 2)), rng.normal(size=30), rng.normal(size=30)
+    with pytest.raises(ValueError, match="budget=0.1 and tradeoff=1.0"):
+        FairKernelRidgeCV(mus=[0.0, 1.0], budget=0.1, tradeoff=1.0).fit(X, y, sensitive_features=q)
+
+
+def test_cv_more_folds_than_rows_names_cv():
+    """scikit-learn's message named n_splits, an argument the user never passed."""
+    from fairkl.sklearn import FairKernelRidgeCV
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)), rng.normal(size=30)
+    with pytest.raises(ValueError, match=r"cv=100 folds need at least 100 samples; got 30"):
+        FairKernelRidgeCV(cv=100).fit(X, y)
