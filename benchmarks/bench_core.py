@@ -28,6 +28,10 @@ from fairkl import FairKernelRidge, solvers
 from fairkl.datasets import make_seed_data
 from fairkl.kernels import median_heuristic, rbf_kernel
 
+# This script calls fairkl's lower layers (solvers, kernels, landmarks) directly; they compute
+# in the caller's JAX mode (only the public entry points enter fairkl's float64 scope).
+jax.config.update("jax_enable_x64", True)
+
 
 def timeit(fn, repeats=7, warmup=1):
     for _ in range(warmup):

@@ -32,7 +32,12 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jax
 from bench_scale import make_data  # noqa: E402
+
+# This script calls fairkl's lower layers (solvers, kernels, landmarks) directly; they compute
+# in the caller's JAX mode (only the public entry points enter fairkl's float64 scope).
+jax.config.update("jax_enable_x64", True)
 
 LAM = 1e-2
 WARM_MAX = 10_000  #: up to this n the fit runs twice; the second ("warm") excludes compilation

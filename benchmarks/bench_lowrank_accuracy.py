@@ -92,6 +92,7 @@ import resource
 import sys
 import time
 
+import jax
 import numpy as np
 import scipy.linalg as sla
 
@@ -99,6 +100,10 @@ from fairkl import FairKernelRidge  # first fairkl import: sets KERAS_BACKEND=ja
 from fairkl.kernels import median_heuristic
 from fairkl.landmarks import LANDMARK_METHODS
 from fairkl.metrics import Yardstick
+
+# This script calls fairkl's lower layers (solvers, kernels, landmarks) directly; they compute
+# in the caller's JAX mode (only the public entry points enter fairkl's float64 scope).
+jax.config.update("jax_enable_x64", True)
 
 SIGMA_FACTORS = (0.5, 1.0, 2.0)
 LAMS = (1e-3, 1e-2, 1e-1, 1.0)

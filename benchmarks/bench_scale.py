@@ -53,7 +53,12 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
+
+# This script calls fairkl's lower layers (solvers, kernels, landmarks) directly; they compute
+# in the caller's JAX mode (only the public entry points enter fairkl's float64 scope).
+jax.config.update("jax_enable_x64", True)
 
 D = 100
 LAM = 1e-2

@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -39,9 +40,19 @@ def test_py_typed_is_package_data():
 
 @pytest.mark.slow
 def test_the_wheel_carries_py_typed_under_this_version(tmp_path):
+    # Built from a copy of what the wheel needs: setuptools writes build/ and *.egg-info into
+    # the source folder, which other tests (the sdist/wheel and site builds) may be building
+    # from at the same time on another pytest-xdist worker.
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("fairkl", "fairkl_data"):
+        shutil.copytree(ROOT / name, src / name, ignore=junk)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
-         str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w",
+         str(tmp_path), str(src)],
         check=True, capture_output=True,
     )  # fmt: skip
     (wheel,) = tmp_path.glob("fairkl-*.whl")

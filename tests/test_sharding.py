@@ -14,8 +14,10 @@ import textwrap
 SCRIPT = textwrap.dedent(r"""
     import json
     import numpy as np
-    import fairkl  # noqa: F401  (JAX backend, x64)
+    import fairkl  # noqa: F401  (selects Keras's JAX backend)
     import jax
+    # The lower layers (solvers, landmarks) compute in the caller's mode: float64 here.
+    jax.config.update("jax_enable_x64", True)
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
     from fairkl import solvers
     from fairkl.landmarks import select_landmarks
