@@ -276,7 +276,7 @@ def predict_program(X_new, X_fit, alpha, sigma, kernel="rbf"):
     """Compiled prediction :math:`k(X_{new}, X_{fit})\\,\\alpha` (``alpha`` of shape (n,) or (n, m)).
 
     Called with concrete arrays, ``X_new`` is padded (by repeating its last
-    row) to :func:`predict_rows` rows and the result cut back, on the host
+    row) to :func:`~fairkl.solvers.programs.predict_rows` rows and the result cut back, on the host
     (NumPy: an eager pad or slice would compile programs of its own), and a
     NumPy array is returned. The program is then compiled per padded size, not
     per number of rows (a stock search predicts on its 50 validation rows and
