@@ -327,7 +327,6 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             )
         self.options = {"penalty": penalty, "dtype": dtype, **dict(model_options or {})}
         FitConfig(**self.options)  # validates them now (unknown keys: TypeError naming them)
-        self._check_space_values()  # a fixed epochs=0 or a range reaching mu<0 fails now, not mid-search
         self.penalty, self.dtype = self.options["penalty"], self.options["dtype"]
         #: The one ruler of every trial's val_cka (bandwidths from the training data).
         self.yardstick = Yardstick.from_data(self.y_train, self.q_train, q_name="q_train")
@@ -387,39 +386,8 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             out["epochs"] = values["tuner/epochs"]
         return out
 
-    def _check_space_values(self) -> None:
-        """Check every fixed value and both ends of every range with :meth:`check_values`."""
-        hp = kt.HyperParameters()
-        for name, spec in self.space.items():
-            _declare(hp, name, spec)
-        base = dict(hp.values)
-        for name, spec in self.space.items():
-            if not isinstance(spec, tuple):
-                continue
-            for end in spec[1:3]:
-                if not _is_real(end) or not math.isfinite(end):
-                    raise ValueError(
-                        f"space[{name!r}] bounds must be finite numbers; got {spec!r}."
-                    )
-                try:
-                    self.check_values({**base, name: end})
-                except (TypeError, ValueError) as err:
-                    raise ValueError(
-                        f"space[{name!r}] = {spec!r} reaches an invalid value: {err}"
-                    ) from None
-        try:
-            self.check_values(base)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"space holds an invalid fixed value: {err}") from None
-
-    def check_values(self, values: dict) -> dict:
-        """Validate a trial's values with :class:`fairkl.pipeline.FitConfig`; returns :meth:`values_used`.
-
-        Raises FitConfig's own ``ValueError``/``TypeError`` for an invalid value
-        (the rules and messages every fit uses). A value must be a number
-        (``sigma_q`` may be None); a negative or non-finite ``log_or_zero`` value
-        is refused before the "below ``lo`` means 0" rule could turn it into 0.
-        """
+    def _check_raw(self, values):
+        """Refuse a non-number, or a negative/non-finite ``log_or_zero`` value, naming it."""
         if not isinstance(values, Mapping):
             raise TypeError(
                 f"values must be a dict of hyperparameters; got {type(values).__name__}."
@@ -433,7 +401,17 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             spec = self.space.get(name)
             if isinstance(spec, tuple) and spec[0] == "log_or_zero" and not 0 <= value < math.inf:
                 raise ValueError(f"{name} must be finite and >= 0; got {value}.")
-        used = self.values_used(values)
+        return values
+
+    def check_values(self, values: dict) -> dict:
+        """Validate a trial's values with :class:`fairkl.pipeline.FitConfig`; returns :meth:`values_used`.
+
+        Raises FitConfig's own ``ValueError``/``TypeError`` for an invalid value
+        (the rules and messages every fit uses). A value must be a number
+        (``sigma_q`` may be None); a negative or non-finite ``log_or_zero`` value
+        is refused before the "below ``lo`` means 0" rule could turn it into 0.
+        """
+        used = self.values_used(self._check_raw(values))
         epochs = used["epochs"]
         if isinstance(epochs, float) and epochs.is_integer():
             used["epochs"] = int(epochs)
@@ -472,7 +450,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         ):  # e.g. a tuner reloaded from its project (its __init__ declared nothing)
             scope_gc_to_search(tuner)
         self.declare_hyperparameters(hp)
-        return self.make_model(self.check_values(hp.values))
+        # Raw values only (a str, a negative mu); fit-time settings FitConfig refuses (epochs,
+        # lr) fail their trial in fit, as on the batched path.
+        return self.make_model(self.values_used(self._check_raw(hp.values)))
 
     def fit(self, hp, model, *args, **kwargs):
         used = self.check_values(hp.values)
