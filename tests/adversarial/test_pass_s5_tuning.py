@@ -254,3 +254,13 @@ def test_repair_project_arguments_named(tmp_path):
         T.repair_project(None)
     with pytest.raises(TypeError, match="oracle must be a KerasTuner Oracle"):
         T.repair_project(str(tmp_path), oracle="x")
+
+
+@pytest.mark.parametrize("verbose", ["loud", -1, 1.5])
+def test_batched_search_verbose_named(hm, tmp_path, verbose):
+    """Before: "'<' not supported between instances of 'str' and 'int'" from the oracle."""
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("val_mse", "min"), max_trials=2)
+    tuner = T.BatchedTuner(hm, oracle, batch_size=2, directory=str(tmp_path), project_name="v")
+    with pytest.raises(TypeError, match="verbose must be an integer >= 0"):
+        tuner.search(verbose=verbose)
+    assert tuner.oracle.trials == {}  # refused before any trial was created
