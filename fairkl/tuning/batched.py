@@ -102,7 +102,10 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
         display as the stock tuners do; other arguments are ignored (the data
         live in the hypermodel).
         """
-        self.oracle.verbose = fit_kwargs.get("verbose", 0)
+        verbose = fit_kwargs.get("verbose", 0)
+        if isinstance(verbose, bool) or not isinstance(verbose, int) or verbose < 0:
+            raise TypeError(f"verbose must be an integer >= 0 (0: silent); got {verbose!r}.")
+        self.oracle.verbose = verbose
         if persistence.distributed_mode() and "chief" in os.environ.get("KERASTUNER_TUNER_ID", ""):
             return super().search(*fit_args, **fit_kwargs)  # the chief only serves the oracle
         if self._lock is None and not persistence.distributed_mode():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import numbers
 import sys
 import types
 import warnings
+from collections.abc import Mapping
 
 import keras_tuner as kt
 import numpy as np
@@ -72,6 +74,11 @@ def _encode_q(q_train, q_val, n_train: int, n_val: int):
     labels are then encoded on both splits together, so that both get the
     same columns even when a label is missing from one split.
     """
+    # A bare pandas Categorical has no 2-D form: read it as its labels.
+    q_train, q_val = (
+        np.asarray(a, dtype=object) if type(a).__name__ == "Categorical" else a
+        for a in (q_train, q_val)
+    )
     qt = v.check_sensitive(q_train, n_train, "q_train")
     qv = v.check_sensitive(q_val, n_val, "q_val")
     if _numeric(q_train) and _numeric(q_val):
@@ -85,6 +92,10 @@ def _encode_q(q_train, q_val, n_train: int, n_val: int):
         both = np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)])
     q = v.check_sensitive(both, n_train + n_val, "q_train and q_val")
     return q[:n_train], q[n_train:]
+
+
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 def _numeric(q) -> bool:
@@ -142,6 +153,8 @@ def frozen_gc(collect: bool = True):
     ...     kt.RandomSearch(hypermodel, ...).search()
     """
     global _freeze_depth, _scope
+    if not isinstance(collect, bool):
+        raise TypeError(f"collect must be True or False; got {collect!r}.")
     owner = _freeze_depth == 0 and gc.get_freeze_count() == 0
     if owner:
         _freeze_depth = 1
@@ -308,6 +321,10 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
                 kt.HyperParameters(), key, spec
             )  # a malformed entry fails here, not mid-search
         #: Settings shared by every trial, passed as keywords to both FairKernelRidge and FitConfig.
+        if model_options is not None and not isinstance(model_options, Mapping):
+            raise TypeError(
+                f"model_options must be a dict of settings or None; got {type(model_options).__name__}."
+            )
         self.options = {"penalty": penalty, "dtype": dtype, **dict(model_options or {})}
         FitConfig(**self.options)  # validates them now (unknown keys: TypeError naming them)
         self.penalty, self.dtype = self.options["penalty"], self.options["dtype"]
@@ -369,13 +386,32 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
             out["epochs"] = values["tuner/epochs"]
         return out
 
+    def _check_raw(self, values):
+        """Refuse a non-number, or a negative/non-finite ``log_or_zero`` value, naming it."""
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"values must be a dict of hyperparameters; got {type(values).__name__}."
+            )
+        for name in TRIAL_FIELDS:
+            value = values.get(name)
+            if value is None:
+                continue
+            if not _is_real(value):
+                raise TypeError(f"{name} must be a real number; got {value!r}.")
+            spec = self.space.get(name)
+            if isinstance(spec, tuple) and spec[0] == "log_or_zero" and not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be finite and >= 0; got {value}.")
+        return values
+
     def check_values(self, values: dict) -> dict:
         """Validate a trial's values with :class:`fairkl.pipeline.FitConfig`; returns :meth:`values_used`.
 
         Raises FitConfig's own ``ValueError``/``TypeError`` for an invalid value
-        (the rules and messages every fit uses).
+        (the rules and messages every fit uses). A value must be a number
+        (``sigma_q`` may be None); a negative or non-finite ``log_or_zero`` value
+        is refused before the "below ``lo`` means 0" rule could turn it into 0.
         """
-        used = self.values_used(values)
+        used = self.values_used(self._check_raw(values))
         epochs = used["epochs"]
         if isinstance(epochs, float) and epochs.is_integer():
             used["epochs"] = int(epochs)
@@ -414,7 +450,9 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         ):  # e.g. a tuner reloaded from its project (its __init__ declared nothing)
             scope_gc_to_search(tuner)
         self.declare_hyperparameters(hp)
-        return self.make_model(self.values_used(hp.values))
+        # Raw values only (a str, a negative mu); fit-time settings FitConfig refuses (epochs,
+        # lr) fail their trial in fit, as on the batched path.
+        return self.make_model(self.values_used(self._check_raw(hp.values)))
 
     def fit(self, hp, model, *args, **kwargs):
         used = self.check_values(hp.values)
@@ -538,6 +576,10 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 @x64_scope
 def refit(hypermodel: FairKernelRidgeHyperModel, values: dict) -> FairKernelRidge:
     """Fit a :class:`FairKernelRidge` on the hypermodel's training data with a trial's hyperparameters."""
+    if not isinstance(hypermodel, FairKernelRidgeHyperModel):
+        raise TypeError(
+            f"hypermodel must be a FairKernelRidgeHyperModel; got {type(hypermodel).__name__}."
+        )
     used = hypermodel.check_values(values)
     model = hypermodel.make_model(used)
     with warnings.catch_warnings():

@@ -542,7 +542,17 @@ def repair_project(project_dir: str, oracle=None) -> dict:
         "duplicate_end_entries": 0,
         "lost": [],
     }
+    if not isinstance(project_dir, (str, os.PathLike)):
+        raise TypeError(f"project_dir must be a path; got {project_dir!r}.")
+    if oracle is not None and not isinstance(oracle, keras_tuner.Oracle):
+        raise TypeError(f"oracle must be a KerasTuner Oracle or None; got {type(oracle).__name__}.")
+    project_dir = os.fspath(project_dir)
     oracle_path = os.path.join(project_dir, "oracle.json")
+    if os.path.exists(project_dir) and not os.path.isdir(project_dir):
+        raise NotADirectoryError(
+            f"the project folder {project_dir!r} is a file, not a folder: move it away or choose "
+            f"another directory/project_name."
+        )
     if not os.path.isdir(project_dir):
         return summary
     trials = _load_trials(project_dir, summary)
@@ -597,7 +607,24 @@ def safe_project(directory, project_name, hypermodel=None, oracle=None, overwrit
             tuner = kt.RandomSearch(hypermodel, ..., directory="runs", project_name="fkl")
             tuner.search()
     """
-    project_dir = os.path.join(str(directory), str(project_name))
+    for value, name in ((directory, "directory"), (project_name, "project_name")):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{name} must be a path; got {value!r}.")
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False; got {overwrite!r}.")
+    if hypermodel is not None and not (
+        isinstance(hypermodel, keras_tuner.HyperModel) or callable(hypermodel)
+    ):
+        raise TypeError(
+            f"hypermodel must be a KerasTuner HyperModel, a build function or None; "
+            f"got {type(hypermodel).__name__}."
+        )
+    project_dir = os.path.join(os.fspath(directory), os.fspath(project_name))
+    if os.path.exists(project_dir) and not os.path.isdir(project_dir):
+        raise NotADirectoryError(
+            f"the project folder {project_dir!r} is a file, not a folder: move it away or choose "
+            f"another directory/project_name."
+        )
     fp = (
         hypermodel.fingerprint()
         if hypermodel is not None and hasattr(hypermodel, "fingerprint")

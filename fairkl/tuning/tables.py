@@ -47,6 +47,12 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
         recorded ones).
     """
     oracle = getattr(tuner_or_oracle, "oracle", tuner_or_oracle)
+    if not isinstance(getattr(oracle, "trials", None), dict):
+        raise TypeError(
+            f"tuner_or_oracle must be a KerasTuner tuner or oracle (with .trials); "
+            f"got {type(tuner_or_oracle).__name__}."
+        )
+    metrics = _names(metrics, "metrics")
     used = getattr(getattr(tuner_or_oracle, "hypermodel", None), "values_used", None)
     done = [
         oracle.trials[t]
@@ -80,16 +86,49 @@ def trials_table(tuner_or_oracle, metrics=("val_mse", "val_cka")) -> list[dict]:
     return rows
 
 
+def _names(names, argument: str) -> tuple:
+    """A sequence of column names (a bare string would be read letter by letter)."""
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"{argument} must be a sequence of column names; got {names!r}.")
+    return tuple(names)
+
+
+def _check_rows(rows) -> list:
+    """The rows of :func:`trials_table`: a list of dicts (a DataFrame is refused, not misread)."""
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        hint = " (use df.to_dict('records'))" if hasattr(rows, "to_dict") else ""
+        raise TypeError(
+            f"rows must be a list of dicts as trials_table returns{hint}; got {type(rows).__name__}."
+        )
+    return list(rows)
+
+
+def _finite_rows(rows, objectives) -> list:
+    """The rows whose objectives are all finite (a failed or unscored trial cannot be ranked)."""
+    P = _matrix(rows, objectives)
+    return [r for r, ok in zip(rows, np.all(np.isfinite(P), axis=1), strict=True) if ok]
+
+
 def _matrix(rows, objectives):
+    rows = _check_rows(rows)
+    objectives = _names(objectives, "objectives")
     _check_columns(rows, objectives)
+    for name in objectives:
+        bad = [r.get(name) for r in rows if name in r and not _is_real(r[name])]
+        if bad:
+            raise TypeError(f"column {name!r} must hold numbers; got {bad[0]!r}.")
     return np.array([[r[o] for o in objectives] for r in rows], dtype=float).reshape(
         len(rows), len(objectives)
     )
 
 
+def _is_real(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
 def _check_columns(rows, names):
     known = sorted(rows[0]) if rows else []
-    missing = [n for n in names if rows and n not in rows[0]]
+    missing = sorted({n for n in names for r in rows if n not in r}, key=list(names).index)
     if missing:
         raise ValueError(f"unknown column(s) {missing}; the rows have: {known}.")
 
@@ -100,7 +139,10 @@ def pareto_trials(rows: list[dict], objectives=("val_mse", "val_cka")) -> list[d
     Rows carry ``converged`` (from :func:`trials_table`); when a front member's fit
     did not converge (it stopped at its ``epochs`` cap), a ``UserWarning`` says how many:
     such a point shows where the solver stopped, not the optimum of its settings.
+    Rows with a NaN or infinite objective (a trial that recorded no value) are
+    never on the front.
     """
+    rows = _finite_rows(rows, objectives)
     if not rows:
         return []
     front = [rows[i] for i in pareto_front(_matrix(rows, objectives))]
@@ -138,7 +180,9 @@ def best_within_budget(
         If a column name is unknown (the message lists the columns), or if no
         row has finite values of both columns (nothing could be compared).
     """
-    budget = v.check_positive(budget, "budget", allow_zero=True)
+    if not (_is_real(budget) and budget == math.inf):  # inf: no constraint, as in metrics
+        budget = v.check_positive(budget, "budget", allow_zero=True)
+    rows = _check_rows(rows)
     _check_columns(rows, (objective, constraint))
     if not rows:
         return None
@@ -152,9 +196,26 @@ def best_within_budget(
 
 
 def hypervolume_curve(rows: list[dict], reference, objectives=("val_mse", "val_cka")) -> np.ndarray:
-    """2-D hypervolume of the first k trials, for k = 1..len(rows) (in table order)."""
+    """2-D hypervolume of the first k trials, for k = 1..len(rows) (in table order).
+
+    A row with a NaN or infinite objective adds nothing (the curve stays flat there).
+    """
+    if isinstance(objectives, str) or len(objectives) != 2:
+        raise ValueError(f"objectives must name 2 columns (a 2-D hypervolume); got {objectives!r}.")
     P = _matrix(rows, objectives)
-    return np.array([hypervolume_2d(P[: k + 1], reference) for k in range(len(P))])
+    try:
+        ref = None if isinstance(reference, str) else np.asarray(reference, dtype=float)
+    except (TypeError, ValueError):
+        ref = None
+    if ref is None or ref.shape != (2,) or not np.all(np.isfinite(ref)):
+        raise ValueError(f"reference must be two finite numbers; got {reference!r}.")
+    ok = np.all(np.isfinite(P), axis=1)
+    return np.array(
+        [
+            hypervolume_2d(P[: k + 1][ok[: k + 1]], ref) if ok[: k + 1].any() else 0.0
+            for k in range(len(P))
+        ]
+    )
 
 
 # Markers and colours of plot_trials' reference points, in order: no circle (the trials'), no viridis colour.
@@ -236,6 +297,8 @@ def plot_trials(
         raise ValueError(
             "pass either norm or vmin/vmax, not both (norm carries its own vmin and vmax)."
         )
+    if baselines is not None and not isinstance(baselines, dict):
+        raise TypeError(f"baselines must be a dict name -> (x, y); got {type(baselines).__name__}.")
     baselines = dict(baselines or {})
     if len(baselines) > len(_BASELINE_MARKERS):
         raise ValueError(
@@ -251,6 +314,11 @@ def plot_trials(
                 f"objectives {tuple(objectives)}; got {xy!r}."
             )
         points[name] = point
+    if ax is not None and not hasattr(ax, "scatter"):
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
+    rows = _finite_rows(rows, objectives)  # unscored trials have no point to draw
+    if not rows:
+        raise ValueError("rows has no trial with finite objectives: nothing to plot.")
     ax = ax or plt.subplots(figsize=(6, 4))[1]
     P = _matrix(rows, objectives)
     _check_columns(rows, (color_by,))
@@ -321,8 +389,10 @@ def plot_hypervolume(
     """
     import matplotlib.pyplot as plt
 
-    ax = ax or plt.subplots(figsize=(6, 4))[1]
+    if ax is not None and not hasattr(ax, "plot"):
+        raise TypeError(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}.")
     hv = hypervolume_curve(rows, reference, objectives)
+    ax = ax or plt.subplots(figsize=(6, 4))[1]
     ax.plot(np.arange(1, len(hv) + 1), hv, label=label)
     ax.set_xlabel("number of trials")
     ax.set_ylabel("hypervolume")
