@@ -1190,7 +1190,7 @@ for (_, a), (_, b) in zip(*(t.iterrows() for t in inter.values())):
     ]
     print(f"{a['group']:28s} {a['n']:5d}  {cells[0]}  {cells[1]}")
 
-# %%
+# %% tags=["remove-cell"]
 _k, _c = inter["KRR"], inter["CKA penalty, μ = 10"]
 _width = _k["positive rate_high"] - _k["positive rate_low"]
 _small, _big = _k["n"].idxmin(), _k["n"].idxmax()
@@ -1493,7 +1493,8 @@ print("chosen knob index per split:")
 for name, k in picks.items():
     print(f"  {name:22s} {k}")
 
-# %%
+# %% tags=["remove-cell"]
+# The numbers the next paragraph reads (glued into the text).
 def avg(name, key):
     return float(np.mean([r[key] for r in chosen[name]]))
 
