@@ -183,7 +183,9 @@ def pivoted_cholesky_columns(column, diag, rank: int, tol=0.0, floor=0.0):
         col = column(i) - ops.matmul(G, ops.take(G, i, axis=0))
         g = ops.where(ok, col / ops.sqrt(ops.where(ok, pivot, 1.0)), 0.0)
         G = ops.slice_update(G, (0, k), g[:, None])
-        d = ops.slice_update(d - g * g, (i,), ops.full((1,), -math.inf, d.dtype))
+        # A mask, not a dynamic update at i: with d sharded over rows, the floor JAX's (0.4.30)
+        # partitioner mixed int32/int64 offsets in that update (an XLA verifier error).
+        d = ops.where(ops.arange(n) == i, -math.inf, d - g * g)
         return G, d, ops.slice_update(piv, (k,), ops.cast(i, piv.dtype)[None])
 
     state = (ops.zeros((n, rank), dtype=diag.dtype), diag, ops.zeros((rank,), dtype="int32"))

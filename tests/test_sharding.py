@@ -14,10 +14,12 @@ import textwrap
 SCRIPT = textwrap.dedent(r"""
     import json
     import numpy as np
-    import fairkl  # noqa: F401  (selects Keras's JAX backend)
     import jax
-    # The lower layers (solvers, landmarks) compute in the caller's mode: float64 here.
+    # The lower layers (solvers, landmarks) compute in the caller's mode: float64 here, set
+    # before anything is traced (on the floor JAX, 0.4.30, turning it on after keras was
+    # imported left an int32 index in the sharded factor loop: an XLA verifier error).
     jax.config.update("jax_enable_x64", True)
+    import fairkl  # noqa: F401  (selects Keras's JAX backend)
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
     from fairkl import solvers
     from fairkl.landmarks import select_landmarks
