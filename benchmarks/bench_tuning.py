@@ -171,7 +171,10 @@ def floor_costs(hm, program, np, jax):
             best, it = min(best, cpu() - c), out[2]
         return best / 16, int(it[0])
 
-    with tp.one_blas_thread():  # as the tuner runs its groups
+    from fairkl._backend import x64_context
+
+    # The compiled program is called directly (a lower layer): in float64, as the tuner calls it.
+    with tp.one_blas_thread(), x64_context():  # as the tuner runs its groups
         long_fit, n_steps = run(300, 5.0)
         setup, _ = run(300, 0.0)  # mu = 0: the same setup and prediction, no step
     return max(long_fit - setup, 0.0) / max(n_steps, 1), setup
