@@ -1,9 +1,10 @@
 """fairkl: fair kernel ridge regression with HSIC/CKA penalties, on Keras (JAX backend).
 
 Layers, from the bottom up: :mod:`fairkl.kernels`, :mod:`fairkl.dependence`,
-:mod:`fairkl.linalg`, :mod:`fairkl.sensitive`, :mod:`fairkl.pareto` (primitives) →
-:mod:`fairkl.solvers` (objective, L-BFGS, compiled programs) → :mod:`fairkl.pipeline`
-(``FitConfig`` → ``prepare`` → ``solve``) → :mod:`fairkl.models` →
+:mod:`fairkl.linalg`, :mod:`fairkl.sensitive`, :mod:`fairkl.pareto` (primitives) and
+:mod:`fairkl.landmarks` (data preparation) → :mod:`fairkl.solvers` (objective, the one
+L-BFGS, every compiled program) → :mod:`fairkl.hyperparameters` (the one table) →
+:mod:`fairkl.pipeline` (``FitConfig`` → ``prepare`` → ``solve``) → :mod:`fairkl.models` →
 :mod:`fairkl.sklearn`, :mod:`fairkl.tuning` (integrations); :mod:`fairkl.metrics`
 scores held-out predictions.
 
