@@ -37,6 +37,10 @@ SCALE_LIMIT = {"float32": 1e15, "float64": 1e150}
 #: Widest exact factor of the centred kernel on q that the exact CKA fit uses instead of the dense
 #: matrix (per step a factor of r columns costs ~4 n^2 r flops, the dense matrix two reads of n^2).
 CKA_FACTOR_RANK = 32
+#: Up to this many training rows the exact CKA fit always uses the dense centred kernel on q
+#: (32 MB in float64 at 2048 rows): per step it is cheaper than any factor, and every fit of a
+#: search then shares one compiled program whatever sigma_q does to the factor's rank.
+CKA_DENSE_ROWS = 2048
 
 # Low-rank (Nyström) model: see fairkl.landmarks and fairkl.solvers.lowrank.
 #: How the landmarks of the low-rank model are chosen (see :func:`fairkl.landmarks.select_landmarks`).

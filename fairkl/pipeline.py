@@ -36,6 +36,7 @@ from fairkl import hyperparameters as hp
 from fairkl import solvers
 from fairkl._backend import blas_limit, user_stacklevel
 from fairkl._constants import (
+    CKA_DENSE_ROWS,
     CKA_FACTOR_RANK,
     DEFAULT_TOL,
     PATH_TOL,
@@ -394,8 +395,11 @@ def _cka_factor(p: Problem):
     """An exact centred factor of HLH with at most ``CKA_FACTOR_RANK`` non-zero columns (e.g. groups), else None.
 
     The blocked CKA penalty then needs no n × n matrix for ``q``; a wider
-    factor would cost more per step than reading the dense matrix.
+    factor would cost more per step than reading the dense matrix. Up to
+    ``CKA_DENSE_ROWS`` rows the dense matrix is small and always used (None).
     """
+    if p.n <= CKA_DENSE_ROWS:
+        return None
     B, residual = lowrank.sensitive_factor(
         p.q,
         p.sensitive.traced_sigma,

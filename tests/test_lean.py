@@ -204,9 +204,9 @@ def test_exact_programs_hold_at_most_three_n_by_n_arrays():
     assert _nxn(solvers.fit_krr, X, y, 1.0, 0.1, one, 0.0, weighted=False) < 2.1
     assert _nxn(solvers.fit_hsic_woodbury, X, y, B, 1.0, 0.1, 1.0, 1.0, 0.0) < 2.1
     cka = (1.0, 0.1, 1.0, 1.0, 1.0, 300, 0.01, 1e-10, 0.0)
-    # CKA with a factor of the groups: the issue's <= 3 (2.2 with jax 0.10, 3.0 with the floor's jax 0.4.30).
+    # CKA with a factor of the groups: the issue's <= 3 (2.04 with jax 0.10 since the condition estimate's loop became the factor's last use).
     assert _nxn(solvers.fit_cka_lean, X, y, q, B, *cka) < 3.1
-    # CKA with the dense kernel on q: that matrix besides (3.3 with jax 0.10), below the dense form's.
+    # CKA with the dense kernel on q: that matrix besides (3.04 with jax 0.10), below the dense form's.
     lean_dense = _nxn(solvers.fit_cka_lean, X, y, q, None, *cka)
     assert lean_dense < 4.5 and lean_dense < _nxn(solvers.fit_cka, X, y, q, *cka[:-1]) - 1
 

@@ -125,23 +125,32 @@ def evaluate(z, prob: Smoothed) -> Point:
 def two_loop(e, Se, mem: Memory, n):
     """L-BFGS direction :math:`r \\approx H\\nabla J` (and S r), with :math:`H_0 = \\gamma\\,\\tfrac n2 S^{-1}`.
 
-    The gradient is S u with u = (2/n) e. The memory is small and fixed:
-    the loops are unrolled (no nested XLA loops).
+    The gradient is S u with u = (2/n) e. Two short loops over the memory
+    (``fori_loop``: unrolled, the 2 × ``LBFGS_MEMORY`` passes made each fit
+    program take ~0.4 s longer to compile, and each step ~20% longer to run).
     """
     m = LBFGS_MEMORY
-    u, Su = (2.0 / n) * e, (2.0 / n) * Se
     k = ops.minimum(mem.count, m)
-    a = [None] * m
-    for j in range(m):  # newest to oldest
+
+    def newest_first(j, carry):
+        u, Su, a = carry
         i = (mem.count - 1 - j) % m
-        a[j] = ops.where(j < k, mem.rho[i] * ops.sum(mem.Ss[i] * u), 0.0)
-        u, Su = u - a[j] * mem.w[i], Su - a[j] * mem.Sw[i]
-    r, Sr = mem.gamma * (0.5 * n) * u, mem.gamma * (0.5 * n) * Su
-    for j in reversed(range(m)):  # oldest to newest
+        aj = ops.where(j < k, mem.rho[i] * ops.sum(mem.Ss[i] * u), 0.0)
+        return u - aj * mem.w[i], Su - aj * mem.Sw[i], ops.slice_update(a, (j,), aj[None])
+
+    u, Su, a = jax.lax.fori_loop(
+        0, m, newest_first, ((2.0 / n) * e, (2.0 / n) * Se, ops.zeros((m,), dtype=e.dtype))
+    )
+
+    def oldest_first(jj, carry):
+        r, Sr = carry
+        j = m - 1 - jj
         i = (mem.count - 1 - j) % m
         c = ops.where(j < k, a[j] - mem.rho[i] * ops.sum(mem.w[i] * Sr), 0.0)
-        r, Sr = r + c * mem.s[i], Sr + c * mem.Ss[i]
-    return r, Sr
+        return r + c * mem.s[i], Sr + c * mem.Ss[i]
+
+    scale = mem.gamma * (0.5 * n)
+    return jax.lax.fori_loop(0, m, oldest_first, (scale * u, scale * Su))
 
 
 def remember(mem: Memory, s, Ss, w, Sw, n) -> Memory:
