@@ -67,11 +67,12 @@ book: $(STAMP)
 	echo "make book ($$state): $$(( $$(date +%s) - start )) s"
 
 # The book's notebooks run too: converted to .ipynb in $(NBTEST)/ (ignored by git)
-# and executed by nbval; their hidden assert cells check the key numbers.
+# and executed by nbval; their hidden assert cells check the key numbers. The pages come first:
+# they are the longest files, and the workers then fill the end with the short test files.
 test: $(STAMP)
 	rm -rf $(NBTEST) && mkdir -p $(NBTEST)
 	for f in book/*.py; do $(BIN)/jupytext --quiet --to ipynb -o $(NBTEST)/$$(basename $$f .py).ipynb $$f; done
-	$(JAXENV) $(BIN)/python -m pytest tests $(NBTEST) --nbval-lax --nbval-current-env $(XDIST)
+	$(JAXENV) $(BIN)/python -m pytest $(NBTEST) tests --nbval-lax --nbval-current-env $(XDIST)
 
 # The developer's inner loop: the package tests without the notebooks, the tests that start
 # processes (README blocks, searches, the sharded fit), and the wheel and site builds.

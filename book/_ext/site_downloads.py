@@ -250,6 +250,8 @@ def _write_downloads(app, exception) -> None:
     dist = _package(app)
     for key in ("wheel", "sdist"):
         shutil.copyfile(dist / site[key], out / site[key])
+    if not os.environ.get(ENV_DIST, "").strip():
+        shutil.rmtree(dist, ignore_errors=True)  # the temporary folder of `python -m build`
 
     executed = Path(app.outdir).parent / "jupyter_execute"
     folder = Path(site["notebooks"]).stem
