@@ -141,3 +141,38 @@ def test_batched_tuner_is_not_wrapped(split, tmp_path):
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=2, seed=1)
     tuner = BatchedTuner(hm, oracle, batch_size=2, directory=tmp_path, project_name="b")
     assert "search" not in vars(tuner)  # it runs no gc.collect(): nothing to freeze
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return sorted(
+        (lib["filepath"], lib["num_threads"])
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas"
+    )
+
+
+def test_stock_search_runs_with_one_blas_thread_and_restores_them(split, tmp_path):
+    """KerasTuner's oracles (the Bayesian one fits a Gaussian process per trial) run between the
+    fits; on a small training set the scoped search limits BLAS to one thread, then restores it."""
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+
+    class Counting(FairKernelRidgeHyperModel):
+        def fit(self, hp, model, *args, **kwargs):
+            seen.append(_blas_threads())
+            return super().fit(hp, model, *args, **kwargs)
+
+    with threadpool_limits(limits=2, user_api="blas"):  # a known state to come back to
+        before = _blas_threads()
+        assert before and all(t == 2 for _, t in before), before
+        tuner = kt.BayesianOptimization(
+            Counting(*split), objective=OBJ, max_trials=3, seed=1, directory=tmp_path,
+            project_name="p",
+        )  # fmt: skip
+        tuner.search(verbose=0)
+        assert len(seen) == 3
+        assert all(t == 1 for trial in seen for _, t in trial), seen
+        assert _blas_threads() == before
