@@ -87,10 +87,10 @@ from fairkl.metrics import (
     hsic_test,
 )
 
-set_matplotlib_formats("svg")  # sharp figures at any zoom
 # The matrices here are small (n = 996): one BLAS thread is faster
 # than two spinning threads fighting over the cores.
 threadpool_limits(1)
+set_matplotlib_formats("svg")  # sharp figures at any zoom
 
 # %% [markdown]
 # ## 1. The data
