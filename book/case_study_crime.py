@@ -75,6 +75,7 @@ import numpy as np
 from matplotlib_inline.backend_inline import set_matplotlib_formats
 from myst_nb import glue
 from sklearn.metrics.pairwise import rbf_kernel
+from threadpoolctl import threadpool_limits
 
 from fairkl import FairKernelRidge
 from fairkl.datasets import load_communities_crime
@@ -86,6 +87,9 @@ from fairkl.metrics import (
     hsic_test,
 )
 
+# The matrices here are small (n = 996): one BLAS thread is faster
+# than two spinning threads fighting over the cores.
+threadpool_limits(1)
 set_matplotlib_formats("svg")  # sharp figures at any zoom
 
 # %% [markdown]

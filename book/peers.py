@@ -369,45 +369,53 @@ def peers(s):
     return out, dict(gs=gs, f_tr=f_tr, unaware=unaware)
 
 
-def fairkl_fits(s):
-    """Validation and test predictions of fairkl-HSIC and fairkl-CKA
-    (one row per mu), and the long HSIC path on the test rows."""
-    Xtr, ytr, qtr = s["Xtr"], s["ytr"], s["qtr"]
-    Xvt = np.r_[s["Xva"], s["Xte"]]
+def hsic_path(s):
+    """fairkl-HSIC's predictions on the validation and test rows of
+    split s, one row per mu: the selection grid, then the long path."""
     model = FairKernelRidge(s["sigma"], LAM, 0.0, dtype="float64")
-    path = model.mu_path(Xtr, ytr, qtr, np.r_[MUS_HSIC, MUS_LONG])
-    P = path.predict(Xvt)
-    cka = (
-        [P[0]]
-        + [  # mu = 0: the path's first row
+    path = model.mu_path(
+        s["Xtr"], s["ytr"], s["qtr"], np.r_[MUS_HSIC, MUS_LONG]
+    )
+    return path.predict(np.r_[s["Xva"], s["Xte"]])
+
+
+def cka_fits(s):
+    """fairkl-CKA's predictions on the validation and test rows of
+    split s for every mu > 0 (one fit each)."""
+    return np.array(
+        [
             FairKernelRidge(
                 s["sigma"], LAM, mu, penalty="cka", dtype="float64"
             )
-            .fit(Xtr, ytr, q=qtr)
-            .predict(Xvt)
+            .fit(s["Xtr"], s["ytr"], q=s["qtr"])
+            .predict(np.r_[s["Xva"], s["Xte"]])
             for mu in MUS_CKA[1:]
         ]
-    )
-    k, cka = len(MUS_HSIC), np.array(cka)
-    return dict(
-        hsic=[P[:k, :N_VAL], P[:k, N_VAL:]],
-        cka=[cka[:, :N_VAL], cka[:, N_VAL:]],
-        long=P[k:, N_VAL:],
     )
 
 
 # Every split is fitted here. fairkl computes in JAX, which releases
 # Python's global lock: its fits (about four fifths of this cell's CPU
 # time) run in two worker threads while fairlearn and scikit-learn fit
-# the peers in this one, so that both cores work.
+# the peers in this one, so that both cores work. The first two jobs
+# (split 0's CKA fits and HSIC path) compile their two programs side
+# by side; every later split reuses them (same shapes).
 with ThreadPoolExecutor(max_workers=2) as pool:
-    jobs = [pool.submit(fairkl_fits, s) for s in splits]
+    jobs = [
+        (pool.submit(cka_fits, s), pool.submit(hsic_path, s))
+        for s in splits
+    ]
     fitted = [peers(s) for s in splits]
-    paths = [job.result() for job in jobs]
+    fk = [(c.result(), h.result()) for c, h in jobs]
+n_hs = len(MUS_HSIC)  # the selection grid's rows of P
 cands = []  # per split: {method: (val rows, test rows)}
-for (out, _), fk in zip(fitted, paths):
-    out["fairkl-HSIC"], out["fairkl-CKA"] = fk["hsic"], fk["cka"]
+paths = []  # per split: the long HSIC path on the test rows
+for (out, _), (C, P) in zip(fitted, fk):
+    C = np.r_[P[:1], C]  # mu = 0: the path's first row
+    out["fairkl-HSIC"] = [P[:n_hs, :N_VAL], P[:n_hs, N_VAL:]]
+    out["fairkl-CKA"] = [C[:, :N_VAL], C[:, N_VAL:]]
     cands.append(out)
+    paths.append(P[n_hs:, N_VAL:])
 KNOBS = {
     "GridSearch (BGL)": ("multiplier no.", np.arange(K_GRID)),
     "CorrRemover + KRR": ("alpha", STRENGTHS),
@@ -486,23 +494,40 @@ N_BINS = 5  # quantile bins of y for the separation measure
 glue("pe_n_bins", N_BINS, display=False)
 
 
-def select(val, s, budget):
-    """Index of the setting the rule picks among the rows of val, and
-    whether it meets the budget."""
+def cka_rows(cand, s, part):
+    """CKA with q (split s's yardstick) of every row of every method's
+    validation (part 0) or test (part 1) predictions, in one call of
+    the yardstick: {method: array, one value per row}."""
+    F = np.concatenate([pair[part] for pair in cand.values()])
+    c = s["yard"].score_rows(F, s["qva" if part == 0 else "qte"])
+    ends = np.cumsum([len(pair[part]) for pair in cand.values()])
+    return dict(zip(cand, np.split(c, ends[:-1])))
+
+
+# every candidate is scored once here; the rule and the tables reuse it
+ckas = [
+    [cka_rows(cand, s, part) for part in (0, 1)]
+    for s, cand in zip(splits, cands)
+]
+
+
+def select(val, s, budget, v_cka):
+    """Index of the setting the rule picks among the rows of val (their
+    validation CKA: v_cka), and whether it meets the budget."""
     v_mse = np.mean((val - s["yva"]) ** 2, axis=1)
-    v_cka = s["yard"].score_rows(val, s["qva"])
     ok = v_cka <= budget
     if ok.any():
         return int(np.argmin(np.where(ok, v_mse, np.inf))), True
     return int(np.argmin(v_cka)), False
 
 
-def measures(p, s):
-    """Test measures of the predictions p on split s."""
+def measures(p, s, cka):
+    """Test measures of the predictions p on split s (cka: their test
+    CKA with q, computed above)."""
     yte, qte, gte = s["yte"], s["qte"], s["gte"]
     return dict(
         mse=float(np.mean((p - yte) ** 2)),
-        cka=s["yard"].score(p, qte),
+        cka=float(cka),
         corr=correlation(yte, p, sensitive_features=qte),
         gap=mean_prediction_gap(yte, p, sensitive_features=gte),
         mae_gap=mae_gap(yte, p, sensitive_features=gte),
@@ -519,20 +544,19 @@ def measures(p, s):
 
 
 rows, curves = [], []
-for seed, s, cand in zip(SEEDS, splits, cands):
-    una_val = cand["unaware KRR"][0][0]
-    budget = BUDGET_SHARE * s["yard"].score(una_val, s["qva"])
+for seed, s, cand, (v_ck, t_ck) in zip(SEEDS, splits, cands, ckas):
+    budget = BUDGET_SHARE * v_ck["unaware KRR"][0]
     for name, (val, te) in cand.items():
-        i, met = select(val, s, budget)
+        i, met = select(val, s, budget, v_ck[name])
         knob = f"{KNOBS[name][1][i]:.3g}" if name in KNOBS else ""
         rows.append(
             dict(
                 model=name, split=seed, budget=budget, index=i, met=met
             )
-            | dict(knob=knob, **measures(te[i], s))
+            | dict(knob=knob, **measures(te[i], s, t_ck[name][i]))
         )
         t_mse = np.mean((te - s["yte"]) ** 2, axis=1)
-        t_cka = s["yard"].score_rows(te, s["qte"])
+        t_cka = t_ck[name]
         for j in range(len(te)):
             curves.append(
                 dict(model=name, split=seed, index=j)
@@ -1062,9 +1086,9 @@ glue(
 
 # %% mystnb={"figure": {"caption": "Held-out measures along fairkl's HSIC path, mean over five splits, against $\\mu$ (log axis; $\\mu = 0$ drawn at the left edge); the right panel zooms on $\\mu \\ge 100$. The signed correlation crosses zero (dotted line) above $\\mu = 1000$ and ends negative; the mean gap ends near zero; CKA, which cannot be negative, keeps decreasing.", "name": "fig-peers-sign"}, "image": {"alt": "Two line plots against mu on log axes, the second a zoom on mu of 100 and above: CKA decreasing throughout; the correlation and the mean gap decreasing from positive values, the correlation crossing zero above mu = 1000 and ending slightly negative, the mean gap ending just above zero."}}
 long_rows = []
-for s, fk in zip(splits, paths):
-    cka_long = s["yard"].score_rows(fk["long"], s["qte"])
-    for mu, p, c in zip(MUS_LONG, fk["long"], cka_long):
+for s, long in zip(splits, paths):
+    cka_long = s["yard"].score_rows(long, s["qte"])
+    for mu, p, c in zip(MUS_LONG, long, cka_long):
         gap = mean_prediction_gap(
             s["yte"], p, sensitive_features=s["gte"]
         )
@@ -1142,14 +1166,13 @@ glue("pe_cka_end", float(end["cka"]), display=False)
 
 # %%
 tight = []
-for seed, s, cand in zip(SEEDS, splits, cands):
-    una_val = cand[UNA][0][0]
-    budget = 0.25 * s["yard"].score(una_val, s["qva"])
+for seed, s, cand, (v_ck, t_ck) in zip(SEEDS, splits, cands, ckas):
+    budget = 0.25 * v_ck[UNA][0]
     for name in KNOBS:
         val, te = cand[name]
-        i, ok = select(val, s, budget)
+        i, ok = select(val, s, budget, v_ck[name])
         row = dict(model=name, split=seed, index=i, met=ok)
-        tight.append(row | measures(te[i], s))
+        tight.append(row | measures(te[i], s, t_ck[name][i]))
 tight = pd.DataFrame(tight)
 by = tight.groupby("model")
 ex1 = pd.DataFrame(
@@ -1228,11 +1251,16 @@ glue("pe_ex1_dcka_hi", d_cka[2], display=False)
 # ```
 
 # %%
+t_ck0 = ckas[0][1]  # split 0's test CKA of every candidate
 full = pd.DataFrame(
     {
-        "unaware KRR": measures(cands[0][UNA][1][0], s0),
-        "kernel trend, t = 1": measures(cands[0][TR][1][-1], s0),
-        "barycentre, t = 1": measures(cands[0][BA][1][-1], s0),
+        "unaware KRR": measures(cands[0][UNA][1][0], s0, t_ck0[UNA][0]),
+        "kernel trend, t = 1": measures(
+            cands[0][TR][1][-1], s0, t_ck0[TR][-1]
+        ),
+        "barycentre, t = 1": measures(
+            cands[0][BA][1][-1], s0, t_ck0[BA][-1]
+        ),
     }
 ).T
 full.round(4)
