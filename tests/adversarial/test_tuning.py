@@ -5,6 +5,7 @@ Each test failed before the fix it names and passes now.
 
 import gc
 import json
+import os
 import re
 import subprocess
 import sys
@@ -393,7 +394,12 @@ def test_trials_table_counts_each_trial_once(hm, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["batched", "safe"])
-def test_sigkills_at_random_moments_then_resume(tmp_path, mode):
+def test_sigkills_at_random_moments_then_resume(tmp_path, mode, monkeypatch):
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        # The search processes use the suite's compilation cache (tests/conftest.py), inherited
+        # from this process, instead of a fresh one per test in which the first process compiles
+        # every program again (several CPU seconds); without a suite cache, the driver's own.
+        monkeypatch.setattr(kt_search_script, "jax_cache_env", lambda directory: {})
     rng = np.random.default_rng(11 if mode == "batched" else 12)
     result = kt_search_script.kill_and_resume(mode, tmp_path, 30, kills=2, rng=rng, timeout=300)
     assert result["kills"] >= 1
