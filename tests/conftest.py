@@ -13,8 +13,9 @@ Also, for the test suite only (fairkl itself never does this):
   so its module fixtures, stay on one worker); each worker sets the same
   variables here, and JAX's cache is safe for concurrent processes.
 * The ``subprocess`` marker on every test that starts another Python process
-  (found from its source: ``subprocess``, ``sys.executable`` or a helper of
-  its module that uses them), so that ``make test-fast``
+  (found from its source and that of the project's fixtures it uses:
+  ``subprocess``, ``sys.executable`` or a helper function or class of its module
+  that uses them), so that ``make test-fast``
   (``-m "not slow and not subprocess"``) can leave them out.
 """
 
@@ -58,8 +59,8 @@ SPAWNS = re.compile(r"\bsubprocess\b|\bsys\.executable\b|\bPopen\b")
 
 
 def _spawning_helpers(module) -> set[str]:
-    """Names of the functions a test module can call (its own, imported ones, and those of the
-    helper modules under tests/ it imports) whose source starts a process."""
+    """Names of the functions and classes a test module can call (its own, imported ones, and
+    those of the helper modules under tests/ it imports) whose source starts a process."""
     names = set()
     scopes = [vars(module)] + [
         vars(m)
@@ -68,13 +69,29 @@ def _spawning_helpers(module) -> set[str]:
     ]
     for scope in scopes:
         for name, obj in scope.items():
-            if inspect.isfunction(obj) and not name.startswith("test"):
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and not name.startswith("test"):
                 try:
                     if SPAWNS.search(inspect.getsource(obj)):
                         names.add(name)
                 except (OSError, TypeError):
                     pass
     return names
+
+
+def _fixture_sources(item) -> list[str]:
+    """The source of every fixture of the project's tests that a test uses (directly or through
+    another fixture): a module fixture that starts a process serves several tests."""
+    sources = []
+    info = getattr(item, "_fixtureinfo", None)
+    for name in getattr(item, "fixturenames", ()):
+        for definition in info.name2fixturedefs.get(name, ()) if info else ():
+            func = getattr(definition, "func", None)
+            try:
+                if str(inspect.getfile(func)).startswith(str(ROOT / "tests")):
+                    sources.append(inspect.getsource(func))
+            except (OSError, TypeError):
+                pass
+    return sources
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,11 +103,13 @@ def pytest_collection_modifyitems(config, items):
         if module not in helpers:
             helpers[module] = _spawning_helpers(module)
         try:
-            src = inspect.getsource(fn)
+            sources = [inspect.getsource(fn), *_fixture_sources(item)]
         except (OSError, TypeError):
             continue
-        if SPAWNS.search(src) or any(
-            re.search(rf"\b{re.escape(h)}\(", src) for h in helpers[module]
+        if any(
+            SPAWNS.search(src)
+            or any(re.search(rf"\b{re.escape(h)}\(", src) for h in helpers[module])
+            for src in sources
         ):
             item.add_marker(pytest.mark.subprocess)
 

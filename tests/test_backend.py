@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def run(code, **env):
     e = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
@@ -13,10 +15,26 @@ def run(code, **env):
     )
 
 
-def test_import_selects_jax_without_env_var():
-    r = run("import fairkl, keras; print(keras.backend.backend())")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip().endswith("jax")
+@pytest.fixture(scope="module")
+def plain_import():
+    """One fresh interpreter, no KERAS_BACKEND, serving the two checks of a plain import (each
+    start costs ~3.5 s of CPU importing jax and keras): one printed line per check."""
+    return run(
+        "import jax, fairkl, keras\n"
+        "print('backend', keras.backend.backend())\n"
+        "print('x64', jax.config.jax_enable_x64)\n"
+    )
+
+
+def printed(result, check: str) -> str:
+    """What the fresh interpreter printed for one check (its line, without the label)."""
+    lines = dict(line.split(maxsplit=1) for line in result.stdout.splitlines() if " " in line)
+    return lines.get(check, f"<no line {check!r}: {result.stdout!r}>")
+
+
+def test_import_selects_jax_without_env_var(plain_import):
+    assert plain_import.returncode == 0, plain_import.stderr
+    assert printed(plain_import, "backend") == "jax"
 
 
 def test_keras_imported_with_other_backend_gives_clear_error():
@@ -31,10 +49,10 @@ def test_env_var_naming_other_backend_gives_clear_error():
     assert "KERAS_BACKEND='torch'" in r.stderr
 
 
-def test_import_leaves_x64_as_jax_has_it():
+def test_import_leaves_x64_as_jax_has_it(plain_import):
     # fairkl's float64 work runs in a scoped context (tests/test_x64_scope.py).
-    r = run("import jax, fairkl; print(jax.config.jax_enable_x64)")
-    assert r.returncode == 0 and r.stdout.strip().endswith("False"), r.stderr
+    assert plain_import.returncode == 0, plain_import.stderr
+    assert printed(plain_import, "x64") == "False"
 
 
 def test_x64_opt_out_keeps_jax_default():

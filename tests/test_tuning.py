@@ -154,6 +154,20 @@ def test_configurable_space_and_grid_search(split, tmp_path):
         FairKernelRidgeHyperModel(*split, space={"gamma": 1.0})
 
 
+def one_blas_thread():
+    """One BLAS thread while KerasTuner's Bayesian oracle picks its trials.
+
+    Its acquisition search (scikit-learn's Gaussian process, SciPy's L-BFGS-B from many starts)
+    makes ~15,000 tiny BLAS calls per search; with OpenBLAS's two threads each one pays a thread
+    hand-off: 12.9 s of CPU for a 5-trial search against 3.5 s with one thread, same trials and
+    scores (measured at load 4.5). fairkl's fits limit BLAS themselves (programs.blas_limit);
+    the oracle runs outside them.
+    """
+    import threadpoolctl
+
+    return threadpoolctl.threadpool_limits(1, user_api="blas")
+
+
 def test_bayesian_optimization_and_hyperband(hypermodel, split, tmp_path):
     bo = kt.BayesianOptimization(
         hypermodel,
@@ -164,7 +178,8 @@ def test_bayesian_optimization_and_hyperband(hypermodel, split, tmp_path):
         directory=tmp_path,
         project_name="bo",
     )
-    bo.search(verbose=0)
+    with one_blas_thread():
+        bo.search(verbose=0)
     assert len(trials_table(bo)) == 5
     hb = kt.Hyperband(
         hypermodel,
@@ -305,6 +320,18 @@ def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
     assert all(r["mu"] < 5 for r in trials_table(tuner))
 
 
+def search_env(directory) -> dict:
+    """JAX's compilation cache for the search processes a test starts.
+
+    The suite's own cache (tests/conftest.py sets it in the environment, which the processes
+    inherit) when there is one, so that a search process loads the programs that earlier
+    processes and tests compiled instead of compiling them again (several CPU seconds each);
+    without it (``FAIRKL_TEST_JAX_CACHE=0``) one cache in ``directory`` shared by the test's
+    processes, so that at least a resumed process reuses the first one's programs.
+    """
+    return {} if os.environ.get("JAX_COMPILATION_CACHE_DIR") else jax_cache_env(directory)
+
+
 def completed(directory, project="p"):
     oracle = kt.oracles.RandomSearchOracle(objective=OBJ, max_trials=1)
     oracle._set_project_dir(str(directory), project)
@@ -313,10 +340,7 @@ def completed(directory, project="p"):
 
 
 def test_killed_batched_search_resumes_without_loss_or_duplicates(tmp_path):
-    env = {
-        **os.environ,
-        **jax_cache_env(tmp_path),
-    }  # the resumed process reuses the first one's programs
+    env = {**os.environ, **search_env(tmp_path)}  # the resumed process reuses compiled programs
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "batched", str(tmp_path), "40", "0.5"],
         stdout=subprocess.DEVNULL,
@@ -360,7 +384,7 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     port = str(free_port())
     base = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
     base.update(
-        KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port, **jax_cache_env(tmp_path)
+        KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=port, **search_env(tmp_path)
     )
     cmd = [sys.executable, str(SCRIPT), "random", str(tmp_path), "12"]
     chief = subprocess.Popen(
@@ -369,7 +393,9 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    time.sleep(3)
+    # The workers start at once, with the chief: KerasTuner's client calls the chief with
+    # wait_for_ready=True (keras_tuner/src/distribute/oracle_client.py), so a worker that is
+    # ready first waits for the chief's server instead of failing (no sleep needed).
     workers = [
         subprocess.Popen(
             cmd,

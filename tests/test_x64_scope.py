@@ -2,7 +2,8 @@
 
 The references are independent of the code under test: scikit-learn's ``KernelRidge`` (a
 dense float64 solve in SciPy), the same fit with the user's global ``jax_enable_x64`` on,
-and a fresh interpreter for what ``import fairkl`` leaves behind.
+and a fresh interpreter for what ``import fairkl`` leaves behind (one per user setting, shared
+by the checks that need it).
 """
 
 import os
@@ -206,58 +207,25 @@ def test_a_search_leaves_the_user_setting(user_default, data, tmp_path):
 
 
 # ------------------------------------------------------------- a fresh interpreter
-def run(code: str, **env):
-    e = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "JAX_ENABLE_X64")}
-    e.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=e,
-        timeout=300,
-    )
-
-
-def test_import_and_a_fit_leave_a_fresh_process_as_jax_made_it():
-    r = run(
-        """
-        import jax, jax.numpy as jnp
-        import fairkl
-        from fairkl.datasets import make_seed_data
-        print(jax.config.jax_enable_x64, jnp.ones(3).dtype)
-        X, y, q = make_seed_data(n=40, seed=0)
-        fairkl.FairKernelRidge(1.0, 0.1, 1.0, dtype="float64").fit(X, y, q=q).predict(X)
-        print(jax.config.jax_enable_x64, jnp.ones(3).dtype)
-        """
-    )
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["False", "float32"] * 2
-
-
-def test_a_user_who_turned_x64_on_keeps_it():
-    r = run(
-        """
-        import jax
-        jax.config.update("jax_enable_x64", True)
-        import fairkl, jax.numpy as jnp
-        from fairkl.datasets import make_seed_data
-        X, y, q = make_seed_data(n=40, seed=0)
-        fairkl.FairKernelRidge(1.0, 0.1, 1.0, dtype="float64").fit(X, y, q=q).predict(X)
-        print(jax.config.jax_enable_x64, jnp.ones(3).dtype)
-        """
-    )
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["True", "float64"]
-
-
-COMPILES = """
-    import sys, jax, numpy as np
+# One fresh interpreter per user setting serves the three checks below (each pays ~3.5 s of CPU
+# importing jax, keras and fairkl): JAX's default (``scoped``: fairkl's own scope) and the
+# user's global ``jax_enable_x64`` set before importing fairkl (``global``). Each prints one
+# line per check: the setting right after the import, the programs lowered by two fits, the
+# setting after them. Nothing makes a JAX array before the fits are counted (an array made
+# first can compile a program a fit then reuses, and the counts would differ by mode for that
+# reason alone): right after the import the default float dtype is read from
+# ``jax.dtypes.canonicalize_dtype``, the rule ``jnp.ones`` follows, and after the fits from
+# ``jnp.ones(3)`` itself. The counts are lowerings (jit cache misses), which JAX's persistent
+# compilation cache does not change (it only skips XLA's compile of a lowered module).
+FRESH = """
+    import sys, jax
     if sys.argv[1] == "global":
         jax.config.update("jax_enable_x64", True)
-    import fairkl
+    import fairkl, jax.numpy as jnp
     from jax._src import dispatch
     from fairkl.datasets import make_seed_data
 
+    print("import", jax.config.jax_enable_x64, jax.dtypes.canonicalize_dtype(float), flush=True)
     lowered = []
     def listener(event, duration, **kwargs):
         if event == dispatch.JAXPR_TO_MLIR_MODULE_EVENT:  # one per jit cache miss
@@ -269,23 +237,54 @@ COMPILES = """
         m = fairkl.FairKernelRidge(1.0, 0.1, 1.0, dtype="float64").fit(X, y, q=q)
         p = m.predict(X)
         counts.append(len(lowered))
-    print(counts[0], counts[1], repr(p.tolist()))
+    print("compiles", counts[0], counts[1], repr(p.tolist()), flush=True)
+    print("fit", jax.config.jax_enable_x64, jnp.ones(3).dtype, flush=True)
 """
 
 
-def test_the_scope_compiles_no_more_programs_than_a_global_x64():
+@pytest.fixture(scope="module")
+def fresh() -> dict:
+    """mode -> (return code, {check: its printed words}, stderr) of a fresh interpreter."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "JAX_ENABLE_X64")}
+    procs = {
+        mode: subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(FRESH), mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for mode in ("scoped", "global")
+    }
+    out = {}
+    for mode, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        lines = dict(line.split(maxsplit=1) for line in stdout.splitlines() if line.strip())
+        out[mode] = (proc.returncode, lines, stderr[-3000:])
+    return out
+
+
+def test_import_and_a_fit_leave_a_fresh_process_as_jax_made_it(fresh):
+    code, lines, stderr = fresh["scoped"]
+    assert lines.get("import") == "False float32", (lines, stderr)  # import fairkl changed nothing
+    assert code == 0, stderr
+    assert lines.get("fit") == "False float32", (lines, stderr)  # nor did a CKA fit + predict
+
+
+def test_a_user_who_turned_x64_on_keeps_it(fresh):
+    code, lines, stderr = fresh["global"]
+    assert code == 0, stderr
+    assert lines.get("import") == "True float64", lines
+    assert lines.get("fit") == "True float64", lines
+
+
+def test_the_scope_compiles_no_more_programs_than_a_global_x64(fresh):
     """JAX keys compiled programs on the x64 flag: the scope must not add a second set."""
     out = {}
     for mode in ("scoped", "global"):
-        r = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(COMPILES), mode],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "JAX_COMPILATION_CACHE_DIR": ""},
-        )
-        assert r.returncode == 0, r.stderr
-        first, second, pred = r.stdout.split(maxsplit=2)
+        code, lines, stderr = fresh[mode]
+        assert code == 0, stderr
+        first, second, pred = lines["compiles"].split(maxsplit=2)
         out[mode] = (int(first), int(second), np.array(eval(pred)))
     assert out["scoped"][0] == out["global"][0] > 0, out
     assert out["scoped"][1] == out["scoped"][0]  # the second fit + predict compiles nothing

@@ -5,6 +5,7 @@ Each test failed before the fix it names and passes now.
 
 import gc
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import keras_tuner as kt
 import numpy as np
 import pytest
+import threadpoolctl
 from scipy.linalg import LinAlgWarning
 from sklearn.exceptions import ConvergenceWarning
 
@@ -264,12 +266,15 @@ def test_batched_tuner_runs_as_many_trials_as_the_stock_tuner(split, tmp_path, n
             "bayes": dict(max_trials=6, num_initial_points=2, seed=4),
         }[name]
         stock = stock(hm, objective=OBJ, directory=tmp_path, project_name="stock", **kwargs)
-    stock.search(verbose=0)
-    n_stock = len(stock.oracle.trials)
-    oracle = make()
-    before = oracle.max_consecutive_failed_trials
-    tuner = RecordingTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="batched")
-    tuner.search()
+    # One BLAS thread while the oracles pick trials (the Bayesian one makes ~15,000 tiny BLAS
+    # calls per search, ~3.7x the CPU with OpenBLAS's two threads; same trials either way).
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        stock.search(verbose=0)
+        n_stock = len(stock.oracle.trials)
+        oracle = make()
+        before = oracle.max_consecutive_failed_trials
+        tuner = RecordingTuner(hm, oracle, batch_size=4, directory=tmp_path, project_name="batched")
+        tuner.search()
     assert len(tuner.oracle.trials) == n_stock
     assert all(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
     if name == "grid":
@@ -393,7 +398,12 @@ def test_trials_table_counts_each_trial_once(hm, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["batched", "safe"])
-def test_sigkills_at_random_moments_then_resume(tmp_path, mode):
+def test_sigkills_at_random_moments_then_resume(tmp_path, mode, monkeypatch):
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        # The search processes use the suite's compilation cache (tests/conftest.py), inherited
+        # from this process, instead of a fresh one per test in which the first process compiles
+        # every program again (several CPU seconds); without a suite cache, the driver's own.
+        monkeypatch.setattr(kt_search_script, "jax_cache_env", lambda directory: {})
     rng = np.random.default_rng(11 if mode == "batched" else 12)
     result = kt_search_script.kill_and_resume(mode, tmp_path, 30, kills=2, rng=rng, timeout=300)
     assert result["kills"] >= 1
