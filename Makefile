@@ -25,8 +25,9 @@ SITE_URL    ?=
 REPO_BRANCH ?= main
 JOBS ?= 2
 # pytest-xdist: JOBS worker processes, each test file kept on one worker (its module fixtures are
-# built once, its tests run in order); JOBS=1 runs in this process, without xdist.
-XDIST = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile,-p no:xdist)
+# built once, its tests run in order), the longest files first (tests/conftest.py orders them;
+# xdist's own order, by number of tests, is turned off); JOBS=1 runs in this process, without xdist.
+XDIST = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS) --dist loadfile --no-loadscope-reorder,-p no:xdist)
 
 .PHONY: book test test-fast test-floor dist lab bench clean
 

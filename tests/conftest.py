@@ -12,6 +12,8 @@ Also, for the test suite only (fairkl itself never does this):
   suite on two pytest-xdist workers (``--dist loadfile``: a file's tests, and
   so its module fixtures, stay on one worker); each worker sets the same
   variables here, and JAX's cache is safe for concurrent processes.
+* The order of the test files: longest first (estimated from their kinds of tests), so that
+  pytest-xdist's workers end together (``make test`` turns xdist's own order off).
 * The ``subprocess`` marker on every test that starts another Python process
   (found from its source and that of the project's fixtures it uses:
   ``subprocess``, ``sys.executable`` or a helper function or class of its module
@@ -112,6 +114,49 @@ def pytest_collection_modifyitems(config, items):
             for src in sources
         ):
             item.add_marker(pytest.mark.subprocess)
+    _longest_files_first(items)
+
+
+#: Rough seconds per test item, to hand pytest-xdist the longest files first (`make test` passes
+#: ``--no-loadscope-reorder``: by default xdist orders files by their number of tests, which put
+#: a file of a few long tests, e.g. the site's, at the end, running alone while the other worker
+#: idled). A notebook cell, a test marked ``slow`` (builds) or ``subprocess`` (starts Python).
+ITEM_SECONDS = {"notebook": 1.0, "slow": 10.0, "subprocess": 3.0, "other": 0.05}
+
+
+def _item_seconds(item) -> float:
+    if str(item.path).endswith(".ipynb"):
+        return ITEM_SECONDS["notebook"]
+    for kind in ("slow", "subprocess"):
+        if item.get_closest_marker(kind) is not None:
+            return ITEM_SECONDS[kind]
+    return ITEM_SECONDS["other"]
+
+
+def _longest_files_first(items) -> None:
+    """Reorder ``items`` in place: files by their estimated seconds, longest first (stable).
+
+    A test module may state its own estimate as ``EXPECTED_SECONDS`` (e.g. one test that
+    installs a virtual environment: minutes, however few its tests).
+    """
+    cost: dict = {}
+    for item in items:
+        cost[item.path] = cost.get(item.path, 0.0) + _item_seconds(item)
+    for item in items:
+        stated = getattr(getattr(item, "module", None), "EXPECTED_SECONDS", None)
+        if stated is not None:
+            cost[item.path] = float(stated)
+    rank = {path: i for i, path in enumerate(sorted(cost, key=lambda p: (-cost[p], str(p))))}
+    items.sort(key=lambda item: rank[item.path])
+
+
+@pytest.fixture(scope="session")
+def full_site(tmp_path_factory):
+    """The whole book built once per test run without a repository and without executing its
+    pages (tests/site_build.py: shared by the pytest-xdist workers); the HTML folder."""
+    from tests.site_build import shared_full_site
+
+    return shared_full_site(tmp_path_factory)
 
 
 @pytest.fixture(scope="session", autouse=True)

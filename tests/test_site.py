@@ -4,21 +4,22 @@ the package with it (book/_ext/site_downloads.py): this version's wheel and sdis
 every page, linked from Installation and from every notebook page, enough to install fairkl
 and run a page with no repository (checked end to end in a new virtual environment).
 
-The whole book is built once without a repository (as ``make book`` does, but without executing
-the notebooks: nbval runs them in the same ``make test``); the buttons are checked on a two-page book built with the same ``_config.yml`` and extensions, to keep CI short.
+The whole book is built once per test run without a repository (the ``full_site`` fixture of
+tests/conftest.py, shared by the pytest-xdist workers; as ``make book`` does, but without
+executing the notebooks: nbval runs them in the same ``make test``); the buttons are checked on
+a two-page book built with the same ``_config.yml`` and extensions, to keep CI short. The
+end-to-end install from the site is tests/test_site_install.py (its own file, so that the other
+worker runs these tests while it installs).
 """
 
-import os
 import re
 import shutil
-import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.test_packaging import SMOKE  # the wheel's smoke test
+from tests.site_build import PAGES, SDIST, VERSION, WHEEL, ZIP, build_site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,15 +35,11 @@ def _extension(name: str):
         sys.path.pop(0)
 
 
+#: Read by tests/conftest.py to order the files (two site builds and reading them: ~45 s).
+EXPECTED_SECONDS = 45
+
 REPO = "https://github.com/example-owner/fairkl"
 SITE = "https://example-owner.github.io/fairkl"
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-WHEEL, SDIST, ZIP = (
-    f"fairkl-{VERSION}-py3-none-any.whl",
-    f"fairkl-{VERSION}.tar.gz",
-    f"fairkl-{VERSION}-notebooks.zip",
-)
-PAGES = sorted(p.stem for p in (ROOT / "book").glob("*.py"))  # every notebook page
 # A script, style sheet, preloaded font or image taken from another host (absolute or protocol-relative URL).
 EXTERNAL = re.compile(
     r"<(?:script|link|img)\b[^>]*\b(?:src|href)=\"(?:https?:)?//[^\"]*\"[^>]*>", re.I
@@ -52,35 +49,9 @@ REPO_BUTTONS = re.compile(r"btn-source-(?:repository|issues|edit)-button")
 LINK_REL = re.compile(r"\brel=\"(?:stylesheet|preload|modulepreload|icon|prefetch)\"", re.I)
 
 
-def _build(source: Path, out: Path, repo_url: str = "", **variables: str) -> Path:
-    # Pages are not executed here (book/_ext/execution_switch.py): nbval executes and checks
-    # every notebook in the same `make test`, and the checks below only read the HTML. The zip
-    # of notebooks therefore carries them without outputs (its README says so);
-    # test_the_site_alone_installs_fairkl_and_runs_a_page executes one of them.
-    env = dict(
-        os.environ, FAIRKL_REPO_URL=repo_url, PYTHONPATH=str(ROOT), FAIRKL_BOOK_EXECUTE="off"
-    )
-    env.pop("FAIRKL_SITE_URL", None)
-    env.pop("FAIRKL_DIST_DIR", None)
-    env.update(variables)
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jupyter_book), "build", str(source), "--path-output", str(out), "-W", "-n",
-                             "--keep-going"], env=env, capture_output=True, text=True, timeout=1200)  # fmt: skip
-    log = result.stdout + result.stderr
-    (out / "build.log").write_text(log)
-    errors = [line for line in log.splitlines() if re.search(r"(Error|WARNING|Timeout)\b", line)]
-    assert result.returncode == 0, "\n".join(errors[:40]) + f"\nfull log: {out / 'build.log'}"
-    return out / "_build" / "html"
-
-
 def _external_resources(html: str) -> list[str]:
     tags = EXTERNAL.findall(html)
     return [t for t in tags if not t.lower().startswith("<link") or LINK_REL.search(t)]
-
-
-@pytest.fixture(scope="module")
-def full_site(tmp_path_factory):
-    return _build(ROOT, tmp_path_factory.mktemp("book"))
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +73,7 @@ def tiny_site_with_repo(tmp_path_factory, full_site):
     )  # fmt: skip
     # The wheel and sdist of the full build (the tiny book is no package to build).
     dist = str(full_site / "_static" / "downloads")
-    return _build(
+    return build_site(
         src, tmp_path_factory.mktemp("tiny_out"), REPO, FAIRKL_SITE_URL=SITE, FAIRKL_DIST_DIR=dist
     )
 
@@ -324,105 +295,6 @@ def test_site_url_must_be_an_https_address(monkeypatch, tmp_path):
 def test_readme_names_this_versions_files():
     readme = (ROOT / "README.md").read_text()
     assert f"'{WHEEL}[notebooks]'" in readme and f"unzip {ZIP}" in readme
-
-
-RUN_PAGE = """
-import sys, time, nbformat
-from nbclient import NotebookClient
-notebook = nbformat.read(sys.argv[1], as_version=4)
-notebook.cells.append(nbformat.v4.new_code_cell("import fairkl; print('FAIRKL', fairkl.__file__)"))
-start = time.perf_counter()
-NotebookClient(notebook, timeout=900, kernel_name="python3").execute()
-print("SECONDS", time.perf_counter() - start)
-print(notebook.cells[-1].outputs[0]["text"])
-"""
-
-
-@pytest.mark.slow
-def test_the_site_alone_installs_fairkl_and_runs_a_page(full_site, tmp_path):
-    """The route with no repository: the wheel from the site into a new virtual environment
-    (no system site-packages; pip takes the dependencies from its configured index and its
-    cache), the zip unpacked, one page executed there by the environment's own kernel, and
-    JupyterLab of that environment serving the folder with jupytext and jupyterlab-myst."""
-    import json
-    import socket
-    import time
-    import urllib.request
-    import zipfile
-
-    downloads = full_site / "_static" / "downloads"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PYTHONPATH", "KERAS_BACKEND", "VIRTUAL_ENV")
-    }
-    start = time.perf_counter()
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    bin_ = venv / "bin"
-    # First the wheel alone: its core dependencies suffice to import, fit and load the data
-    # (test_packaging.SMOKE, against scikit-learn); then the notebooks extra for the page.
-    result = subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet", str(downloads / WHEEL)],
-                            check=False, env=env, capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    result = subprocess.run(
-        [str(bin_ / "python"), "-c", SMOKE], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
-    assert (
-        result.returncode == 0 and result.stdout.startswith("ok") and str(venv) in result.stdout
-    ), result.stderr[-3000:]
-    result = subprocess.run([str(bin_ / "python"), "-m", "pip", "install", "--quiet", f"{downloads / WHEEL}[notebooks]"],
-                            check=False, env=env, capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    installed = time.perf_counter()
-    zipfile.ZipFile(downloads / ZIP).extractall(tmp_path)
-    folder = tmp_path / ZIP.removesuffix(".zip")
-    # Three independent processes of the new environment run side by side: JupyterLab starting
-    # (~5 s of CPU before it answers), the listing of its extensions, and the page. Neither of
-    # the first two waits for the page any more; each is still checked on its own.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    root = ["--allow-root"] if os.geteuid() == 0 else []
-    lab = subprocess.Popen([str(bin_ / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-                            "--IdentityProvider.token=t", *root], cwd=folder, env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    listing_extensions = subprocess.Popen([str(bin_ / "jupyter"), "labextension", "list"], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    page = "part3_fairkl_api"  # one of the quicker pages
-    try:
-        result = subprocess.run([str(bin_ / "python"), "-c", RUN_PAGE, f"{page}.ipynb"], check=False, cwd=folder,
-                                env=env, capture_output=True, text=True, timeout=1800)  # fmt: skip
-        ran = time.perf_counter()
-        assert result.returncode == 0, result.stderr[-3000:]
-        # fairkl in the kernel is the wheel's, not this tree's
-        assert f"FAIRKL {venv}" in result.stdout, result.stdout[-2000:]
-
-        extensions = listing_extensions.communicate(timeout=300)[1]
-        assert re.search(r"jupyterlab-myst v\S+ \S*enabled", extensions), extensions
-        assert re.search(r"jupyterlab-jupytext v\S+ \S*enabled", extensions), extensions
-
-        listing, deadline = None, time.monotonic() + 120
-        while listing is None and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/contents?token=t", timeout=5
-                ) as answer:
-                    listing = json.load(answer)
-            except OSError:
-                assert lab.poll() is None, f"JupyterLab exited with code {lab.returncode}"
-                time.sleep(0.1)
-        assert listing is not None, "JupyterLab did not answer in 2 minutes"
-        names = {item["name"] for item in listing["content"]}
-        assert {f"{p}.ipynb" for p in PAGES} <= names
-    finally:
-        lab.terminate()
-        lab.wait(timeout=60)
-        if listing_extensions.poll() is None:
-            listing_extensions.kill()
-            listing_extensions.wait()
-    print(f"install {installed - start:.0f} s, run {page} {ran - installed:.0f} s (JupyterLab "
-          f"starting alongside), JupyterLab answered {time.perf_counter() - ran:.1f} s later")  # fmt: skip
 
 
 @pytest.mark.book

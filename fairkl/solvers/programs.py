@@ -219,7 +219,7 @@ def fit_cka_batch(
 
     Each fit is :func:`fit_cka_lean`'s (the smoother applied through the
     Cholesky factor, the penalty by row blocks, the dense kernel on q), with
-    the jitter found inside the program (:func:`fairkl.linalg.cholesky_jitter`)
+    the jitter found inside the program (``fairkl.linalg.cholesky_jitter``)
     instead of by re-running it. Against :func:`fit_cka` (a stored smoother
     and automatic differentiation) it compiled in 2.25 s instead of 2.70 s
     of CPU and ran 16 fits of the book's data in 25.0 ms instead of 27.3 ms.
