@@ -286,7 +286,9 @@ def run_split(seed):
             return 2.0 * eg.predict(Pte, random_state=seed) - 1
 
         dv = 2.0 * eg.predict(Pv, random_state=seed) - 1
-        runs["ExponentiatedGradient"].append(val_test(dv, eg_test, yv, sv))
+        runs["ExponentiatedGradient"].append(
+            val_test(dv, eg_test, yv, sv)
+        )
     runs["ThresholdOptimizer"] = []
     for tol in KNOBS["ThresholdOptimizer"]:
         to = ThresholdOptimizer(
