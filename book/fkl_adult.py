@@ -1313,9 +1313,11 @@ assert abs(gap_te[-1]) < 3 * s_f * np.sqrt(
 # ```{exercise} Race and sex together
 # :label: adult-ex-race-sex
 # :nonumber:
-# The paper also uses $q$ = race + sex. Take the two-column version: the
-# sex indicator and a "white" indicator (race coarsened to white or not,
-# {glue:text}`adult_white_share:.0f`% of the test rows white). Refit the
+# The paper also uses $q$ = race + sex, as 7 one-hot columns. Take a
+# two-column version: the sex indicator and a "white" indicator (race
+# coarsened to white or not, {glue:text}`adult_white_share:.0f`% of the
+# test rows white); with two columns, like the one-hot sex, the fit runs
+# on the programs the other paths of this chapter compiled. Refit the
 # HSIC path with that $q$, at the same fairkl $\mu$ as $\mu_c = 10^{-2}$
 # above, and report, beside plain KRR, the test HSIC with respect to the
 # two columns, the parity gap between white and other people, and the
