@@ -46,8 +46,8 @@ peak and one afterwards; the CKA fit (:func:`fit_cka_lean`) applies the
 smoother with two triangular solves and evaluates its penalty in row blocks
 (:func:`cka_value_and_grad`), adding the dense kernel on q only when it has
 no small exact factor. :func:`fit_cka` (a stored smoother, automatic
-differentiation) is the dense form, vmappable; the tuner's batches
-(:func:`fit_cka_batch`) run the lean fit, which compiles and runs faster. ``tests/test_lean.py`` checks the counts on XLA's buffer assignment.
+differentiation) is the dense form, faster for small n and vmapped by the
+tuner. ``tests/test_lean.py`` checks the counts on XLA's buffer assignment.
 
 Layout of the package: :mod:`~fairkl.solvers.objective` (the objective and
 its penalties, and the one blocked map over rows), :mod:`~fairkl.solvers.exact`

@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 from fairkl.kernels import median_heuristic, rbf_kernel
-from fairkl.linalg import add_diagonal, cho_solve, cholesky, cholesky_jitter, factor_condition
+from fairkl.linalg import add_diagonal, cho_solve, cholesky, factor_condition
 from fairkl.sensitive import centered_kernel
 from fairkl.solvers.exact import fkl_hsic_from_factor, fkl_hsic_path, fkl_hsic_solve
 from fairkl.solvers.lbfgs import cka_descent, cka_descent_factor
@@ -210,19 +210,12 @@ def fit_cka_lean(
 def fit_cka_batch(
     X, y, q, sigma_f, tol, sigmas, lams, mus, sigma_qs, lrs, epochs, kernel_q="rbf", kernel="rbf"
 ):
-    """The CKA fit for a batch of hyperparameters in one compiled call, one fit after another.
+    """:func:`fit_cka` for a batch of hyperparameters in one compiled call, one fit after another.
 
     ``X, y, q, sigma_f, tol`` are shared (``y`` standardised, ``sigma_f`` in its
     units); ``sigmas, lams, mus, sigma_qs, lrs`` (float) and ``epochs`` (int)
     are 1-D of one length B. Returns a :class:`FitResult` whose fields have a
     leading axis B.
-
-    Each fit is :func:`fit_cka_lean`'s (the smoother applied through the
-    Cholesky factor, the penalty by row blocks, the dense kernel on q), with
-    the jitter found inside the program (``fairkl.linalg.cholesky_jitter``)
-    instead of by re-running it. Against :func:`fit_cka` (a stored smoother
-    and automatic differentiation) it compiled in 2.25 s instead of 2.70 s
-    of CPU and ran 16 fits of the book's data in 25.0 ms instead of 27.3 ms.
 
     The fits run in sequence (``jax.lax.map``), not vectorised (``jax.vmap``):
     each one stops at its own step count. A vmapped ``while_loop`` runs every
@@ -234,11 +227,9 @@ def fit_cka_batch(
 
     def one(args):
         sigma, lam, mu, sigma_q, lr, ep = args
-        K = x_kernel(kernel)(X, sigma=sigma)
-        chol, jitter = cholesky_jitter(add_diagonal(K, lam))
-        pen = BlockedCKA.make(sigma_f, Lc=centered_kernel(q, sigma_q, kernel_q))
-        res = cka_descent_factor(chol, jitter, y, lam, mu, pen, ep, lr, tol)
-        return res._replace(sigma_q=sigma_q)
+        return fit_cka(
+            X, y, q, sigma, lam, mu, sigma_q, sigma_f, ep, lr, tol, kernel_q=kernel_q, kernel=kernel
+        )
 
     return jax.lax.map(one, (sigmas, lams, mus, sigma_qs, lrs, epochs))
 
