@@ -16,7 +16,13 @@ import numpy as np
 from keras import ops
 
 from fairkl.kernels import median_heuristic, rbf_kernel
-from fairkl.linalg import add_diagonal, cho_solve, cholesky, factor_condition
+from fairkl.linalg import (
+    add_diagonal,
+    cho_solve,
+    cholesky,
+    factor_condition,
+    factor_condition_passing,
+)
 from fairkl.sensitive import centered_kernel
 from fairkl.solvers.exact import fkl_hsic_from_factor, fkl_hsic_path, fkl_hsic_solve
 from fairkl.solvers.lbfgs import cka_descent, cka_descent_factor
@@ -196,7 +202,7 @@ def fit_cka_lean(
     is built (a second n × n array). The kernel on ``X`` is never stored.
     """
     chol = ridge_factor(X, sigma, lam, jitter, kernel)
-    condition = factor_condition(chol)
+    condition, chol = factor_condition_passing(chol)
     if B is not None:
         pen = BlockedCKA.make(sigma_f, B=B)
     else:
