@@ -133,7 +133,7 @@ def factor_condition_passing(chol, iters: int = 10):
 
 
 def factor_condition(chol, iters: int = 10):
-    """:func:`factor_condition_passing`'s estimate alone."""
+    """The estimate of ``factor_condition_passing`` alone (for callers that do not use the factor afterwards)."""
     return factor_condition_passing(chol, iters)[0]
 
 
