@@ -72,8 +72,8 @@ book: $(STAMP)
 	echo "make book ($$state): $$(( $$(date +%s) - start )) s"
 
 # The book's notebooks run too: converted to .ipynb in $(NBTEST)/ (ignored by git)
-# and executed by nbval; their hidden assert cells check the key numbers. The pages come first:
-# they are the longest files, and the workers then fill the end with the short test files.
+# and executed by nbval; their hidden assert cells check the key numbers. The workers take the
+# files longest first (tests/conftest.py orders them), so that they end together.
 test: $(STAMP)
 	rm -rf $(NBTEST) && mkdir -p $(NBTEST)
 	for f in book/*.py; do $(BIN)/jupytext --quiet --to ipynb -o $(NBTEST)/$$(basename $$f .py).ipynb $$f; done
