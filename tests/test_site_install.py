@@ -25,7 +25,8 @@ notebook.cells.append(nbformat.v4.new_code_cell("import fairkl; print('FAIRKL', 
 start = time.perf_counter()
 NotebookClient(notebook, timeout=900, kernel_name="python3").execute()
 print("SECONDS", time.perf_counter() - start)
-print(notebook.cells[-1].outputs[0]["text"])
+# The kernel may send one print as several stream messages (it flushes on a timer): join them.
+print("".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.get("name") == "stdout"))
 """
 
 
