@@ -34,7 +34,14 @@ from typing import NamedTuple
 import numpy as np
 
 from fairkl import _validation as v
-from fairkl.metrics.groups import as_decisions, as_vector
+from fairkl.metrics.groups import (
+    as_decisions,
+    as_vector,
+    class_counts,
+    class_rates,
+    encode_groups,
+    need_two_groups,
+)
 
 __all__ = [
     "GroupROC",
@@ -55,18 +62,11 @@ __all__ = [
 
 
 def _groups(sensitive_features, n: int, name_n: str) -> tuple[np.ndarray, list]:
-    """Group codes and labels; the length must be ``n``; at least 2 groups."""
-    if sensitive_features is None:
-        raise ValueError(
-            "sensitive_features is None; pass the group (sensitive attribute) of every sample."
-        )
-    codes, names = v.group_labels(sensitive_features, "sensitive_features", return_labels=True)
+    """Group codes and labels (:func:`~fairkl.metrics.groups.encode_groups`); the length must be ``n``; at least 2 groups."""
+    codes, names, _ = encode_groups(sensitive_features, "sensitive_features")
     if codes.shape[0] != n:
         raise ValueError(f"sensitive_features has {codes.shape[0]} rows but {name_n} has {n}.")
-    if len(names) < 2:
-        raise ValueError(
-            f"a gap between groups needs at least 2 groups in sensitive_features; got {names}."
-        )
+    need_two_groups(names)
     return codes, names
 
 
@@ -76,35 +76,6 @@ def _labels_and_decisions(y_true, y_pred):
     if y.shape != d.shape:
         raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {d.shape[0]}.")
     return y, d
-
-
-def _class_counts(y, codes, names, which: str) -> np.ndarray:
-    """Rows of class ``which`` ("positive"/"negative") per group; every group needs one."""
-    mask = y if which == "positive" else ~y
-    counts = np.bincount(codes[mask], minlength=len(names))
-    if np.any(counts == 0):
-        empty = [names[g] for g in np.flatnonzero(counts == 0)]
-        rate = "true-positive" if which == "positive" else "false-positive"
-        raise ValueError(
-            f"the {rate} rate is undefined for group(s) {empty}: no {which} labels in y_true."
-        )
-    return counts
-
-
-def _rates(y, D, codes, names, which: str) -> np.ndarray:
-    """Per-group rate of positive decisions among rows of one class.
-
-    ``D`` is (n,) or (n_thresholds, n) boolean; returns (G,) or (n_thresholds, G).
-    """
-    mask = y if which == "positive" else ~y
-    counts = _class_counts(y, codes, names, which)
-    G = len(names)
-    D2 = np.atleast_2d(D)[:, mask].astype(float)
-    # One-hot of the group codes of the selected rows: sums per group by a matrix product.
-    onehot = np.zeros((mask.sum(), G))
-    onehot[np.arange(mask.sum()), codes[mask]] = 1.0
-    rates = (D2 @ onehot) / counts
-    return rates if D.ndim == 2 else rates[0]
 
 
 # ---------------------------------------------------------------------------
@@ -199,7 +170,7 @@ def true_positive_rate_difference(y_true, y_pred, *, sensitive_features) -> floa
     """
     y, d = _labels_and_decisions(y_true, y_pred)
     codes, names = _groups(sensitive_features, y.shape[0], "y_pred")
-    r = _rates(y, d, codes, names, "positive")
+    r = class_rates(y, d, codes, names, "positive")
     return float(r.max() - r.min())
 
 
@@ -230,7 +201,7 @@ def false_positive_rate_difference(y_true, y_pred, *, sensitive_features) -> flo
     """
     y, d = _labels_and_decisions(y_true, y_pred)
     codes, names = _groups(sensitive_features, y.shape[0], "y_pred")
-    r = _rates(y, d, codes, names, "negative")
+    r = class_rates(y, d, codes, names, "negative")
     return float(r.max() - r.min())
 
 
@@ -263,8 +234,8 @@ def equalized_odds_difference(y_true, y_pred, *, sensitive_features) -> float:
     """
     y, d = _labels_and_decisions(y_true, y_pred)
     codes, names = _groups(sensitive_features, y.shape[0], "y_pred")
-    tpr = _rates(y, d, codes, names, "positive")
-    fpr = _rates(y, d, codes, names, "negative")
+    tpr = class_rates(y, d, codes, names, "positive")
+    fpr = class_rates(y, d, codes, names, "negative")
     return float(max(tpr.max() - tpr.min(), fpr.max() - fpr.min()))
 
 
@@ -349,8 +320,8 @@ def group_roc(y_true, y_score, *, sensitive_features) -> dict:
         for one group only, or for lengths, NaN or label codings that do not fit.
     """
     y, s, codes, names = _score_groups(y_true, y_score, sensitive_features)
-    _class_counts(y, codes, names, "positive")
-    _class_counts(y, codes, names, "negative")
+    class_counts(y, codes, names, "positive")
+    class_counts(y, codes, names, "negative")
     return {name: _roc(y[codes == g], s[codes == g]) for g, name in enumerate(names)}
 
 
@@ -433,8 +404,8 @@ def threshold_sweep(y_true, y_score, *, sensitive_features, thresholds=None):
     onehot = np.zeros((s.shape[0], G))
     onehot[np.arange(s.shape[0]), codes] = 1.0
     group_rate = (D.astype(float) @ onehot) / onehot.sum(axis=0)
-    tpr = _rates(y, D, codes, names, "positive")
-    fpr = _rates(y, D, codes, names, "negative")
+    tpr = class_rates(y, D, codes, names, "positive")
+    fpr = class_rates(y, D, codes, names, "negative")
     dtpr = tpr.max(axis=1) - tpr.min(axis=1)
     dfpr = fpr.max(axis=1) - fpr.min(axis=1)
     table = {

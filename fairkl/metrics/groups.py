@@ -118,11 +118,43 @@ def _prepare(y_true, y_pred, sensitive_features, need_true: bool = True):
     return y, f, codes, names, attrs
 
 
-def _need_two_groups(names) -> None:
+def need_two_groups(names) -> None:
     if len(names) < 2:
         raise ValueError(
             f"a gap between groups needs at least 2 groups in sensitive_features; got {names}."
         )
+
+
+def class_counts(y, codes, names, which: str) -> np.ndarray:
+    """Rows of class ``which`` ("positive"/"negative") per group; every group needs one.
+
+    Shared with :mod:`fairkl.metrics.decisions` (public within the package, not in ``__all__``).
+    """
+    mask = y if which == "positive" else ~y
+    counts = np.bincount(codes[mask], minlength=len(names))
+    if np.any(counts == 0):
+        empty = [names[g] for g in np.flatnonzero(counts == 0)]
+        rate = "true-positive" if which == "positive" else "false-positive"
+        raise ValueError(
+            f"the {rate} rate is undefined for group(s) {empty}: no {which} labels in y_true."
+        )
+    return counts
+
+
+def class_rates(y, D, codes, names, which: str) -> np.ndarray:
+    """Per-group rate of positive decisions among rows of one class.
+
+    ``D`` is (n,) or (n_thresholds, n) boolean; returns (G,) or (n_thresholds, G).
+    """
+    mask = y if which == "positive" else ~y
+    counts = class_counts(y, codes, names, which)
+    G = len(names)
+    D2 = np.atleast_2d(D)[:, mask].astype(float)
+    # One-hot of the group codes of the selected rows: sums per group by a matrix product.
+    onehot = np.zeros((mask.sum(), G))
+    onehot[np.arange(mask.sum()), codes[mask]] = 1.0
+    rates = (D2 @ onehot) / counts
+    return rates if D.ndim == 2 else rates[0]
 
 
 def as_decisions(x, name: str) -> np.ndarray:
@@ -268,7 +300,7 @@ def mse_gap(y_true, y_pred, *, sensitive_features) -> float:
     float
     """
     y, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features)
-    _need_two_groups(names)
+    need_two_groups(names)
     m = _group_means((f - y) ** 2, codes, len(names))
     return float(m.max() - m.min())
 
@@ -287,7 +319,7 @@ def mae_gap(y_true, y_pred, *, sensitive_features) -> float:
     float
     """
     y, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features)
-    _need_two_groups(names)
+    need_two_groups(names)
     m = _group_means(np.abs(f - y), codes, len(names))
     return float(m.max() - m.min())
 
@@ -319,7 +351,7 @@ def mean_prediction_gap(y_true, y_pred, *, sensitive_features, group=None) -> fl
     float
     """
     _, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features, need_true=False)
-    _need_two_groups(names)
+    need_two_groups(names)
     if group is None:
         if len(names) != 2:
             raise ValueError(
@@ -354,7 +386,7 @@ def mean_prediction_difference(y_true, y_pred, *, sensitive_features) -> float:
     float
     """
     _, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features, need_true=False)
-    _need_two_groups(names)
+    need_two_groups(names)
     m = _group_means(f, codes, len(names))
     return float(m.max() - m.min())
 
@@ -379,7 +411,7 @@ def _w1(x: np.ndarray, z: np.ndarray) -> float:
 
 def _pairwise_max(distance, y_pred, sensitive_features, y_true) -> float:
     _, f, codes, names, _ = _prepare(y_true, y_pred, sensitive_features, need_true=False)
-    _need_two_groups(names)
+    need_two_groups(names)
     samples = [f[codes == g] for g in range(len(names))]
     return max(distance(a, b) for a, b in itertools.combinations(samples, 2))
 
@@ -488,7 +520,7 @@ def _decision_groups(y_true, y_pred, sensitive_features, labels: bool = True):
         raise ValueError(
             f"sensitive_features has {codes.shape[0]} rows but y_pred has {d.shape[0]}."
         )
-    _need_two_groups(names)
+    need_two_groups(names)
     return y, d, codes, names
 
 
@@ -534,14 +566,7 @@ def equal_opportunity_difference(y_true, y_pred, *, sensitive_features) -> float
     float
     """
     y, d, codes, names = _decision_groups(y_true, y_pred, sensitive_features)
-    G = len(names)
-    pos = np.bincount(codes[y], minlength=G)
-    if np.any(pos == 0):
-        empty = [names[g] for g in np.flatnonzero(pos == 0)]
-        raise ValueError(
-            f"the true-positive rate is undefined for group(s) {empty}: no positive labels in y_true."
-        )
-    tpr = np.bincount(codes[y], d[y].astype(float), G) / pos
+    tpr = class_rates(y, d, codes, names, "positive")
     return float(tpr.max() - tpr.min())
 
 
