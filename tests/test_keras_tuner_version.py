@@ -71,24 +71,25 @@ def test_save_json_is_replaced_only_inside_the_block_and_restored_after_an_error
 def test_a_batched_search_leaves_keras_tuner_as_it_found_it(tmp_path):
     import keras_tuner as kt
     from keras_tuner.src import utils as kt_utils
+    from keras_tuner.src.engine.stateful import Stateful
 
     from fairkl.datasets import make_seed_data
     from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel
 
-    original = kt_utils.save_json
+    original, original_save = kt_utils.save_json, Stateful.save
     X, y, q = make_seed_data(n=60, seed=2)
     hm = FairKernelRidgeHyperModel(X[:40], y[:40], q[:40], X[40:], y[40:], q[40:])
     seen = []
-    hm_fit = hm.evaluate_batch
+    hm_start = hm.start_batch
 
     def spy(values):  # inside the search: KerasTuner's writer is fairkl's atomic one
         seen.append(kt_utils.save_json is persistence._write_or_defer)
-        return hm_fit(values)
+        return hm_start(values)
 
-    hm.evaluate_batch = spy
+    hm.start_batch = spy
     oracle = kt.oracles.RandomSearchOracle(
         objective=kt.Objective("val_mse", "min"), max_trials=2, seed=0
     )
     BatchedTuner(hm, oracle, directory=tmp_path, project_name="p").search()
     assert seen and all(seen)
-    assert kt_utils.save_json is original
+    assert kt_utils.save_json is original and Stateful.save is original_save

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import NamedTuple
 
 import jax
 import keras_tuner as kt
 
 from fairkl import _validation as v
 from fairkl._backend import x64_methods
-from fairkl.tuning import persistence
+from fairkl.tuning import persistence, programs
 from fairkl.tuning.hypermodel import FairKernelRidgeHyperModel, refit
 
 Status = kt.engine.trial.TrialStatus
@@ -47,10 +48,23 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     search. The tuner hooks ``on_search_begin/end``, ``pre_create_trial`` and
     ``on_trial_begin/end`` are called as the stock loop calls them.
 
+    With a ``RandomSearchOracle`` (whose proposals do not depend on results)
+    KerasTuner's bookkeeping runs while the compiled fits do: a batch's fits
+    are dispatched (JAX runs them asynchronously), the next batch is asked
+    for, and the previous one is recorded and written meanwhile, using a
+    second set of slots. The trials, their ids and values are the same as
+    one batch at a time (tested). A 1,000-trial search spends ~1 s in that
+    bookkeeping (``benchmarks/bench_tuning.py``). Trials a search left
+    RUNNING in this tuner's slots (an interrupted or killed search) are
+    queued again at the start of the next search and run first. (Here a
+    batch's ``on_trial_begin`` calls come before the previous batch's
+    ``on_trial_end`` calls.)
+
     Crash safety: every state file is written atomically, once per batch
     (:func:`fairkl.tuning.persistence.deferred_writes`: trial files first,
-    ``oracle.json`` last; a kill loses at most the batch being evaluated,
-    whose trials were not recorded and are drawn again), the project is
+    ``oracle.json`` last; a kill loses at most the batches being evaluated:
+    their trials are drawn again, or, if already written as RUNNING, run
+    again), the project is
     repaired before a resume (see :func:`fairkl.tuning.persistence.repair_project`),
     a project started with another space or other data is refused, and one
     process at a time may write the project (an ``fcntl`` lock beside it,
@@ -110,28 +124,83 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
             return super().search(*fit_args, **fit_kwargs)  # the chief only serves the oracle
         if self._lock is None and not persistence.distributed_mode():
             self._lock = persistence.acquire_lock(self.project_dir)
+        check = _ConsecutiveFailures(self.oracle)
+        if isinstance(self.oracle, kt.Oracle):  # not a distributed worker's client of the chief's
+            self.oracle._check_consecutive_failures = check  # this oracle only, this search
         try:
-            with persistence.atomic_writes():
+            with persistence.atomic_writes(), programs.blas_limit(len(self.hypermodel.X_train)):
                 self.on_search_begin()
-                stopped = False
-                while not stopped:
-                    with (
-                        persistence.deferred_writes()
-                    ):  # one write per trial file, one oracle.json per batch
-                        batch, stopped = self._ask()
-                        if batch:
-                            self._run_batch(batch)
-                    if not batch and not stopped:
-                        time.sleep(0.01)  # IDLE with nothing of ours running: others are; ask again
+                if persistence.distributed_mode():
+                    self._search_in_turn()
+                else:
+                    self._requeue_own_running_trials()
+                    if type(self.oracle) is kt.oracles.RandomSearchOracle:
+                        self._search_pipelined()
+                    else:
+                        self._search_in_turn()
                 self.on_search_end()
         finally:
+            if self.oracle.__dict__.get("_check_consecutive_failures") is check:
+                del self.oracle._check_consecutive_failures  # the class's method again
             persistence.release_lock(self._lock)
             self._lock = None
 
-    def _ask(self):
+    def _search_in_turn(self):
+        """Ask a batch, evaluate it, record it; again until STOPPED (any oracle)."""
+        stopped = False
+        while not stopped:
+            with (
+                persistence.deferred_writes()
+            ):  # one write per trial file, one oracle.json per batch
+                batch, stopped = self._ask()
+                if batch:
+                    self._record(batch, self._finish(self._start(batch)))
+            if not batch and not stopped:
+                time.sleep(0.01)  # IDLE with nothing of ours running: others are; ask again
+
+    def _search_pipelined(self):
+        """The loop of :meth:`_search_in_turn` with KerasTuner's bookkeeping beside the compiled fits.
+
+        For an oracle whose proposals do not depend on results (random
+        search), the next batch is asked for while this one's fits run, and
+        this one is recorded (and written) while the next one's fits run
+        (JAX dispatches them asynchronously). The trials, their ids and their
+        values are those of :meth:`_search_in_turn` (tested); the two
+        batches in flight use two sets of slots.
+        """
+        with persistence.deferred_writes():
+            batch, stopped = self._ask()
+            running = self._start(batch) if batch else None
+        slots = 1
+        while batch:
+            with persistence.deferred_writes():
+                following = []
+                if not stopped:
+                    following, stopped = self._ask(slots * self.batch_size)  # beside the fits
+                results = self._finish(running)
+                running = self._start(following) if following else None
+                self._record(batch, results)  # beside the next fits (and so are the writes)
+            batch, slots = following, 1 - slots
+        if not stopped:  # an IDLE answer (not random search's): go on one batch at a time
+            self._search_in_turn()
+
+    def _requeue_own_running_trials(self):
+        """Queue again the trials our slots left RUNNING (a killed or interrupted search).
+
+        The oracle would hand each back only to the slot that drew it, and a
+        search that has drawn ``max_trials`` stops before asking every slot;
+        queued, they are handed out first.
+        """
+        oracle, prefix = self.oracle, f"{self.tuner_id}-slot"
+        for slot in [t for t in oracle.ongoing_trials if str(t).startswith(prefix)]:
+            trial = oracle.ongoing_trials.pop(slot)
+            if trial.trial_id not in oracle._retry_queue:
+                oracle._retry_queue.append(trial.trial_id)
+
+    def _ask(self, first_slot: int = 0):
         """Up to ``batch_size`` RUNNING trials; also whether the oracle said STOPPED."""
         batch = []
-        for j in range(self.batch_size):
+        for j in range(first_slot, first_slot + self.batch_size):
             self.pre_create_trial()
             trial = self.oracle.create_trial(f"{self.tuner_id}-slot{j}")
             if trial.status == Status.STOPPED:
@@ -141,13 +210,32 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
             batch.append(trial)
         return batch, False
 
-    def _run_batch(self, batch):
+    def _start(self, batch):
+        """Begin the trials and dispatch their fits (:meth:`FairKernelRidgeHyperModel.start_batch`).
+
+        A hypermodel whose ``evaluate_batch`` was overridden (by a subclass
+        or on the instance) is evaluated by it instead, here and at once.
+        """
         for trial in batch:
             self.on_trial_begin(trial)
-        results = self.hypermodel.evaluate_batch(
-            [t.hyperparameters.values for t in batch]
-            + [batch[0].hyperparameters.values] * (self.batch_size - len(batch))
+        values = [t.hyperparameters.values for t in batch] + [batch[0].hyperparameters.values] * (
+            self.batch_size - len(batch)
         )
+        hm = self.hypermodel
+        if "evaluate_batch" in vars(hm) or (
+            type(hm).evaluate_batch is not FairKernelRidgeHyperModel.evaluate_batch
+        ):
+            return _Evaluated(hm.evaluate_batch(values))
+        return hm.start_batch(values)
+
+    def _finish(self, started) -> list:
+        """The results of :meth:`_start`'s batch, one per trial (metrics, or the exception that failed it)."""
+        if isinstance(started, _Evaluated):
+            return started.results
+        return self.hypermodel.finish_batch(started)
+
+    def _record(self, batch, results):
+        """Report each trial's metrics (or its failure) to the oracle and end it."""
         for trial, res in zip(batch, results, strict=False):
             if isinstance(res, Exception):
                 trial.status = Status.FAILED
@@ -167,6 +255,45 @@ class BatchedTuner(kt.engine.base_tuner.BaseTuner):
     def load_model(self, trial):
         """Refit the trial's model (models are cheap to refit; none is stored)."""
         return refit(self.hypermodel, trial.hyperparameters.values)
+
+
+class _Evaluated(NamedTuple):
+    """Results of a batch evaluated at once (an overridden ``evaluate_batch``)."""
+
+    results: list
+
+
+class _ConsecutiveFailures:
+    """KerasTuner's ``Oracle._check_consecutive_failures``, reading each ended trial once.
+
+    The oracle calls it after appending each ended trial to ``end_order``, and
+    KerasTuner's version rescans the whole list every time ("for thread
+    safety"): quadratic in the number of trials (0.1 s over 1,000 trials,
+    ~10 s over 10,000). This one scans the trials ended since its last call,
+    carrying the current run of failures over; its first call scans them all,
+    as KerasTuner's does (a resumed project's earlier trials included). It
+    raises the same error at the same trial, because ``end_order`` only grows
+    at its end and an ended trial keeps its status (tested against
+    KerasTuner's method).
+    """
+
+    def __init__(self, oracle):
+        self.oracle, self.seen, self.run = oracle, 0, 0
+
+    def __call__(self) -> None:
+        oracle = self.oracle
+        order = oracle.end_order
+        if len(order) < self.seen:  # the list was replaced (not by KerasTuner): scan it again
+            self.seen, self.run = 0, 0
+        for trial_id in order[self.seen :]:
+            trial = oracle.trials[trial_id]
+            self.seen += 1
+            self.run = self.run + 1 if trial.status == Status.FAILED else 0
+            if self.run == oracle.max_consecutive_failed_trials:
+                raise RuntimeError(
+                    "Number of consecutive failures exceeded the limit "
+                    f"of {oracle.max_consecutive_failed_trials}.\n" + (trial.message or "")
+                )
 
 
 def _check_batched_options(hypermodel: FairKernelRidgeHyperModel) -> None:

@@ -229,7 +229,7 @@ def scope_gc_to_search(tuner) -> None:
         tuner.search = types.MethodType(_search_in_frozen_gc, tuner)
 
 
-@x64_methods("__init__", "build", "fit", "evaluate_batch")
+@x64_methods("__init__", "build", "fit", "evaluate_batch", "start_batch", "finish_batch")
 class FairKernelRidgeHyperModel(kt.HyperModel):
     """HyperModel for :class:`fairkl.models.FairKernelRidge` with a train/validation split.
 
@@ -505,6 +505,16 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         returns, per setting, the metrics dict of ``fit`` or the exception that
         marks it failed.
         """
+        return self.finish_batch(self.start_batch(values))
+
+    def start_batch(self, values: list[dict]):
+        """The first half of :meth:`evaluate_batch`: validate the settings and dispatch their fits.
+
+        The exact model's compiled calls are dispatched asynchronously (JAX),
+        so the caller may do other work until :meth:`finish_batch` collects
+        them; the low-rank model's fits run here, one model at a time. Hold
+        ``fairkl.tuning.programs.blas_limit`` over both halves.
+        """
         if self.penalty != "cka":
             raise NotImplementedError("evaluate_batch supports penalty='cka' (the seed's model).")
         checked = []
@@ -515,9 +525,25 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
                 checked.append(kt.errors.FailedTrialError(f"invalid hyperparameters {d}: {exc}"))
         valid = [c for c in checked if isinstance(c, dict)]
         if not valid:
+            return checked, None
+        if self.options.get("n_components") is not None:  # the low-rank model: one fit per setting
+            return checked, self._fit_each(valid)
+        if self._batch is None:
+            self._batch = programs.prepare_search(
+                self.X_train, self.y_train, self.q_train, self.options, self.X_val
+            )
+        return checked, programs.dispatch(self._batch, valid, len(values), self.fits_per_call)
+
+    def finish_batch(self, started) -> list[dict | Exception]:
+        """The second half of :meth:`evaluate_batch`: wait for the fits, score them, one result per setting."""
+        checked, running = started
+        if running is None:
             return checked
-        preds, converged = self._run_program(valid, len(values))
-        rows = [k for k in range(len(valid)) if np.all(np.isfinite(preds[k]))]
+        if isinstance(running, programs.Dispatched):
+            preds, converged, _ = programs.collect(running)
+        else:
+            preds, converged = running
+        rows = [k for k in range(len(preds)) if np.all(np.isfinite(preds[k]))]
         ckas = (
             dict(
                 zip(
@@ -552,19 +578,6 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
                 )
             k += 1
         return out
-
-    def _run_program(self, used: list[dict], size: int):
-        """Validation predictions (units of y) and converged flags of validated settings, via the pipeline."""
-        if (
-            self.options.get("n_components") is not None
-        ):  # the low-rank model: one model fit per setting
-            return self._fit_each(used)
-        if self._batch is None:
-            self._batch = programs.prepare_search(
-                self.X_train, self.y_train, self.q_train, self.options, self.X_val
-            )
-        pred, converged, _ = programs.fit_predict(self._batch, used, size, self.fits_per_call)
-        return pred, converged
 
     def _fit_each(self, used: list[dict]):
         """Validation predictions and converged flags of settings fitted one model at a time (as ``fit`` does)."""

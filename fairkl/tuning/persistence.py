@@ -27,7 +27,8 @@ tuner in :func:`safe_project` to get the same guarantees.
 
 KerasTuner internals this module relies on (no public hook exists for them):
 ``keras_tuner.src.utils.save_json``, the one function through which KerasTuner
-writes every state file (replaced for the duration of ``atomic_writes``),
+writes every state file, and ``Stateful.save``, through which it serialises
+each (both replaced for the duration of ``atomic_writes``),
 and the layout of the oracle's state dict (``Oracle.get_state``) and of the
 hash of trial values (``Oracle._compute_values_hash``, re-implemented in
 :func:`values_hash` and tested against it).
@@ -48,6 +49,7 @@ import warnings
 import filelock
 import keras_tuner
 import numpy as np
+from keras_tuner.src.engine.stateful import Stateful
 
 from fairkl._backend import user_stacklevel
 
@@ -125,7 +127,10 @@ def write_json_atomic(path: str, obj) -> str:
 _patch_lock = threading.Lock()
 _patch_depth = 0
 _original_save_json = None
-_pending: dict | None = None  # path -> state, while a deferred_writes block is active
+_original_stateful_save = None
+_pending: dict | None = (
+    None  # path -> state or Stateful object, while a deferred_writes block is active
+)
 
 
 def _write_or_defer(path: str, obj):
@@ -135,6 +140,19 @@ def _write_or_defer(path: str, obj):
     _pending.pop(path, None)  # re-inserted last: the latest state, in the order of last writes
     _pending[path] = obj
     return None
+
+
+def _save_or_defer(self, fname):
+    """KerasTuner's ``Stateful.save`` during ``atomic_writes``: inside :func:`deferred_writes`
+    the object itself is held and its ``get_state()`` taken once, when the block ends.
+
+    An oracle is saved ~3 times per trial and a trial file 3 times; each save
+    serialises the whole state (the oracle's grows with the trials), and all
+    but the last are overwritten unread.
+    """
+    if _pending is None:
+        return _original_stateful_save(self, fname)
+    return _write_or_defer(fname, self)
 
 
 @contextlib.contextmanager
@@ -163,7 +181,10 @@ def deferred_writes():
         pending, _pending = _pending, None
         last = [p for p in pending if os.path.basename(p) == "oracle.json"]
         for path in [p for p in pending if p not in last] + last:
-            write_json_atomic(path, pending[path])
+            obj = pending[path]
+            if isinstance(obj, Stateful):
+                obj = obj.get_state()  # its latest state (KerasTuner saves after each change)
+            write_json_atomic(path, obj)
 
 
 @contextlib.contextmanager
@@ -171,15 +192,19 @@ def atomic_writes():
     """Make every KerasTuner state-file write atomic while the context is active (re-entrant).
 
     KerasTuner's ``save_json`` is replaced by :func:`write_json_atomic` (or,
-    inside :func:`deferred_writes`, by a write held until that block ends).
+    inside :func:`deferred_writes`, by a write held until that block ends), and
+    ``Stateful.save`` by one that, inside :func:`deferred_writes`, holds the
+    object and serialises it once at the end of the block.
     """
-    global _patch_depth, _original_save_json
+    global _patch_depth, _original_save_json, _original_stateful_save
     from keras_tuner.src import utils as kt_utils
 
     with _patch_lock:
         if _patch_depth == 0:
             _original_save_json = kt_utils.save_json
+            _original_stateful_save = Stateful.save
             kt_utils.save_json = _write_or_defer
+            Stateful.save = _save_or_defer
         _patch_depth += 1
     try:
         yield
@@ -188,6 +213,7 @@ def atomic_writes():
             _patch_depth -= 1
             if _patch_depth == 0:
                 kt_utils.save_json = _original_save_json
+                Stateful.save = _original_stateful_save
 
 
 # ---------------------------------------------------------------------- the lock

@@ -71,17 +71,30 @@ def columns(problem: Problem, rows: list[dict]) -> dict:
     return cols
 
 
+class Dispatched(NamedTuple):
+    """Compiled calls of one batch, dispatched and maybe still running (:func:`dispatch`)."""
+
+    outputs: list  #: per group, the program's (predictions, converged, steps) as device arrays
+    k: int  #: settings asked for (the rows after them are padding)
+    y_scale: float
+
+
 @x64_scope
-def fit_predict(
+def dispatch(
     data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16
-):
-    """Validation predictions (units of ``y``, shape (len(used), m)), ``converged`` flags and step counts.
+) -> Dispatched:
+    """Start the compiled fits of validated settings without waiting for them (:func:`collect` waits).
 
     ``used`` holds validated settings (:meth:`FairKernelRidgeHyperModel.check_values`).
     The fits run ``fits_per_call`` per call of :func:`fit_predict_program`;
     the rows are padded to a multiple of it (to at least ``size``) so that
     every call has one shape and the program compiles once. Padding rows are
     copies of the first setting with ``mu = 0`` (a closed form: no solver step).
+
+    JAX dispatches compiled calls asynchronously: the caller may do other
+    work (the batched tuner records the previous batch's trials) while they
+    run. They call LAPACK: hold :func:`blas_limit` until :func:`collect`
+    returns (:func:`fit_predict` does).
     """
     k = len(used)
     g = max(1, int(fits_per_call))
@@ -90,11 +103,11 @@ def fit_predict(
     rows = used + [pad] * (total - k + (-total % g))
     cols = columns(data.problem, rows)
     config = data.config
-    preds, converged, steps = [], [], []
-    with blas_limit(data.problem.n):
-        for s in range(0, len(rows), g):
-            part = {f: ops.convert_to_tensor(a[s : s + g]) for f, a in cols.items()}
-            out = fit_predict_program(
+    outputs = []
+    for s in range(0, len(rows), g):
+        part = {f: ops.convert_to_tensor(a[s : s + g]) for f, a in cols.items()}
+        outputs.append(
+            fit_predict_program(
                 *data.arrays,
                 part["sigma"],
                 part["lam"],
@@ -105,9 +118,24 @@ def fit_predict(
                 kernel_q=config.kernel_q,
                 kernel=config.kernel,
             )
-            pred, conv, it = jax.device_get(out)
-            preds.append(pred)
-            converged.append(conv)
-            steps.append(it)
-    pred = np.concatenate(preds)[:k] * data.problem.y_scale
+        )
+    return Dispatched(outputs, k, data.problem.y_scale)
+
+
+def collect(started: Dispatched):
+    """Wait for :func:`dispatch`'s calls: predictions (units of ``y``, shape (k, m)), ``converged``, steps."""
+    preds, converged, steps = zip(*(jax.device_get(out) for out in started.outputs), strict=True)
+    k = started.k
+    pred = np.concatenate(preds)[:k] * started.y_scale
     return pred, np.concatenate(converged)[:k], np.concatenate(steps)[:k]
+
+
+def fit_predict(
+    data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16
+):
+    """Validation predictions (units of ``y``, shape (len(used), m)), ``converged`` flags and step counts.
+
+    :func:`dispatch` then :func:`collect`, under :func:`blas_limit`.
+    """
+    with blas_limit(data.problem.n):
+        return collect(dispatch(data, used, size, fits_per_call))
