@@ -4,7 +4,7 @@ At the end of an HTML build this extension writes, under ``_static/downloads/`` 
 site (its own static files, so a downloaded or mirrored copy of the site keeps them):
 
 * ``fairkl-<version>-py3-none-any.whl`` and ``fairkl-<version>.tar.gz``, built from this
-  project with ``python -m build`` (or, when ``FAIRKL_DIST_DIR`` names a folder that holds
+  project with ``python -m build``, which runs while Sphinx builds (or, when ``FAIRKL_DIST_DIR`` names a folder that holds
   them, e.g. ``dist/`` after ``make dist``, copied from there);
 * ``fairkl-<version>-notebooks.zip``: one folder with every notebook page as the ``.ipynb``
   myst-nb wrote to ``<build>/jupyter_execute/`` and as its ``.py`` source, plus a README.
@@ -220,6 +220,19 @@ def _executed_code_cells(notebook: Path) -> tuple[int, int]:
     return sum(1 for c in cells if c.get("execution_count") is not None), len(cells)
 
 
+def _start_package(app) -> None:
+    """Start ``python -m build`` when the build starts: it runs beside Sphinx (~4 s), collected at the end."""
+    app.fairkl_dist = None
+    if app.builder.format != "html" or os.environ.get(ENV_DIST, "").strip():
+        return
+    folder = Path(tempfile.mkdtemp(prefix="fairkl-dist-"))
+    log = (folder / "build.log").open("w")  # not a pipe: nobody reads it before the end
+    process = subprocess.Popen([sys.executable, "-m", "build", "--outdir", str(folder / "dist"),
+                                str(app.confdir)], stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    log.close()
+    app.fairkl_dist = (folder, process)
+
+
 def _package(app) -> Path:
     """The wheel and the sdist of this version, in a folder (built unless FAIRKL_DIST_DIR has them)."""
     site = app.fairkl_site
@@ -230,19 +243,32 @@ def _package(app) -> Path:
         if missing:
             raise ExtensionError(f"{ENV_DIST}={given!r} lacks {missing} (this version is {site['version']}).")
         return folder
-    folder = Path(tempfile.mkdtemp(prefix="fairkl-dist-"))
-    result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(folder), str(app.confdir)],
-                            check=False, capture_output=True, text=True)  # fmt: skip
-    if result.returncode != 0:
+    folder, process = app.fairkl_dist
+    if process.wait() != 0:
+        log = (folder / "build.log").read_text(errors="replace")
+        _stop_package(app)
         raise ExtensionError(
             "site_downloads: `python -m build` failed (install the `build` package, or set "
-            f"{ENV_DIST} to a folder holding {site['wheel']} and {site['sdist']}):\n{result.stderr[-2000:]}"
+            f"{ENV_DIST} to a folder holding {site['wheel']} and {site['sdist']}):\n{log[-2000:]}"
         )
-    return folder
+    return folder / "dist"
+
+
+def _stop_package(app) -> None:
+    """A build that failed: stop ``python -m build`` and remove its folder."""
+    started = getattr(app, "fairkl_dist", None)
+    if started is not None:
+        folder, process = started
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+        app.fairkl_dist = None
 
 
 def _write_downloads(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
+        _stop_package(app)
         return
     site = app.fairkl_site
     out = Path(app.outdir) / DOWNLOADS
@@ -250,8 +276,7 @@ def _write_downloads(app, exception) -> None:
     dist = _package(app)
     for key in ("wheel", "sdist"):
         shutil.copyfile(dist / site[key], out / site[key])
-    if not os.environ.get(ENV_DIST, "").strip():
-        shutil.rmtree(dist, ignore_errors=True)  # the temporary folder of `python -m build`
+    _stop_package(app)  # removes the temporary folder of `python -m build`
 
     executed = Path(app.outdir).parent / "jupyter_execute"
     folder = Path(site["notebooks"]).stem
@@ -293,6 +318,7 @@ def _write_downloads(app, exception) -> None:
 
 def setup(app):
     app.connect("config-inited", _configure)
+    app.connect("builder-inited", _start_package)
     app.connect("source-read", _render_template)
     app.add_role("fairkl-download", _download_role)
     app.connect("doctree-resolved", _get_the_code)
