@@ -303,17 +303,19 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             if p.penalised
             else ops.zeros((p.n, 1), self.dtype)
         )
-        kernel = solvers.x_kernel(config.kernel)
+        def kernel(A, B, sigma):
+            return solvers.kernel_matrix(A, B, c(sigma), kernel=config.kernel)
+
         out = []
         for sigma in grid.sigmas:
             check_scale(p.X, float(sigma), self.dtype)
-            Ktr = kernel(Xtr, sigma=sigma)
+            Ktr = kernel(Xtr, None, sigma)
             if self._loo:
                 pred = np.asarray(solvers.loo_krr_grid(Ktr, ytr, c(grid.lams)))[:, None, :]
             else:
                 pred = np.asarray(
                     solvers.kfold_hsic_grid(
-                        Ktr, kernel(Xte, Xtr, sigma=sigma), ytr, B, c(grid.lams), c(grid.mus)
+                        Ktr, kernel(Xte, Xtr, sigma), ytr, B, c(grid.lams), c(grid.mus)
                     )
                 )
             out.append(pred * p.y_scale)

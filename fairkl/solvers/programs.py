@@ -53,6 +53,18 @@ def kernel_diagonal(X, sigma, kernel="rbf"):
     return jax.vmap(lambda x: k(x[None, :], sigma=sigma)[0, 0])(X)
 
 
+@partial(jax.jit, static_argnames=("kernel",))
+def kernel_matrix(A, B, sigma, kernel="rbf"):
+    r"""The kernel matrix :math:`k(A, B)` (``B=None``: :math:`k(A, A)`) as one compiled program.
+
+    For callers outside a compiled fit (the cross-validation folds): evaluated
+    eagerly, the kernel's operations are each compiled on their own for every
+    new shape (four programs per fold size instead of one). ``sigma`` is
+    traced and not checked here: the caller validates it.
+    """
+    return x_kernel(kernel)(A, B, sigma=sigma)
+
+
 def _bandwidth(values, given, auto: bool):
     return median_heuristic(values) if auto else given
 
