@@ -303,6 +303,7 @@ class FairKernelRidgeCV(RegressorMixin, BaseEstimator):
             if p.penalised
             else ops.zeros((p.n, 1), self.dtype)
         )
+
         def kernel(A, B, sigma):
             return solvers.kernel_matrix(A, B, c(sigma), kernel=config.kernel)
 
