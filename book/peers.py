@@ -410,31 +410,46 @@ def cka_rows(cand, s, part):
 
 
 # Every split is fitted here. fairkl computes in JAX, which releases
-# Python's global lock: its fits (about four fifths of this cell's CPU
-# time) run in two worker threads while fairlearn and scikit-learn fit
-# the peers in this one, so that both cores work. The first two jobs
-# (split 0's CKA fits and HSIC path) compile their two programs side
-# by side; every later split reuses them (same shapes). Each split's
-# candidates are then scored once (CKA with q on validation and test
-# rows, used from section 3 on) while later splits are still fitting.
+# Python's global lock: its fits (most of this cell's CPU time) run in
+# two worker threads while fairlearn and scikit-learn fit the peers in
+# this one, so that both cores work. The first two jobs (split 0's CKA
+# fits and HSIC path) compile their two programs side by side; every
+# later split reuses them (same shapes). Each split's candidates are
+# scored once (CKA with q on the validation and test rows, used from
+# section 3 on) while fairkl fits the later splits.
 n_hs = len(MUS_HSIC)  # the selection grid's rows of P
 cands = []  # per split: {method: (val rows, test rows)}
 paths = []  # per split: the long HSIC path on the test rows, its CKA
 ckas = []  # per split: [validation CKA, test CKA] of every row
+
+
+def join(k):
+    """Split k: its peers, fairkl's rows and every row's CKA."""
+    (P, cka_long), C = jobs[k][1].result(), jobs[k][0].result()
+    out, s = fitted[k][0], splits[k]
+    C = np.r_[P[:1], C]  # mu = 0: the path's first row
+    out["fairkl-HSIC"] = [P[:n_hs, :N_VAL], P[:n_hs, N_VAL:]]
+    out["fairkl-CKA"] = [C[:, :N_VAL], C[:, N_VAL:]]
+    cands.append(out)
+    paths.append((P[n_hs:, N_VAL:], cka_long))
+    ckas.append([cka_rows(out, s, part) for part in (0, 1)])
+
+
 with ThreadPoolExecutor(max_workers=2) as pool:
     jobs = [
         (pool.submit(cka_fits, s), pool.submit(hsic_path, s))
         for s in splits
     ]
-    fitted = [peers(s) for s in splits]
-    for s, (out, _), (c, h) in zip(splits, fitted, jobs):
-        (P, cka_long), C = h.result(), c.result()
-        C = np.r_[P[:1], C]  # mu = 0: the path's first row
-        out["fairkl-HSIC"] = [P[:n_hs, :N_VAL], P[:n_hs, N_VAL:]]
-        out["fairkl-CKA"] = [C[:, :N_VAL], C[:, N_VAL:]]
-        cands.append(out)
-        paths.append((P[n_hs:, N_VAL:], cka_long))
-        ckas.append([cka_rows(out, s, part) for part in (0, 1)])
+    fitted = []
+    for s in splits:
+        fitted.append(peers(s))
+        # join (and score) the splits whose fairkl jobs are done
+        while len(cands) < len(fitted) and all(
+            f.done() for f in jobs[len(cands)]
+        ):
+            join(len(cands))
+    while len(cands) < len(splits):
+        join(len(cands))
 KNOBS = {
     "GridSearch (BGL)": ("multiplier no.", np.arange(K_GRID)),
     "CorrRemover + KRR": ("alpha", STRENGTHS),
