@@ -389,14 +389,14 @@ def hsic_path(s):
 
 def cka_fits(s):
     """fairkl-CKA's predictions on the validation and test rows of
-    split s for every mu > 0 (one fit each)."""
+    split s for every mu > 0 (one fit each), and the last model."""
     rows = []
     for mu in MUS_CKA[1:]:
         m = FairKernelRidge(
             s["sigma"], LAM, mu, penalty="cka", dtype="float64"
         ).fit(s["Xtr"], s["ytr"], q=s["qtr"])
         rows.append(m.y_scale_ * s["Kvt"] @ m.alpha_)
-    return np.array(rows)
+    return np.array(rows), m
 
 
 def cka_rows(cand, s, part):
@@ -425,7 +425,7 @@ ckas = []  # per split: [validation CKA, test CKA] of every row
 
 def join(k):
     """Split k: its peers, fairkl's rows and every row's CKA."""
-    (P, cka_long), C = jobs[k][1].result(), jobs[k][0].result()
+    (P, cka_long), (C, _) = jobs[k][1].result(), jobs[k][0].result()
     out, s = fitted[k][0], splits[k]
     C = np.r_[P[:1], C]  # mu = 0: the path's first row
     out["fairkl-HSIC"] = [P[:n_hs, :N_VAL], P[:n_hs, N_VAL:]]
@@ -481,7 +481,16 @@ for k, (val, te) in cands[0].items():
     assert val.shape == (K_GRID if k in KNOBS else 1, N_VAL), k
     if k in KNOBS and k != "GridSearch (BGL)":
         assert np.allclose(te[0], cands[0]["unaware KRR"][1][0]), k
-# fairkl at mu = 0 (the first row of its path) is scikit-learn's KRR
+# the predictions from the kernel matrices are predict()'s (split 0's
+# last CKA model), and fairkl at mu = 0 (the first row of its path) is
+# scikit-learn's KRR
+m_last = jobs[0][0].result()[1]
+assert np.allclose(
+    m_last.predict(s0["Xte"]),
+    cands[0]["fairkl-CKA"][1][-1],
+    rtol=0,
+    atol=1e-10,
+)
 assert np.allclose(
     cands[0]["fairkl-HSIC"][1][0],
     cands[0]["unaware KRR"][1][0],
