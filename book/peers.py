@@ -171,6 +171,7 @@ def make_split(seed):
     for part in ("tr", "va", "te"):
         s["g" + part] = s["q" + part][:, 0] >= threshold
         s["K" + part] = rbf(s["X" + part], Xtr, sigma)  # rows x train
+    s["Kvt"] = np.r_[s["Kva"], s["Kte"]]  # validation, then test
     s["yard"] = Yardstick.from_data(ytr, qtr)
     return s
 
@@ -369,53 +370,86 @@ def peers(s):
     return out, dict(gs=gs, f_tr=f_tr, unaware=unaware)
 
 
+# fairkl predicts f(x) = s_y sum_i alpha_i k(x, x_i) (alpha_: the dual
+# coefficients, s_y: the target scale): with the split's kernel matrices
+# in hand that is one matrix product (what predict() computes, without
+# compiling a prediction program for each new shape).
 def hsic_path(s):
     """fairkl-HSIC's predictions on the validation and test rows of
-    split s, one row per mu: the selection grid, then the long path."""
+    split s, one row per mu (the selection grid, then the long path of
+    section 8), and the long path's test CKA with q."""
     model = FairKernelRidge(s["sigma"], LAM, 0.0, dtype="float64")
     path = model.mu_path(
         s["Xtr"], s["ytr"], s["qtr"], np.r_[MUS_HSIC, MUS_LONG]
     )
-    return path.predict(np.r_[s["Xva"], s["Xte"]])
+    P = path.y_scale * path.alphas @ s["Kvt"].T
+    long = P[len(MUS_HSIC) :, N_VAL:]
+    return P, s["yard"].score_rows(long, s["qte"])
 
 
 def cka_fits(s):
     """fairkl-CKA's predictions on the validation and test rows of
-    split s for every mu > 0 (one fit each)."""
-    return np.array(
-        [
-            FairKernelRidge(
-                s["sigma"], LAM, mu, penalty="cka", dtype="float64"
-            )
-            .fit(s["Xtr"], s["ytr"], q=s["qtr"])
-            .predict(np.r_[s["Xva"], s["Xte"]])
-            for mu in MUS_CKA[1:]
-        ]
-    )
+    split s for every mu > 0 (one fit each), and the last model."""
+    rows = []
+    for mu in MUS_CKA[1:]:
+        m = FairKernelRidge(
+            s["sigma"], LAM, mu, penalty="cka", dtype="float64"
+        ).fit(s["Xtr"], s["ytr"], q=s["qtr"])
+        rows.append(m.y_scale_ * s["Kvt"] @ m.alpha_)
+    return np.array(rows), m
+
+
+def cka_rows(cand, s, part):
+    """CKA with q (split s's yardstick) of every row of every method's
+    validation (part 0) or test (part 1) predictions, in one call of
+    the yardstick: {method: array, one value per row}."""
+    F = np.concatenate([pair[part] for pair in cand.values()])
+    c = s["yard"].score_rows(F, s["qva" if part == 0 else "qte"])
+    ends = np.cumsum([len(pair[part]) for pair in cand.values()])
+    return dict(zip(cand, np.split(c, ends[:-1])))
 
 
 # Every split is fitted here. fairkl computes in JAX, which releases
-# Python's global lock: its fits (about four fifths of this cell's CPU
-# time) run in two worker threads while fairlearn and scikit-learn fit
-# the peers in this one, so that both cores work. The first two jobs
-# (split 0's CKA fits and HSIC path) compile their two programs side
-# by side; every later split reuses them (same shapes).
+# Python's global lock: its fits (most of this cell's CPU time) run in
+# two worker threads while fairlearn and scikit-learn fit the peers in
+# this one, so that both cores work. The first two jobs (split 0's CKA
+# fits and HSIC path) compile their two programs side by side; every
+# later split reuses them (same shapes). Each split's candidates are
+# scored once (CKA with q on the validation and test rows, used from
+# section 3 on) while fairkl fits the later splits.
+n_hs = len(MUS_HSIC)  # the selection grid's rows of P
+cands = []  # per split: {method: (val rows, test rows)}
+paths = []  # per split: the long HSIC path on the test rows, its CKA
+ckas = []  # per split: [validation CKA, test CKA] of every row
+
+
+def join(k):
+    """Split k: its peers, fairkl's rows and every row's CKA."""
+    (P, cka_long), (C, _) = jobs[k][1].result(), jobs[k][0].result()
+    out, s = fitted[k][0], splits[k]
+    C = np.r_[P[:1], C]  # mu = 0: the path's first row
+    out["fairkl-HSIC"] = [P[:n_hs, :N_VAL], P[:n_hs, N_VAL:]]
+    out["fairkl-CKA"] = [C[:, :N_VAL], C[:, N_VAL:]]
+    cands.append(out)
+    paths.append((P[n_hs:, N_VAL:], cka_long))
+    ckas.append([cka_rows(out, s, part) for part in (0, 1)])
+
+
 with ThreadPoolExecutor(max_workers=2) as pool:
     jobs = [
         (pool.submit(cka_fits, s), pool.submit(hsic_path, s))
         for s in splits
     ]
-    fitted = [peers(s) for s in splits]
-    fk = [(c.result(), h.result()) for c, h in jobs]
-n_hs = len(MUS_HSIC)  # the selection grid's rows of P
-cands = []  # per split: {method: (val rows, test rows)}
-paths = []  # per split: the long HSIC path on the test rows
-for (out, _), (C, P) in zip(fitted, fk):
-    C = np.r_[P[:1], C]  # mu = 0: the path's first row
-    out["fairkl-HSIC"] = [P[:n_hs, :N_VAL], P[:n_hs, N_VAL:]]
-    out["fairkl-CKA"] = [C[:, :N_VAL], C[:, N_VAL:]]
-    cands.append(out)
-    paths.append(P[n_hs:, N_VAL:])
+    fitted = []
+    for s in splits:
+        fitted.append(peers(s))
+        # join (and score) the splits whose fairkl jobs are done
+        while len(cands) < len(fitted) and all(
+            f.done() for f in jobs[len(cands)]
+        ):
+            join(len(cands))
+    while len(cands) < len(splits):
+        join(len(cands))
 KNOBS = {
     "GridSearch (BGL)": ("multiplier no.", np.arange(K_GRID)),
     "CorrRemover + KRR": ("alpha", STRENGTHS),
@@ -447,7 +481,16 @@ for k, (val, te) in cands[0].items():
     assert val.shape == (K_GRID if k in KNOBS else 1, N_VAL), k
     if k in KNOBS and k != "GridSearch (BGL)":
         assert np.allclose(te[0], cands[0]["unaware KRR"][1][0]), k
-# fairkl at mu = 0 (the first row of its path) is scikit-learn's KRR
+# the predictions from the kernel matrices are predict()'s (split 0's
+# last CKA model), and fairkl at mu = 0 (the first row of its path) is
+# scikit-learn's KRR
+m_last = jobs[0][0].result()[1]
+assert np.allclose(
+    m_last.predict(s0["Xte"]),
+    cands[0]["fairkl-CKA"][1][-1],
+    rtol=0,
+    atol=1e-10,
+)
 assert np.allclose(
     cands[0]["fairkl-HSIC"][1][0],
     cands[0]["unaware KRR"][1][0],
@@ -492,23 +535,8 @@ glue("pe_ks_bound", float(ks_bound), display=False)
 BUDGET_SHARE = 0.5
 N_BINS = 5  # quantile bins of y for the separation measure
 glue("pe_n_bins", N_BINS, display=False)
-
-
-def cka_rows(cand, s, part):
-    """CKA with q (split s's yardstick) of every row of every method's
-    validation (part 0) or test (part 1) predictions, in one call of
-    the yardstick: {method: array, one value per row}."""
-    F = np.concatenate([pair[part] for pair in cand.values()])
-    c = s["yard"].score_rows(F, s["qva" if part == 0 else "qte"])
-    ends = np.cumsum([len(pair[part]) for pair in cand.values()])
-    return dict(zip(cand, np.split(c, ends[:-1])))
-
-
-# every candidate is scored once here; the rule and the tables reuse it
-ckas = [
-    [cka_rows(cand, s, part) for part in (0, 1)]
-    for s, cand in zip(splits, cands)
-]
+# every candidate was scored once with the fits (ckas, section 2); the
+# rule and the tables reuse those scores
 
 
 def select(val, s, budget, v_cka):
@@ -1086,8 +1114,8 @@ glue(
 
 # %% mystnb={"figure": {"caption": "Held-out measures along fairkl's HSIC path, mean over five splits, against $\\mu$ (log axis; $\\mu = 0$ drawn at the left edge); the right panel zooms on $\\mu \\ge 100$. The signed correlation crosses zero (dotted line) above $\\mu = 1000$ and ends negative; the mean gap ends near zero; CKA, which cannot be negative, keeps decreasing.", "name": "fig-peers-sign"}, "image": {"alt": "Two line plots against mu on log axes, the second a zoom on mu of 100 and above: CKA decreasing throughout; the correlation and the mean gap decreasing from positive values, the correlation crossing zero above mu = 1000 and ending slightly negative, the mean gap ending just above zero."}}
 long_rows = []
-for s, long in zip(splits, paths):
-    cka_long = s["yard"].score_rows(long, s["qte"])
+for s, (long, cka_long) in zip(splits, paths):
+    # cka_long: the path's test CKA, computed with the fits (section 2)
     for mu, p, c in zip(MUS_LONG, long, cka_long):
         gap = mean_prediction_gap(
             s["yte"], p, sensitive_features=s["gte"]
