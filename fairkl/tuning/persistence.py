@@ -166,8 +166,9 @@ def deferred_writes():
     written first and ``oracle.json`` last (each atomically), so that a kill
     at any moment leaves the trial files ahead of, or equal to, the oracle's
     state: exactly what :func:`repair_project` reconciles. A kill before the
-    end loses only the batch being evaluated, which is then drawn again (its
-    trials were never recorded as finished). Only effective inside
+    end loses only what the block did: its trials were never recorded as
+    finished, and are drawn again (or run again, if an earlier block wrote
+    them as RUNNING). Only effective inside
     ``atomic_writes``; not re-entrant (an inner block joins the outer).
     """
     global _pending
