@@ -17,11 +17,12 @@ from functools import partial
 import keras_tuner as kt
 import numpy as np
 import pytest
+import threadpoolctl
 from keras_tuner.src.engine.oracle import Oracle
 from keras_tuner.src.engine.stateful import Stateful
 
 from fairkl.datasets import make_seed_data
-from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel, persistence
+from fairkl.tuning import BatchedTuner, FairKernelRidgeHyperModel, persistence, programs
 from fairkl.tuning.batched import _ConsecutiveFailures
 
 FAILED, COMPLETED = kt.engine.trial.TrialStatus.FAILED, kt.engine.trial.TrialStatus.COMPLETED
@@ -142,6 +143,32 @@ def test_an_interrupted_pipelined_search_runs_its_running_trials_when_searched_a
     tuner.search()
     assert _trials(tuner) == _trials(reference)  # each trial run once, none left RUNNING
     assert sorted(tuner.oracle.end_order) == sorted(reference.oracle.end_order)
+
+
+def _blas_threads():
+    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_batched_fits_run_with_one_blas_thread_and_the_caller_keeps_its_own(
+    hm, tmp_path, monkeypatch
+):
+    # OpenBLAS's spinning threads make fits of ~100 rows ~30x slower (see fairkl.tuning.programs):
+    # the fits run with one thread from dispatch to collection, in evaluate_batch and in a search.
+    seen, collect = [], programs.collect
+
+    def spy(started):
+        seen.append(_blas_threads())
+        return collect(started)
+
+    monkeypatch.setattr(programs, "collect", spy)
+    setting = {"sigma": 1.0, "lam": 1e-2, "mu": 1.0, "sigma_q": 1.0, "epochs": 50, "lr": 0.01}
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = _blas_threads()
+        assert before and all(t == 2 for t in before)
+        assert isinstance(hm.evaluate_batch([setting] * 3)[0], dict)
+        _search(hm, tmp_path, "blas", n=16).search()
+        assert _blas_threads() == before
+    assert len(seen) == 3 and all(threads == [1] * len(before) for threads in seen)
 
 
 class _Counter(Stateful):

@@ -503,9 +503,11 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
 
         Each setting is first validated as the model would (:meth:`check_values`);
         returns, per setting, the metrics dict of ``fit`` or the exception that
-        marks it failed.
+        marks it failed. The fits run with one BLAS thread up to
+        ``SMALL_N`` training rows (``fairkl.tuning.programs.blas_limit``).
         """
-        return self.finish_batch(self.start_batch(values))
+        with programs.blas_limit(len(self.X_train)):
+            return self.finish_batch(self.start_batch(values))
 
     def start_batch(self, values: list[dict]):
         """The first half of :meth:`evaluate_batch`: validate the settings and dispatch their fits.
