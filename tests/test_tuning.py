@@ -257,7 +257,8 @@ def test_each_fit_of_a_group_stops_on_its_own(hypermodel, split):
         hypermodel.options,
         hypermodel.X_val,
     )
-    pred, converged, steps = programs.fit_predict(data, used, fits_per_call=4)
+    with programs.blas_limit(data.problem.n):
+        pred, converged, steps = programs.collect(programs.dispatch(data, used, fits_per_call=4))
     Xtr, ytr, qtr, Xva = split[:4]
     for k, s in enumerate(settings):
         model = FairKernelRidge(s["sigma"], s["lam"], s["mu"], s["sigma_q"], dtype="float64")

@@ -250,7 +250,7 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
         Fits per compiled call of the batched path (:meth:`evaluate_batch`):
         they run one after another inside the call (each stops on its own),
         so a larger group only saves dispatches; groups are padded with cheap
-        ``mu = 0`` fits to a multiple of it (see ``fairkl.tuning.programs.fit_predict``).
+        ``mu = 0`` fits to a multiple of it (see ``fairkl.tuning.programs.dispatch``).
     freeze_gc : bool, default False
         No longer used (``True`` warns): a ``kt.Tuner`` given this hypermodel
         runs each ``search()`` inside :func:`frozen_gc` by itself, undone

@@ -94,7 +94,7 @@ def dispatch(
     JAX dispatches compiled calls asynchronously: the caller may do other
     work (the batched tuner records the previous batch's trials) while they
     run. They call LAPACK: hold :func:`blas_limit` until :func:`collect`
-    returns (:func:`fit_predict` does).
+    returns (``FairKernelRidgeHyperModel.evaluate_batch`` and ``BatchedTuner`` do).
     """
     k = len(used)
     g = max(1, int(fits_per_call))
@@ -128,14 +128,3 @@ def collect(started: Dispatched):
     k = started.k
     pred = np.concatenate(preds)[:k] * started.y_scale
     return pred, np.concatenate(converged)[:k], np.concatenate(steps)[:k]
-
-
-def fit_predict(
-    data: SearchData, used: list[dict], size: int | None = None, fits_per_call: int = 16
-):
-    """Validation predictions (units of ``y``, shape (len(used), m)), ``converged`` flags and step counts.
-
-    :func:`dispatch` then :func:`collect`, under :func:`blas_limit`.
-    """
-    with blas_limit(data.problem.n):
-        return collect(dispatch(data, used, size, fits_per_call))
