@@ -590,7 +590,7 @@ for m, (e, c) in zip(cka_mus, cka_pts):
     print(f"CKA penalty: test MSE {e:.4f}, CKA {c:.3f}")
 print(
     f"at the HSIC model's test MSE {target:.4f}: CKA {cka_at:.3f} with "
-    f"the CKA penalty vs {T['fair (HSIC)']['cka']:.3f} with the HSIC "
+    f"the CKA penalty\nvs {T['fair (HSIC)']['cka']:.3f} with the HSIC "
     f"penalty"
 )
 

@@ -334,10 +334,11 @@ def scores(f):
 
 
 def show(name, s):
+    """One line: test error, HSIC, parity and equal-opportunity gaps."""
     print(
-        f"{name:26s} error {100 * s['err']:.2f}%  "
-        f"HSIC {s['hsic']:.2e}  parity gap {s['spd']:.3f}  "
-        f"equal-opp. gap {s['eod']:.3f}"
+        f"{name:23s} err {100 * s['err']:5.2f}%  "
+        f"HSIC {s['hsic']:.2e}  parity {s['spd']:.3f}  "
+        f"eq.opp. {s['eod']:.3f}"
     )
 
 
@@ -1043,9 +1044,9 @@ for name, f in scored.items():
     }
     o = odds[name]
     print(
-        f"{name:26s} AUC men {o['auc_men']:.3f} women "
-        f"{o['auc_women']:.3f} | TPR gap {o['tpr']:.3f} FPR gap "
-        f"{o['fpr']:.3f} equalised odds {o['eqo']:.3f}"
+        f"{name:23s} AUC men {o['auc_men']:.3f} women "
+        f"{o['auc_women']:.3f}\n{'':23s} gaps: TPR {o['tpr']:.3f}, FPR "
+        f"{o['fpr']:.3f}, equalised odds {o['eqo']:.3f}"
     )
 glue("adult_auc_krr_m", odds["KRR"]["auc_men"], display=False)
 glue("adult_auc_krr_w", odds["KRR"]["auc_women"], display=False)
@@ -1147,8 +1148,9 @@ for name in scored:
     best = krr_sw["error_rate"][ok].min() if ok.any() else None
     best = "not reached" if best is None else f"{100 * best:.2f}%"
     print(
-        f"{name:26s} at t = 0: error {100 * s0['err']:.2f}%, gap "
-        f"{s0['spd']:.3f}; KRR's sweep at that gap: error {best}"
+        f"{name:23s} at t = 0: error {100 * s0['err']:.2f}%, gap "
+        f"{s0['spd']:.3f}\n{'':23s} KRR's sweep at that gap: error "
+        f"{best}"
     )
 sw_hsic = scores(scored["FKRR-HSIC, μ_c = 1e-2"])
 ok = krr_sw["statistical_parity_difference"] <= sw_hsic["spd"]
@@ -1352,7 +1354,7 @@ for label, f in zip(
         ),
     )
     print(
-        f"{label:20s} HSIC(sex, white) {race[label][0]:.2e}  "
+        f"{label:20s} HSIC(sex, white) {race[label][0]:.2e}\n{'':20s} "
         f"parity gap white/other {race[label][1]:.3f}, "
         f"five races {race[label][2]:.3f}"
     )

@@ -459,7 +459,7 @@ KNOBS = {
     "fairkl-CKA": ("mu", MUS_CKA),
 }
 METHODS = list(cands[0])
-print("methods:", ", ".join(METHODS))
+print("methods:\n  " + "\n  ".join(METHODS))
 
 # %% tags=["remove-cell"]
 extra0 = fitted[0][1]

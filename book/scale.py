@@ -119,7 +119,7 @@ X_tr, y_tr, sex_tr = adult.X_train, adult.y_train, adult.sex_train
 X_te, y_te, sex_te = adult.X_test, adult.y_test, adult.sex_test
 n_full, d = X_tr.shape
 print(
-    f"train {n_full:,} rows, test {len(X_te):,} rows, {d} columns; "
+    f"train {n_full:,} rows, test {len(X_te):,} rows, {d} columns;\n"
     f"share of women {sex_tr.mean():.2f}, "
     f"share earning >50K {np.mean(y_tr > 0):.2f}"
 )
