@@ -52,6 +52,8 @@ import resource
 import subprocess
 import sys
 import time
+from functools import partial
+from types import SimpleNamespace
 
 import jax
 import numpy as np
@@ -258,6 +260,24 @@ def memory_table(sizes, m: int, r: int = 16) -> None:
                 f(),
             ),
         }
+        # the whole CKA fit, one program (fit_cka_lowrank runs this): Phi is its temporary
+        cka_fit = partial(lowrank._cka_fit.lower, chunk=lowrank.CHUNK)
+        programs["_cka_fit (CKA, the whole fit)"] = (
+            SimpleNamespace(lower=cka_fit),
+            f(n, D),
+            f(n),
+            f(n, r),
+            nmap,
+            f(),
+            f(),
+            f(lowrank.N_FEATURES // 2),
+            f(lowrank.N_FEATURES // 2),
+            f(),
+            f(),
+            jax.ShapeDtypeStruct((), jnp.int64),
+            f(),
+            f(),
+        )
         for name, (program, *args) in programs.items():
             mem = program.lower(*args).compile().memory_analysis()
             print(

@@ -378,9 +378,9 @@ def test_pivoted_landmarks_with_duplicate_rows_stay_distinct_and_fit_is_finite(d
     )
 
 
-def _temp_bytes(program, *args) -> int:
+def _temp_bytes(program, *args, **static) -> int:
     """Bytes of temporaries XLA allocates for one call of the compiled ``program`` (its arguments excluded)."""
-    return program.lower(*args).compile().memory_analysis().temp_size_in_bytes
+    return program.lower(*args, **static).compile().memory_analysis().temp_size_in_bytes
 
 
 def test_compiled_programs_never_copy_the_feature_matrix():
@@ -412,3 +412,19 @@ def test_compiled_programs_never_copy_the_feature_matrix():
     )
     # what remains is O(n (D_f + r)): Fourier features of f and their gradient (64 columns each)
     assert lbfgs < 0.5 * one_copy
+    # The whole CKA fit as one program (what fit_cka_lowrank runs): Phi is its temporary, held once.
+    whole = _temp_bytes(
+        lowrank._cka_fit,
+        f64(n, d),
+        f64(n),
+        f64(n, r),
+        nmap,
+        *(f64(),) * 2,
+        f64(32),
+        f64(32),
+        *(f64(),) * 2,
+        jax.ShapeDtypeStruct((), jnp.int64),
+        *(f64(),) * 2,
+        chunk=lowrank.CHUNK,
+    )
+    assert one_copy <= whole < 1.5 * one_copy

@@ -262,9 +262,19 @@ def hsic_solve(A0, b, P, yy, dropped, n, lam, mu):
     return w, J, info
 
 
+@partial(jax.jit, static_argnames=("chunk",))
+def _closed_form_fit(X, y, B, nmap: NystromMap, lam, mu, sigma_q, chunk: int = CHUNK) -> LowRankResult:
+    """One compiled program per fit: Gram statistics, :func:`hsic_solve` and the result (``B=None``: ridge)."""
+    if B is None:
+        B = ops.zeros((X.shape[0], 1), dtype=F64)
+    A0, b, P = gram_statistics(X, y, B, nmap, chunk=chunk)
+    w, J, info = hsic_solve(A0, b, P, ops.sum(y * y), nmap.dropped, X.shape[0], lam, mu)
+    return _result(ops.matmul(nmap.proj, w), J, info, nmap, w, sigma_q, 0.0)
+
+
 def _warn_truncation(n: int, nmap: NystromMap, lam) -> None:
     """With every row a landmark, say when the dropped eigen-directions of K_mm can matter (see the module notes)."""
-    m, dropped = int(nmap.landmarks.shape[0]), float(ops.sum(nmap.dropped))
+    m, dropped = int(nmap.landmarks.shape[0]), float(np.sum(np.asarray(nmap.dropped)))  # host: no program
     bound = RCOND * m / max(float(lam), 1e-300)
     if m == n and dropped > 0 and bound > 1e-6:
         warnings.warn(
@@ -282,11 +292,7 @@ def fit_krr_lowrank(X, y, landmarks, sigma, lam, chunk: int = CHUNK) -> LowRankR
     X, y = _f64(X), _f64(y)
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
     _warn_truncation(X.shape[0], nmap, lam)
-    A0, b, P = gram_statistics(X, y, ops.zeros((X.shape[0], 1), dtype=F64), nmap, chunk=chunk)
-    w, J, info = hsic_solve(
-        A0, b, P, ops.sum(y * y), nmap.dropped, X.shape[0], _f64(lam), _f64(0.0)
-    )
-    return _result(ops.matmul(nmap.proj, w), J, info, nmap, w, ops.zeros_like(J), 0.0)
+    return _closed_form_fit(X, y, None, nmap, _f64(lam), _f64(0.0), _f64(0.0), chunk=chunk)
 
 
 def fit_hsic_lowrank(
@@ -313,9 +319,7 @@ def fit_hsic_lowrank(
     B, _ = sensitive_factor(q, sigma_q, kernel_q, tol_q, max_rank_q)
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
     _warn_truncation(X.shape[0], nmap, lam)
-    A0, b, P = gram_statistics(X, y, B, nmap, chunk=chunk)
-    w, J, info = hsic_solve(A0, b, P, ops.sum(y * y), nmap.dropped, X.shape[0], _f64(lam), _f64(mu))
-    return _result(ops.matmul(nmap.proj, w), J, info, nmap, w, sigma_q, 0.0)
+    return _closed_form_fit(X, y, B, nmap, _f64(lam), _f64(mu), sigma_q, chunk=chunk)
 
 
 @jax.jit
@@ -525,10 +529,37 @@ def fit_cka_lowrank(
     B, _ = sensitive_factor(q, sigma_q, kernel_q, tol_q, max_rank_q)
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
     _warn_truncation(n, nmap, lam)
-    Phi = feature_matrix(X, nmap, chunk=chunk)
-    info, c = _whiten(Phi, y, nmap.dropped, _f64(lam))
-    chol = info[1]
     omega, weight = prediction_frequencies(sigma_f, n_features, features_kind, seed)
+    return _cka_fit(
+        X,
+        y,
+        B,
+        nmap,
+        _f64(lam),
+        _f64(mu),
+        _f64(omega),
+        _f64(weight),
+        sigma_q,
+        _f64(sigma_f),
+        epochs,
+        _f64(lr),
+        _f64(tol),
+        chunk=chunk,
+    )
+
+
+@partial(jax.jit, static_argnames=("chunk",))
+def _cka_fit(
+    X, y, B, nmap: NystromMap, lam, mu, omega, weight, sigma_q, sigma_f, epochs, lr, tol, chunk: int
+) -> LowRankResult:
+    """One compiled program per fit (:func:`fit_cka_lowrank`): features, whitening, :func:`cka_lbfgs`, result.
+
+    Holds one n × m feature matrix (a temporary of this program) and no copy of it.
+    """
+    n = X.shape[0]
+    Phi = feature_matrix(X, nmap, chunk=chunk)
+    info, c = _whiten(Phi, y, nmap.dropped, lam)
+    chol = info[1]
     BtB = ops.matmul(ops.transpose(B), B)
     v, J, dec, it = cka_lbfgs(
         Phi,
@@ -536,13 +567,13 @@ def fit_cka_lowrank(
         c,
         ops.sum(y * y) - ops.sum(c * c),
         B,
-        _f64(omega),
-        _f64(weight),
+        omega,
+        weight,
         ops.sum(BtB * BtB) / (n * n),
-        _f64(mu),
+        mu,
         epochs,
-        _f64(lr),
-        _f64(tol),
+        lr,
+        tol,
     )
     w = ops.solve_triangular(ops.transpose(chol), v, lower=False)
     return _result(
