@@ -263,7 +263,9 @@ def hsic_solve(A0, b, P, yy, dropped, n, lam, mu):
 
 
 @partial(jax.jit, static_argnames=("chunk",))
-def _closed_form_fit(X, y, B, nmap: NystromMap, lam, mu, sigma_q, chunk: int = CHUNK) -> LowRankResult:
+def _closed_form_fit(
+    X, y, B, nmap: NystromMap, lam, mu, sigma_q, chunk: int = CHUNK
+) -> LowRankResult:
     """One compiled program per fit: Gram statistics, :func:`hsic_solve` and the result (``B=None``: ridge)."""
     if B is None:
         B = ops.zeros((X.shape[0], 1), dtype=F64)
@@ -274,7 +276,8 @@ def _closed_form_fit(X, y, B, nmap: NystromMap, lam, mu, sigma_q, chunk: int = C
 
 def _warn_truncation(n: int, nmap: NystromMap, lam) -> None:
     """With every row a landmark, say when the dropped eigen-directions of K_mm can matter (see the module notes)."""
-    m, dropped = int(nmap.landmarks.shape[0]), float(np.sum(np.asarray(nmap.dropped)))  # host: no program
+    # counted on the host: an eager sum would compile one more program per shape
+    m, dropped = int(nmap.landmarks.shape[0]), float(np.sum(np.asarray(nmap.dropped)))
     bound = RCOND * m / max(float(lam), 1e-300)
     if m == n and dropped > 0 and bound > 1e-6:
         warnings.warn(
