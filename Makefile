@@ -48,7 +48,10 @@ $(STAMP): pyproject.toml Makefile
 	@$(BIN)/python -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null || rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	# ml_dtypes < 0.7 here only (users get what jax allows, >= 0.5): 0.7.0 takes 0.62 s to import
+	# its extension against 0.06 s for 0.6.0 and 0.5.4 (numpy 2.4), in every process that imports
+	# jax (each page's kernel, each test worker and subprocess).
+	$(BIN)/python -m pip install --quiet -e ".[book,test]" "ml_dtypes<0.7"
 	# jsonschema (under nbformat, so in every page's kernel, nbval worker and the build) imports
 	# rfc3987-syntax, an optional checker of the 'iri' formats no notebook schema uses, which
 	# builds ~35 Earley parsers at import: 1.4 s per process (jsonschema#1428). Not needed here.
