@@ -281,13 +281,15 @@ def test_blas_threads_limited_during_small_fits_and_restored():
             i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
         ]
 
-    before = blas_threads()
-    assert before, "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
-    with programs.blas_limit(150):
-        assert blas_threads() == [1] * len(before)
-    assert blas_threads() == before
-    with programs.blas_limit(programs.SMALL_N + 1):  # large fits keep every thread
+    assert blas_threads(), "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):  # a known state (make test sets 1)
+        before = blas_threads()
+        assert all(t == 2 for t in before), before
+        with programs.blas_limit(150):
+            assert blas_threads() == [1] * len(before)
         assert blas_threads() == before
+        with programs.blas_limit(programs.SMALL_N + 1):  # large fits keep every thread
+            assert blas_threads() == before
 
 
 def test_failed_trials_are_recorded_and_the_search_goes_on(split, tmp_path):
