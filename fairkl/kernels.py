@@ -48,6 +48,8 @@ NaN propagates to the output (it is never read as distance 0).
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import numpy as np
 from keras import ops
@@ -278,6 +280,32 @@ def linear_kernel(A, B=None):
     if B is None:
         B = A
     return ops.matmul(A, ops.transpose(B))
+
+
+#: Kernels on X by name: ``k(A, B=None, sigma=...)`` returning the (n, m) kernel matrix.
+#: A new kernel on X is one entry here (the name then works in every fit, CV and prediction path).
+X_KERNELS = {"rbf": rbf_kernel}
+
+
+def x_kernel(name: str):
+    """The kernel function on X registered under ``name``."""
+    try:
+        return X_KERNELS[name]
+    except KeyError:
+        raise ValueError(f"kernel must be one of {sorted(X_KERNELS)}; got {name!r}.") from None
+
+
+@partial(jax.jit, static_argnames=("kernel",))
+def kernel_matrix(A, B, sigma, kernel="rbf"):
+    r"""The kernel matrix :math:`k(A, B)` (``B=None``: :math:`k(A, A)`) as one compiled program.
+
+    For callers outside a compiled fit (the cross-validation folds, the
+    independence test): evaluated eagerly, the kernel's operations are each
+    compiled on their own for every new shape (four programs per shape
+    instead of one). ``sigma`` is traced and not checked here: the caller
+    validates it.
+    """
+    return x_kernel(kernel)(A, B, sigma=sigma)
 
 
 def center_kernel(K):

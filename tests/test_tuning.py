@@ -281,8 +281,11 @@ def test_blas_threads_limited_during_small_fits_and_restored():
             i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
         ]
 
-    assert blas_threads(), "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
-    with threadpoolctl.threadpool_limits(2, user_api="blas"):  # a known state (make test sets 1)
+    assert blas_threads(), (
+        "no BLAS library loaded (jaxlib's LAPACK calls go through SciPy's OpenBLAS)"
+    )
+    # a known state, whatever OPENBLAS_NUM_THREADS the run was started with
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
         before = blas_threads()
         assert all(t == 2 for t in before), before
         with programs.blas_limit(150):

@@ -53,7 +53,7 @@ from scipy import stats
 
 from fairkl import _validation as v
 from fairkl._backend import user_stacklevel, x64_scope
-from fairkl.kernels import centered_rbf_kernel, median_heuristic, rbf_kernel
+from fairkl.kernels import centered_rbf_kernel, kernel_matrix, median_heuristic, rbf_kernel
 from fairkl.linalg import pivoted_cholesky_columns
 from fairkl.metrics.groups import encode_groups as _encode_groups
 from fairkl.metrics.groups import is_label_data as _is_label_data
@@ -268,9 +268,6 @@ def _kernels(A, B, sa, sb):
     return centered_rbf_kernel(A, sa), rbf_kernel(B, sigma=sb)
 
 
-_rbf = jax.jit(lambda A, sigma: rbf_kernel(A, sigma=sigma))
-
-
 def _bandwidth(X: np.ndarray, sigma, name: str) -> float:
     if sigma is None:
         # Eager on purpose: the eager median heuristic can use NumPy's
@@ -310,7 +307,7 @@ def _gamma_parameters(Kc, L, A, sa) -> tuple[float, float]:
     var = (W.sum() - np.trace(W)) / (n * (n - 1))
     var *= 72.0 * (n - 4) * (n - 5) / (n * (n - 1) * (n - 2) * (n - 3))
     # Off-diagonal kernel means; the RBF diagonal is 1.
-    K = np.asarray(_rbf(jnp.asarray(A), sa))
+    K = np.asarray(kernel_matrix(jnp.asarray(A), None, sa))
     mu_a = (K.sum() - n) / (n * (n - 1))
     mu_b = (L.sum() - n) / (n * (n - 1))
     mean = (1.0 + mu_a * mu_b - mu_a - mu_b) / n

@@ -1,7 +1,7 @@
 r"""Compiled fit programs: one XLA program per fit, hyperparameters traced.
 
 The kernel on ``X`` is named by a static string resolved through
-:data:`X_KERNELS` (adding a kernel on ``X`` is one entry there); the kind of
+:data:`fairkl.kernels.X_KERNELS` (adding a kernel on ``X`` is one entry there); the kind of
 kernel on ``q`` is static too. Every other argument is a traced value, so a
 new value never recompiles.
 """
@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from keras import ops
 
-from fairkl.kernels import median_heuristic, rbf_kernel
+# the registry of kernels on X lives with the kernels (imported by every layer above)
+from fairkl.kernels import X_KERNELS, kernel_matrix, median_heuristic, x_kernel  # noqa: F401
 from fairkl.linalg import (
     add_diagonal,
     cho_solve,
@@ -29,18 +30,6 @@ from fairkl.solvers.lbfgs import cka_descent, cka_descent_factor
 from fairkl.solvers.objective import BlockedCKA, CKAPenalty
 from fairkl.solvers.result import FitResult
 
-#: Kernels on X by name: ``k(A, B=None, sigma=...)`` returning the (n, m) kernel matrix.
-#: A new kernel on X is one entry here (the name then works in every fit, CV and prediction path).
-X_KERNELS = {"rbf": rbf_kernel}
-
-
-def x_kernel(name: str):
-    """The kernel function on X registered under ``name``."""
-    try:
-        return X_KERNELS[name]
-    except KeyError:
-        raise ValueError(f"kernel must be one of {sorted(X_KERNELS)}; got {name!r}.") from None
-
 
 @partial(jax.jit, static_argnames=("kernel",))
 def kernel_diagonal(X, sigma, kernel="rbf"):
@@ -51,18 +40,6 @@ def kernel_diagonal(X, sigma, kernel="rbf"):
     """
     k = x_kernel(kernel)
     return jax.vmap(lambda x: k(x[None, :], sigma=sigma)[0, 0])(X)
-
-
-@partial(jax.jit, static_argnames=("kernel",))
-def kernel_matrix(A, B, sigma, kernel="rbf"):
-    r"""The kernel matrix :math:`k(A, B)` (``B=None``: :math:`k(A, A)`) as one compiled program.
-
-    For callers outside a compiled fit (the cross-validation folds): evaluated
-    eagerly, the kernel's operations are each compiled on their own for every
-    new shape (four programs per fold size instead of one). ``sigma`` is
-    traced and not checked here: the caller validates it.
-    """
-    return x_kernel(kernel)(A, B, sigma=sigma)
 
 
 def _bandwidth(values, given, auto: bool):
