@@ -129,8 +129,8 @@ def check_X(X, name: str = "X", min_samples: int = MIN_SAMPLES) -> np.ndarray:
     return arr
 
 
-def check_target(y, n: int, name: str = "y") -> np.ndarray:
-    """A 1-D target of length ``n`` (a single column (n, 1) is accepted)."""
+def check_target(y, n: int, name: str = "y", rows_of: str = "X") -> np.ndarray:
+    """A 1-D target of length ``n``, the row count of ``rows_of`` (a single column (n, 1) is accepted)."""
     arr = as_float_array(y, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -139,7 +139,7 @@ def check_target(y, n: int, name: str = "y") -> np.ndarray:
             f"{name} must be 1-D (n_samples,) or (n_samples, 1); got shape {arr.shape}."
         )
     if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n}.")
+        raise ValueError(f"{name} has {arr.shape[0]} rows but {rows_of} has {n}.")
     return arr
 
 
@@ -273,8 +273,8 @@ def _sensitive_columns(q, name: str) -> list:
     ]
 
 
-def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
-    """A 2-D float sensitive attribute with ``n`` rows.
+def check_sensitive(q, n: int, name: str = "q", rows_of: str = "X") -> np.ndarray:
+    """A 2-D float sensitive attribute with ``n`` rows (those of ``rows_of``, named in the error).
 
     Numeric input is returned as float64 (1-D becomes one column).
     Categorical columns — strings, object arrays of labels, booleans, pandas
@@ -294,7 +294,7 @@ def check_sensitive(q, n: int, name: str = "q") -> np.ndarray:
     cols = _sensitive_columns(q, name)
     arr = np.column_stack([c.one_hot() if c.categorical else c.values for c in cols])
     if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} rows but X has {n}.")
+        raise ValueError(f"{name} has {arr.shape[0]} rows but {rows_of} has {n}.")
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 

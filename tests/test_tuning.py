@@ -476,8 +476,16 @@ def test_refit_helper_reproduces_trial(hypermodel, rows, split):
 
 def test_hypermodel_validates_its_data(split):
     Xtr, ytr, qtr, Xva, yva, qva = split
-    with pytest.raises(ValueError, match="y_train has 89 rows but X has 90"):
+    # each length is checked against its own split's X, and the message names that X
+    with pytest.raises(ValueError, match="y_train has 89 rows but X_train has 90"):
         FairKernelRidgeHyperModel(Xtr, ytr[:-1], qtr, Xva, yva, qva)
+    with pytest.raises(ValueError, match="q_train has 89 rows but X_train has 90"):
+        FairKernelRidgeHyperModel(Xtr, ytr, qtr[:-1], Xva, yva, qva)
+    n_val = len(Xva)
+    with pytest.raises(ValueError, match=f"y_val has {n_val - 1} rows but X_val has {n_val}"):
+        FairKernelRidgeHyperModel(Xtr, ytr, qtr, Xva, yva[:-1], qva)
+    with pytest.raises(ValueError, match=f"q_val has {n_val - 1} rows but X_val has {n_val}"):
+        FairKernelRidgeHyperModel(Xtr, ytr, qtr, Xva, yva, qva[:-1])
     with pytest.raises(ValueError, match="X_val has 3 features but X_train has 2"):
         FairKernelRidgeHyperModel(Xtr, ytr, qtr, np.ones((5, 3)), yva[:5], qva[:5])
     with pytest.raises(ValueError, match="q_val contains 1 NaN"):

@@ -79,8 +79,8 @@ def _encode_q(q_train, q_val, n_train: int, n_val: int):
         np.asarray(a, dtype=object) if type(a).__name__ == "Categorical" else a
         for a in (q_train, q_val)
     )
-    qt = v.check_sensitive(q_train, n_train, "q_train")
-    qv = v.check_sensitive(q_val, n_val, "q_val")
+    qt = v.check_sensitive(q_train, n_train, "q_train", rows_of="X_train")
+    qv = v.check_sensitive(q_val, n_val, "q_val", rows_of="X_val")
     if _numeric(q_train) and _numeric(q_val):
         return qt, qv
     if hasattr(q_train, "iloc") and hasattr(q_val, "iloc"):
@@ -306,13 +306,13 @@ class FairKernelRidgeHyperModel(kt.HyperModel):
     ):
         super().__init__(name=name, tunable=tunable)
         self.X_train = v.check_X(X_train, "X_train")
-        self.y_train = v.check_target(y_train, len(self.X_train), "y_train")
+        self.y_train = v.check_target(y_train, len(self.X_train), "y_train", rows_of="X_train")
         self.X_val = v.check_X(X_val, "X_val", min_samples=2)
         if self.X_val.shape[1] != self.X_train.shape[1]:
             raise ValueError(
                 f"X_val has {self.X_val.shape[1]} features but X_train has {self.X_train.shape[1]}."
             )
-        self.y_val = v.check_target(y_val, len(self.X_val), "y_val")
+        self.y_val = v.check_target(y_val, len(self.X_val), "y_val", rows_of="X_val")
         self.q_train, self.q_val = _encode_q(q_train, q_val, len(self.X_train), len(self.X_val))
         if self.q_val.shape[1] != self.q_train.shape[1]:
             raise ValueError(
