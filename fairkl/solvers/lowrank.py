@@ -371,8 +371,14 @@ def hsic_path_from_factor(X, y, B, landmarks, sigma, lam, mus, chunk: int = CHUN
     r""":func:`hsic_path_lowrank` from a centred factor :math:`B` of :math:`HLH` (see :func:`sensitive_factor`)."""
     X, y, B = _f64(X), _f64(y), _f64(B)
     nmap = nystrom_map(_f64(landmarks), _f64(sigma))
+    return _hsic_path(X, y, B, nmap, _f64(lam), _f64(np.asarray(mus)), chunk=chunk)
+
+
+@partial(jax.jit, static_argnames=("chunk",))
+def _hsic_path(X, y, B, nmap: NystromMap, lam, mus, chunk: int = CHUNK):
+    """One compiled program per path: Gram statistics, :func:`hsic_path_solve` and β = M w."""
     A0, b, P = gram_statistics(X, y, B, nmap, chunk=chunk)
-    W = hsic_path_solve(A0, b, P, nmap.dropped, X.shape[0], _f64(lam), _f64(np.asarray(mus)))
+    W = hsic_path_solve(A0, b, P, nmap.dropped, X.shape[0], lam, mus)
     return ops.matmul(W, ops.transpose(nmap.proj))
 
 
