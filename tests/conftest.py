@@ -195,3 +195,61 @@ def np_center(K):
     n = K.shape[0]
     H = np.eye(n) - np.ones((n, n)) / n
     return H @ K @ H
+
+
+#: Characters of one output line that the site's output box shows without scrolling
+#: (sphinx-book-theme's code-cell output at the page's width): longer lines are cut off.
+OUTPUT_WIDTH = 80
+#: Tags of cells whose outputs the site does not show (Jupyter Book's remove-* tags).
+HIDDEN_OUTPUT_TAGS = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
+#: MIME types that the site renders instead of a result's text/plain.
+RICHER_THAN_TEXT = ("text/html", "text/markdown", "text/latex", "image/png", "image/svg+xml")
+
+
+def shown_text(output) -> str:
+    """The text of one executed output as the site shows it ('' for an image or HTML result)."""
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    data = output.get("data", {})
+    if output.get("output_type") in ("execute_result", "display_data"):
+        if any(kind in data for kind in RICHER_THAN_TEXT):
+            return ""
+        return data.get("text/plain", "")
+    if output.get("output_type") == "error":
+        return ""  # an error fails the cell anyway
+    return ""
+
+
+class BookOutputWidth:
+    """A book page's cell passes nbval only if every output line it shows fits the output box.
+
+    Registered for the whole run (the pages' cells are collected from ``_nbtest/``, outside
+    this folder, where this conftest's own hooks would not apply to them).
+    """
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        outputs = getattr(item, "test_outputs", None)
+        if call.when != "call" or not report.passed or outputs is None:
+            return
+        tags = set(item.cell.metadata.get("tags", []))
+        if tags & HIDDEN_OUTPUT_TAGS:
+            return
+        long = [
+            line
+            for output in outputs
+            for line in shown_text(output).splitlines()
+            if len(line.rstrip()) > OUTPUT_WIDTH
+        ]
+        if long:
+            report.outcome = "failed"
+            report.longrepr = (
+                f"{len(long)} output line(s) longer than {OUTPUT_WIDTH} characters, cut off on "
+                f"the site's output box; break or shorten them:\n" + "\n".join(long[:10])
+            )
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(BookOutputWidth(), "fairkl-book-output-width")

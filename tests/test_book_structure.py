@@ -91,3 +91,36 @@ def test_every_figure_has_a_caption_and_alt_text(path):
             if len(caption) < 20 or len(alt) < 10:
                 missing.append(cell.source.splitlines()[0])
     assert not missing, missing
+
+
+def test_output_lines_wider_than_the_output_box_fail_their_cell():
+    """The nbval check of tests/conftest.py (BookOutputWidth) on outputs built by hand: a shown
+    line over OUTPUT_WIDTH characters fails its cell; hidden cells and rich results do not."""
+    from types import SimpleNamespace
+
+    from tests.conftest import OUTPUT_WIDTH, BookOutputWidth
+
+    def outcome(outputs, tags=()):
+        report = SimpleNamespace(passed=True, outcome="passed", longrepr=None)
+        cell = SimpleNamespace(metadata={"tags": list(tags)})
+        item = SimpleNamespace(test_outputs=outputs, cell=cell)
+        hook = BookOutputWidth().pytest_runtest_makereport(item, SimpleNamespace(when="call"))
+        next(hook)
+        with pytest.raises(StopIteration):
+            hook.send(SimpleNamespace(get_result=lambda: report))
+        return report.outcome
+
+    def stream(text, name="stdout"):
+        return {"output_type": "stream", "name": name, "text": text}
+
+    def result(data):
+        return {"output_type": "execute_result", "data": data}
+
+    fits, wide = "a" * OUTPUT_WIDTH, "b" * (OUTPUT_WIDTH + 1)
+    assert outcome([stream(f"{fits}\n{fits}   \n")]) == "passed"  # trailing blanks are not shown
+    assert outcome([stream(f"short\n{wide}\n")]) == "failed"
+    assert outcome([stream(wide, name="stderr")]) == "failed"  # warnings are shown too
+    assert outcome([result({"text/plain": wide})]) == "failed"
+    assert outcome([result({"text/plain": wide, "text/html": "<table/>"})]) == "passed"
+    assert outcome([stream(wide)], tags=["remove-output"]) == "passed"
+    assert outcome([stream(wide)], tags=["remove-cell"]) == "passed"
