@@ -21,6 +21,7 @@ Also, for the test suite only (fairkl itself never does this):
   (``-m "not slow and not subprocess"``) can leave them out.
 """
 
+import importlib.util
 import inspect
 import os
 import re
@@ -251,5 +252,39 @@ class BookOutputWidth:
             )
 
 
+class PageKernelsSideBySide:
+    """Under pytest-xdist, each book page's kernel gets `make book`'s side-by-side settings.
+
+    One BLAS thread and one XLA matrix-product thread (``.ci/execute_pages.py``:
+    ``side_by_side``): the page runs beside the other worker's tests on few cores, where
+    threads that spin while they wait slow both. Only the kernel's environment is changed
+    (while nbval starts it); the worker and the other tests keep theirs.
+    """
+
+    def __init__(self):
+        spec = importlib.util.spec_from_file_location(
+            "execute_pages", ROOT / ".ci" / "execute_pages.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        self.side_by_side = module.side_by_side
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item):
+        notebook = item.parent
+        starting = hasattr(item, "test_outputs") and getattr(notebook, "kernel", None) is None
+        saved = dict(os.environ) if starting else None
+        if starting:
+            self.side_by_side(os.environ)
+        try:
+            yield
+        finally:
+            if saved is not None:
+                os.environ.clear()
+                os.environ.update(saved)
+
+
 def pytest_configure(config):
     config.pluginmanager.register(BookOutputWidth(), "fairkl-book-output-width")
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        config.pluginmanager.register(PageKernelsSideBySide(), "fairkl-page-kernels")
