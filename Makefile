@@ -50,7 +50,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# ml_dtypes < 0.7 here only (users get what jax allows, >= 0.5): 0.7.0 takes 0.62 s to import
 	# its extension against 0.06 s for 0.6.0 and 0.5.4 (numpy 2.4), in every process that imports
-	# jax (each page's kernel, each test worker and subprocess).
+	# jax (each page's kernel, each test worker and subprocess). Drop the bound once a release
+	# imports fast again, or when jax requires ml_dtypes >= 0.7 (pip would then refuse it).
 	$(BIN)/python -m pip install --quiet -e ".[book,test]" "ml_dtypes<0.7"
 	# jsonschema (under nbformat, so in every page's kernel, nbval worker and the build) imports
 	# rfc3987-syntax, an optional checker of the 'iri' formats no notebook schema uses, which
