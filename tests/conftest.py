@@ -209,16 +209,12 @@ RICHER_THAN_TEXT = ("text/html", "text/markdown", "text/latex", "image/png", "im
 
 def shown_text(output) -> str:
     """The text of one executed output as the site shows it ('' for an image or HTML result)."""
-    if output.get("output_type") == "stream":
+    kind, data = output.get("output_type"), output.get("data", {})
+    if kind == "stream":
         return output.get("text", "")
-    data = output.get("data", {})
-    if output.get("output_type") in ("execute_result", "display_data"):
-        if any(kind in data for kind in RICHER_THAN_TEXT):
-            return ""
+    if kind in ("execute_result", "display_data") and not any(m in data for m in RICHER_THAN_TEXT):
         return data.get("text/plain", "")
-    if output.get("output_type") == "error":
-        return ""  # an error fails the cell anyway
-    return ""
+    return ""  # an image, HTML, or an error (which fails the cell anyway)
 
 
 class BookOutputWidth:
