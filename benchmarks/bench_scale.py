@@ -52,8 +52,6 @@ import resource
 import subprocess
 import sys
 import time
-from functools import partial
-from types import SimpleNamespace
 
 import jax
 import numpy as np
@@ -234,52 +232,32 @@ def memory_table(sizes, m: int, r: int = 16) -> None:
     for n in sizes:
         f = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float64)  # noqa: E731
         nmap = lowrank.NystromMap(f(m, D), f(m, m), f(m), f())
-        programs = {
+        h = lowrank.N_FEATURES // 2
+        # omega, weight, two scalars, epochs, lr, tol: the tail both CKA programs share
+        tail = (f(h), f(h), f(), f(), jax.ShapeDtypeStruct((), jnp.int64), f(), f())
+        static = {"chunk": lowrank.CHUNK}
+        programs = {  # name: (program, arguments, static arguments)
             "gram_statistics (mu = 0, HSIC)": (
                 lowrank.gram_statistics,
-                f(n, D),
-                f(n),
-                f(n, r),
-                nmap,
+                (f(n, D), f(n), f(n, r), nmap),
+                {},
             ),
-            "feature_matrix (CKA)": (lowrank.feature_matrix, f(n, D), nmap),
-            "_whiten (CKA)": (lowrank._whiten, f(n, m), f(n), f(m), f()),
+            "feature_matrix (CKA)": (lowrank.feature_matrix, (f(n, D), nmap), {}),
+            "_whiten (CKA)": (lowrank._whiten, (f(n, m), f(n), f(m), f()), {}),
             "cka_lbfgs (CKA)": (
                 lowrank.cka_lbfgs,
-                f(n, m),
-                f(m, m),
-                f(m),
-                f(),
-                f(n, r),
-                f(lowrank.N_FEATURES // 2),
-                f(lowrank.N_FEATURES // 2),
-                f(),
-                f(),
-                jax.ShapeDtypeStruct((), jnp.int64),
-                f(),
-                f(),
+                (f(n, m), f(m, m), f(m), f(), f(n, r), *tail),
+                {},
+            ),
+            # the whole CKA fit, one program (fit_cka_lowrank runs this): Phi is its temporary
+            "_cka_fit (CKA, the whole fit)": (
+                lowrank._cka_fit,
+                (f(n, D), f(n), f(n, r), nmap, f(), f(), *tail),
+                static,
             ),
         }
-        # the whole CKA fit, one program (fit_cka_lowrank runs this): Phi is its temporary
-        cka_fit = partial(lowrank._cka_fit.lower, chunk=lowrank.CHUNK)
-        programs["_cka_fit (CKA, the whole fit)"] = (
-            SimpleNamespace(lower=cka_fit),
-            f(n, D),
-            f(n),
-            f(n, r),
-            nmap,
-            f(),
-            f(),
-            f(lowrank.N_FEATURES // 2),
-            f(lowrank.N_FEATURES // 2),
-            f(),
-            f(),
-            jax.ShapeDtypeStruct((), jnp.int64),
-            f(),
-            f(),
-        )
-        for name, (program, *args) in programs.items():
-            mem = program.lower(*args).compile().memory_analysis()
+        for name, (program, args, kw) in programs.items():
+            mem = program.lower(*args, **kw).compile().memory_analysis()
             print(
                 f"| {n:,} | {name} | {mem.argument_size_in_bytes / 1e9:.2f} | {mem.output_size_in_bytes / 1e9:.2f} | "
                 f"{mem.temp_size_in_bytes / 1e9:.2f} | {8 * n * m / 1e9:.2f} |",

@@ -248,6 +248,16 @@ class BookOutputWidth:
             )
 
 
+def page_runner():
+    """``.ci/execute_pages.py``, `make book`'s page runner, as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "execute_pages", ROOT / ".ci" / "execute_pages.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class PageKernelsSideBySide:
     """Under pytest-xdist, each book page's kernel gets `make book`'s side-by-side settings.
 
@@ -258,12 +268,7 @@ class PageKernelsSideBySide:
     """
 
     def __init__(self):
-        spec = importlib.util.spec_from_file_location(
-            "execute_pages", ROOT / ".ci" / "execute_pages.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        self.side_by_side = module.side_by_side
+        self.side_by_side = page_runner().side_by_side
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item):

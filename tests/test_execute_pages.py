@@ -1,23 +1,11 @@
 """`make book`'s page runner (.ci/execute_pages.py): the environment its kernels get when pages
 run side by side (the pages themselves are executed by nbval in the same `make test`)."""
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _runner():
-    spec = importlib.util.spec_from_file_location(
-        "execute_pages", ROOT / ".ci" / "execute_pages.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import page_runner
 
 
 def test_side_by_side_pages_get_one_blas_and_one_xla_thread_unless_the_caller_chose():
-    side_by_side = _runner().side_by_side
+    side_by_side = page_runner().side_by_side
     env = {}
     side_by_side(env)
     assert env == {

@@ -395,21 +395,9 @@ def test_compiled_programs_never_copy_the_feature_matrix():
     assert _temp_bytes(lowrank.gram_statistics, f64(n, d), f64(n), f64(n, r), nmap) <= 3 * block
     # the m x m factorisation's workspace only
     assert _temp_bytes(lowrank._whiten, f64(n, m), f64(n), f64(m), f64()) <= 4 * 8 * m * m
-    lbfgs = _temp_bytes(
-        lowrank.cka_lbfgs,
-        f64(n, m),
-        f64(m, m),
-        f64(m),
-        f64(),
-        f64(n, r),
-        f64(32),
-        f64(32),
-        f64(),
-        f64(),
-        jax.ShapeDtypeStruct((), jnp.int64),
-        f64(),
-        f64(),
-    )
+    # omega, weight (32 frequencies each), two scalars, epochs, lr, tol: both CKA programs end so
+    tail = (f64(32), f64(32), f64(), f64(), jax.ShapeDtypeStruct((), jnp.int64), f64(), f64())
+    lbfgs = _temp_bytes(lowrank.cka_lbfgs, f64(n, m), f64(m, m), f64(m), f64(), f64(n, r), *tail)
     # what remains is O(n (D_f + r)): Fourier features of f and their gradient (64 columns each)
     assert lbfgs < 0.5 * one_copy
     # The whole CKA fit as one program (what fit_cka_lowrank runs): Phi is its temporary, held once.
@@ -419,12 +407,9 @@ def test_compiled_programs_never_copy_the_feature_matrix():
         f64(n),
         f64(n, r),
         nmap,
-        *(f64(),) * 2,
-        f64(32),
-        f64(32),
-        *(f64(),) * 2,
-        jax.ShapeDtypeStruct((), jnp.int64),
-        *(f64(),) * 2,
+        f64(),
+        f64(),
+        *tail,
         chunk=lowrank.CHUNK,
     )
     assert one_copy <= whole < 1.5 * one_copy
