@@ -282,8 +282,9 @@ def linear_kernel(A, B=None):
     return ops.matmul(A, ops.transpose(B))
 
 
-#: Kernels on X by name: ``k(A, B=None, sigma=...)`` returning the (n, m) kernel matrix.
-#: A new kernel on X is one entry here (the name then works in every fit, CV and prediction path).
+#: The kernels on X, by name. Each is called as ``k(A, B=None, sigma=...)`` and returns the
+#: (n, m) kernel matrix. A new kernel on X is one entry here (the name then works in every
+#: fit, cross-validation and prediction path).
 X_KERNELS = {"rbf": rbf_kernel}
 
 
