@@ -615,6 +615,13 @@ plt.show()
 # `127.0.0.1`, 12 trials) and check that every trial completes and that no
 # hyperparameter setting is evaluated twice.
 #
+# Start the workers together with the chief. The chief stops serving once
+# the budget is spent and no worker it knows of holds a trial, and a worker
+# becomes known only with its first trial. A worker that starts late can
+# therefore find the chief gone: its first call then waits forever or fails
+# with gRPC's `UNAVAILABLE`. (The tests make each worker's first trial wait
+# until both have one, so a slow process start cannot cause this.)
+#
 # **One large fit: JAX sharding of the rows.** The expensive part of a
 # low-rank fit is a sum over rows, $\Phi^\top\Phi = \sum_i
 # \phi(x_i)\phi(x_i)^\top$: split the rows of $X$ over devices (GPUs, or

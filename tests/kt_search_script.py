@@ -3,7 +3,9 @@
 Usage: python kt_search_script.py {batched|random|safe} DIRECTORY MAX_TRIALS [SLEEP_PER_BATCH]
 ``batched``: BatchedTuner; ``random``: a plain stock kt.RandomSearch; ``safe``: the
 stock kt.RandomSearch inside fairkl.tuning.safe_project (crash-safe) and frozen_gc.
-Distributed mode is chosen by the KERASTUNER_* environment variables.
+Distributed mode is chosen by the KERASTUNER_* environment variables. With
+FAIRKL_TEST_WORKERS=N, each worker's first fit waits until N workers have started
+one (see :func:`wait_for_workers`).
 
 :func:`kill_and_resume` (used by tests/adversarial/test_tuning.py and
 benchmarks/bench_tuning_kill.py) SIGKILLs such a search at random moments and
@@ -33,6 +35,8 @@ def main():
     X, y, q = make_seed_data(n=120, seed=0)
     hm = FairKernelRidgeHyperModel(X[:90], y[:90], q[:90], X[90:], y[90:], q[90:])
     objective = kt.Objective("val_mse", direction="min")
+    if os.environ.get("FAIRKL_TEST_WORKERS"):
+        wait_for_workers(hm, directory, int(os.environ["FAIRKL_TEST_WORKERS"]))
     if mode == "batched":
         if pause:
             evaluate = hm.evaluate_batch
@@ -61,6 +65,34 @@ def main():
             make().search(verbose=0)
     else:
         make().search(verbose=0)
+
+
+def wait_for_workers(hm, directory, workers: int, timeout: float = 180.0) -> None:
+    """Make the first fit of this worker wait until ``workers`` workers have started theirs.
+
+    KerasTuner's chief (keras_tuner/src/distribute/oracle_chief.py) stops its server as soon
+    as the budget is spent and no tuner it knows of has a trial: a tuner becomes known with its
+    first trial. A worker that starts late (a slow process start on a loaded machine) may find
+    every trial already taken by the other one, and the server gone under its first call
+    (grpc UNAVAILABLE). A worker in its first fit already holds a trial, so once every worker
+    has started one the chief waits for all of them. Each worker leaves ``started-<tuner id>``
+    in ``directory``, so the test can also check that every worker ran trials.
+    """
+    fit = hm.fit
+    here = Path(directory)
+    mine = here / f"started-{os.environ['KERASTUNER_TUNER_ID']}"
+
+    def first_fit(*args, **kwargs):
+        mine.touch()
+        deadline = time.time() + timeout
+        while len(list(here.glob("started-*"))) < workers:
+            if time.time() > deadline:
+                raise TimeoutError(f"fewer than {workers} workers started a trial in {timeout} s")
+            time.sleep(0.01)
+        hm.fit = fit
+        return fit(*args, **kwargs)
+
+    hm.fit = first_fit
 
 
 # ------------------------------------------------------------------ kill/resume driver

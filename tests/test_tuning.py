@@ -401,11 +401,13 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     )
     # The workers start at once, with the chief: KerasTuner's client calls the chief with
     # wait_for_ready=True (keras_tuner/src/distribute/oracle_client.py), so a worker that is
-    # ready first waits for the chief's server instead of failing (no sleep needed).
+    # ready first waits for the chief's server instead of failing (no sleep needed). Each
+    # worker's first fit waits for the other's (kt_search_script.wait_for_workers): otherwise a
+    # worker slow to start may find the budget spent and the chief gone.
     workers = [
         subprocess.Popen(
             cmd,
-            env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}"},
+            env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}", "FAIRKL_TEST_WORKERS": "2"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -414,6 +416,10 @@ def test_distributed_search_chief_and_two_workers(tmp_path):
     for w in workers:
         assert w.wait(timeout=240) == 0, w.stderr.read().decode()[-2000:]
     assert chief.wait(timeout=120) == 0, chief.stderr.read().decode()[-2000:]
+    assert sorted(p.name for p in tmp_path.glob("started-*")) == [
+        "started-tuner0",
+        "started-tuner1",
+    ]
     oracle = completed(tmp_path)
     assert len(oracle.trials) == 12
     assert all(t.status == "COMPLETED" for t in oracle.trials.values())
